@@ -163,11 +163,13 @@ log "building kwok ${KWOK_VERSION} ... (takes ~1 min cold)"
 # kwok needs Stage objects (passed with --config) to move fake nodes and pods
 # through their lifecycle. Copy the ones it ships, keeping kwok's layout
 # (node/fast, node/heartbeat-with-lease, pod/fast, pod/general, ...) since
-# profiles reuse file names.
+# profiles reuse file names. Only Stage files: the tree also holds kustomize
+# files, RBAC objects and test fixtures that kwok's --config must not see.
 kwok_dir="$(modfield "sigs.k8s.io/kwok@${KWOK_VERSION}" Dir)"
 (cd "$kwok_dir/kustomize/stage" &&
-  find . -name '*.yaml' ! -name kustomization.yaml ! -path '*/testdata/*' -print0 |
+  find . -name '*.yaml' ! -path '*/testdata/*' -print0 |
     while IFS= read -r -d '' f; do
+      grep -q '^kind: Stage$' "$f" || continue
       mkdir -p "$TMP/kwok-stages/$(dirname "$f")"
       cp "$f" "$TMP/kwok-stages/$f"
     done)
@@ -177,7 +179,7 @@ fast_kust="$kwok_dir/kustomize/stage/fast/kustomization.yaml"
 : >"$TMP/kwok-stages/fast.yaml"
 for res in $(sed -n 's/^- \.\.\/\(.*\)$/\1/p' "$fast_kust"); do
   for f in "$kwok_dir/kustomize/stage/$res"/*.yaml; do
-    [[ "$(basename "$f")" == kustomization.yaml ]] && continue
+    grep -q '^kind: Stage$' "$f" || continue
     { echo "---"; cat "$f"; } >>"$TMP/kwok-stages/fast.yaml"
   done
 done

@@ -1,0 +1,114 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
+)
+
+// approveAction adds one approval; the request becomes Approved once the
+// cluster's quorum of distinct approvers is reached.
+type approveAction struct {
+	authz    decisionAuthorizer
+	clusters ClusterGetter
+	policy   validation.Policy
+}
+
+func (approveAction) name() string            { return "approve" }
+func (approveAction) kind() string            { return "Approval" }
+func (approveAction) newBody() runtime.Object { return &janus.Approval{} }
+
+func (a approveAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+	return a.authz.authorizeApprover(ctx, u, ar, "approve", true)
+}
+
+func (a approveAction) validate(ctx context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+	cluster, err := clusterOf(ctx, a.clusters, ar)
+	if err != nil {
+		return err
+	}
+	return invalid(a, ar.Name, validation.ValidateApproval(body.(*janus.Approval), a.policy.ForCluster(cluster)))
+}
+
+func (a approveAction) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
+	if ar.Status.Phase != janus.AccessRequestPending {
+		return phaseConflict(ar, "approve")
+	}
+	approver := d.user.GetName()
+	if slices.ContainsFunc(ar.Status.Approvals, func(prev janus.Decision) bool { return prev.User == approver }) {
+		return apierrors.NewConflict(janus.Resource("accessrequests"), ar.Name,
+			fmt.Errorf("%q has already approved this request; another approver is needed", approver))
+	}
+	// The quorum is read when the decision is applied, so a policy change
+	// between two approvals takes effect at once.
+	cluster, err := clusterOf(ctx, a.clusters, ar)
+	if err != nil {
+		return err
+	}
+	approval := d.body.(*janus.Approval)
+	ar.Status.Approvals = append(ar.Status.Approvals, janus.Decision{
+		User: approver, Time: d.now, Reason: approval.Reason, Duration: approval.Duration,
+	})
+
+	required := validation.RequiredApprovals(cluster)
+	if len(ar.Status.Approvals) < required {
+		ar.Status.Message = fmt.Sprintf("%d of %d approvals", len(ar.Status.Approvals), required)
+		return nil
+	}
+	granted := grantedDuration(ar)
+	ar.Status.Phase = janus.AccessRequestApproved
+	ar.Status.GrantedDuration = &granted
+	ar.Status.Message = fmt.Sprintf("approved by %s for %s; waiting for the grant in cluster %s", approvers(ar), granted.Duration, ar.Spec.Cluster)
+	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
+		Type:               janus.ConditionApproved,
+		Status:             metav1.ConditionTrue,
+		Reason:             "Approved",
+		Message:            fmt.Sprintf("approved by %s", approvers(ar)),
+		ObservedGeneration: ar.Generation,
+		LastTransitionTime: d.now,
+	})
+	return nil
+}
+
+// grantedDuration is the requested duration, or the shortest duration any
+// approver set: each approver agreed to at most that much.
+func grantedDuration(ar *janus.AccessRequest) metav1.Duration {
+	granted := ar.Spec.Duration
+	for _, a := range ar.Status.Approvals {
+		if a.Duration != nil && a.Duration.Duration < granted.Duration {
+			granted = *a.Duration
+		}
+	}
+	return granted
+}
+
+func approvers(ar *janus.AccessRequest) string {
+	names := make([]string, 0, len(ar.Status.Approvals))
+	for _, a := range ar.Status.Approvals {
+		names = append(names, a.User)
+	}
+	return joinNames(names)
+}
+
+func joinNames(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	out := names[0]
+	for _, n := range names[1 : len(names)-1] {
+		out += ", " + n
+	}
+	return out + " and " + names[len(names)-1]
+}

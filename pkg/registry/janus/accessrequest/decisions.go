@@ -1,0 +1,165 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
+)
+
+// end moves ar to a final phase, recording who decided and why.
+func end(ar *janus.AccessRequest, d decisionContext, phase janus.AccessRequestPhase, conditionType, reason string) {
+	ar.Status.Phase = phase
+	ar.Status.Decision = &janus.Decision{User: d.user.GetName(), Time: d.now, Reason: reason}
+	verb := map[janus.AccessRequestPhase]string{
+		janus.AccessRequestDenied:    "denied",
+		janus.AccessRequestRevoked:   "revoked",
+		janus.AccessRequestWithdrawn: "withdrawn",
+	}[phase]
+	ar.Status.Message = fmt.Sprintf("%s by %s", verb, d.user.GetName())
+	if reason != "" {
+		ar.Status.Message += ": " + reason
+	}
+	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
+		Type:               conditionType,
+		Status:             metav1.ConditionTrue,
+		Reason:             conditionType,
+		Message:            ar.Status.Message,
+		ObservedGeneration: ar.Generation,
+		LastTransitionTime: d.now,
+	})
+}
+
+// denyAction refuses a pending request.
+type denyAction struct{ authz decisionAuthorizer }
+
+func (denyAction) name() string            { return "deny" }
+func (denyAction) kind() string            { return "Denial" }
+func (denyAction) newBody() runtime.Object { return &janus.Denial{} }
+
+func (a denyAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+	return a.authz.authorizeApprover(ctx, u, ar, "deny", false)
+}
+
+func (a denyAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+	return invalid(a, ar.Name, validation.ValidateDenial(body.(*janus.Denial)))
+}
+
+func (denyAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+	if ar.Status.Phase != janus.AccessRequestPending {
+		return phaseConflict(ar, "deny")
+	}
+	end(ar, d, janus.AccessRequestDenied, janus.ConditionDenied, d.body.(*janus.Denial).Reason)
+	return nil
+}
+
+// revokeAction cuts an approved or active request short.
+type revokeAction struct{ authz decisionAuthorizer }
+
+func (revokeAction) name() string            { return "revoke" }
+func (revokeAction) kind() string            { return "Revocation" }
+func (revokeAction) newBody() runtime.Object { return &janus.Revocation{} }
+
+func (a revokeAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+	return a.authz.authorizeApprover(ctx, u, ar, "revoke", false)
+}
+
+func (a revokeAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+	return invalid(a, ar.Name, validation.ValidateRevocation(body.(*janus.Revocation)))
+}
+
+func (revokeAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+	if p := ar.Status.Phase; p != janus.AccessRequestApproved && p != janus.AccessRequestActive {
+		return phaseConflict(ar, "revoke")
+	}
+	end(ar, d, janus.AccessRequestRevoked, janus.ConditionRevoked, d.body.(*janus.Revocation).Reason)
+	return nil
+}
+
+// withdrawAction lets the requester take their request back at any point
+// before it ends.
+type withdrawAction struct{ authz decisionAuthorizer }
+
+func (withdrawAction) name() string            { return "withdraw" }
+func (withdrawAction) kind() string            { return "Withdrawal" }
+func (withdrawAction) newBody() runtime.Object { return &janus.Withdrawal{} }
+
+func (a withdrawAction) authorize(_ context.Context, u user.Info, ar *janus.AccessRequest) error {
+	return a.authz.authorizeRequester(u, ar, "withdraw")
+}
+
+func (a withdrawAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+	return invalid(a, ar.Name, validation.ValidateWithdrawal(body.(*janus.Withdrawal)))
+}
+
+func (withdrawAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+	if validation.IsTerminal(ar.Status.Phase) {
+		return phaseConflict(ar, "withdraw")
+	}
+	end(ar, d, janus.AccessRequestWithdrawn, janus.ConditionWithdrawn, d.body.(*janus.Withdrawal).Reason)
+	return nil
+}
+
+// extendAction moves the expiry of an active request, never past
+// activatedAt + the cluster's maximum duration.
+type extendAction struct {
+	authz    decisionAuthorizer
+	clusters ClusterGetter
+	policy   validation.Policy
+}
+
+func (extendAction) name() string            { return "extend" }
+func (extendAction) kind() string            { return "Extension" }
+func (extendAction) newBody() runtime.Object { return &janus.Extension{} }
+
+func (a extendAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+	return a.authz.authorizeApprover(ctx, u, ar, "extend", true)
+}
+
+func (a extendAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+	return invalid(a, ar.Name, validation.ValidateExtension(body.(*janus.Extension)))
+}
+
+func (a extendAction) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
+	if ar.Status.Phase != janus.AccessRequestActive {
+		return phaseConflict(ar, "extend")
+	}
+	cluster, err := clusterOf(ctx, a.clusters, ar)
+	if err != nil {
+		return err
+	}
+	maxDuration := a.policy.ForCluster(cluster).MaxDuration
+	ext := d.body.(*janus.Extension)
+	limit := ar.Status.ActivatedAt.Add(maxDuration)
+	expires := ar.Status.ExpiresAt.Add(ext.Duration.Duration)
+	if expires.After(limit) {
+		expires = limit
+	}
+	if !expires.After(ar.Status.ExpiresAt.Time) {
+		return apierrors.NewConflict(janus.Resource("accessrequests"), ar.Name,
+			fmt.Errorf("cannot extend: the request already expires at its limit of %s after activation", maxDuration))
+	}
+	added := expires.Sub(ar.Status.ExpiresAt.Time)
+	ar.Status.ExpiresAt = &metav1.Time{Time: expires}
+	ar.Status.Extensions = append(ar.Status.Extensions, janus.Decision{
+		User: d.user.GetName(), Time: d.now, Reason: ext.Reason, Duration: &metav1.Duration{Duration: added},
+	})
+	ar.Status.Message = fmt.Sprintf("extended by %s by %s until %s", added.Round(time.Second), d.user.GetName(), expires.UTC().Format(time.RFC3339))
+	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
+		Type:               janus.ConditionExtended,
+		Status:             metav1.ConditionTrue,
+		Reason:             "Extended",
+		Message:            ar.Status.Message,
+		ObservedGeneration: ar.Generation,
+		LastTransitionTime: d.now,
+	})
+	return nil
+}

@@ -1,0 +1,137 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
+)
+
+// Options are what the AccessRequest storage needs besides its storage backend.
+type Options struct {
+	// Clusters reads the Cluster a request is for.
+	Clusters ClusterGetter
+	// Authorizer answers the second gate: verb approve on clusters/<name>.
+	Authorizer authorizer.Authorizer
+	// Policy holds the server-wide limits.
+	Policy validation.Policy
+	// AllowSelfApproval lets requesters approve and extend their own requests.
+	AllowSelfApproval bool
+}
+
+// Storage is the AccessRequest resource and all its subresources.
+type Storage struct {
+	AccessRequest *REST
+	Status        *StatusREST
+	Approve       *ActionREST
+	Deny          *ActionREST
+	Revoke        *ActionREST
+	Withdraw      *ActionREST
+	Extend        *ActionREST
+}
+
+// Resources maps resource paths ("accessrequests", "accessrequests/approve",
+// ...) to their storage, ready for an APIGroupInfo.
+func (s *Storage) Resources() map[string]rest.Storage {
+	return map[string]rest.Storage{
+		"accessrequests":          s.AccessRequest,
+		"accessrequests/status":   s.Status,
+		"accessrequests/approve":  s.Approve,
+		"accessrequests/deny":     s.Deny,
+		"accessrequests/revoke":   s.Revoke,
+		"accessrequests/withdraw": s.Withdraw,
+		"accessrequests/extend":   s.Extend,
+	}
+}
+
+// REST is the storage of AccessRequests.
+type REST struct {
+	*genericregistry.Store
+}
+
+// ShortNames implements rest.ShortNamesProvider.
+func (*REST) ShortNames() []string { return []string{"ar"} }
+
+// Categories implements rest.CategoriesProvider.
+func (*REST) Categories() []string { return []string{"janus"} }
+
+// NewStorage builds the AccessRequest storage. Every subresource store is a
+// copy of the main store with its own update strategy, so the storage code
+// exists once.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts Options) (*Storage, error) {
+	strategy := accessRequestStrategy{
+		ObjectTyper:   scheme,
+		NameGenerator: names.SimpleNameGenerator,
+		clusters:      opts.Clusters,
+		policy:        opts.Policy,
+	}
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &janus.AccessRequest{} },
+		NewListFunc:               func() runtime.Object { return &janus.AccessRequestList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  janus.Resource("accessrequests"),
+		SingularQualifiedResource: janus.Resource("accessrequest"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, fmt.Errorf("completing accessrequest storage: %w", err)
+	}
+
+	statusStore := *store
+	status := statusStrategy{strategy}
+	statusStore.UpdateStrategy = status
+	statusStore.ResetFieldsStrategy = status
+
+	authz := decisionAuthorizer{authorizer: opts.Authorizer, allowSelfApproval: opts.AllowSelfApproval}
+	actionREST := func(a action) *ActionREST { return &ActionREST{store: &statusStore, action: a} }
+	return &Storage{
+		AccessRequest: &REST{store},
+		Status:        &StatusREST{store: &statusStore},
+		Approve:       actionREST(approveAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
+		Deny:          actionREST(denyAction{authz: authz}),
+		Revoke:        actionREST(revokeAction{authz: authz}),
+		Withdraw:      actionREST(withdrawAction{authz: authz}),
+		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
+	}, nil
+}
+
+// StatusREST lets Janus's own controller and agents report status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+func (r *StatusREST) New() runtime.Object { return &janus.AccessRequest{} }
+
+func (r *StatusREST) Destroy() {}
+
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}

@@ -1,0 +1,163 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
+)
+
+// ClusterGetter reads a Cluster consistently from storage.
+type ClusterGetter interface {
+	GetCluster(ctx context.Context, name string) (*janus.Cluster, error)
+}
+
+// accessRequestStrategy governs create, update (labels and annotations only)
+// and delete of AccessRequests.
+type accessRequestStrategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+
+	clusters ClusterGetter
+	policy   validation.Policy
+}
+
+func (accessRequestStrategy) NamespaceScoped() bool { return false }
+
+func (accessRequestStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"janus.infroware.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+// PrepareForCreate stamps the requester from the authenticated user, like the
+// CSR registry does: whatever the body claims is discarded.
+func (accessRequestStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	ar := obj.(*janus.AccessRequest)
+	ar.Spec.Requester = janus.UserInfo{}
+	if u, ok := genericapirequest.UserFrom(ctx); ok {
+		ar.Spec.Requester = userInfo(u)
+	}
+	ar.Generation = 1
+	ar.Status = janus.AccessRequestStatus{
+		Phase:   janus.AccessRequestPending,
+		Message: "waiting for approval",
+	}
+}
+
+func userInfo(u user.Info) janus.UserInfo {
+	info := janus.UserInfo{Username: u.GetName(), UID: u.GetUID()}
+	if groups := u.GetGroups(); len(groups) > 0 {
+		info.Groups = append([]string(nil), groups...)
+	}
+	if extra := u.GetExtra(); len(extra) > 0 {
+		info.Extra = make(map[string]janus.ExtraValue, len(extra))
+		for k, v := range extra {
+			info.Extra[k] = append(janus.ExtraValue(nil), v...)
+		}
+	}
+	return info
+}
+
+// Validate checks the request on its own and against its cluster's policy,
+// so one 422 lists every problem.
+func (s accessRequestStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	ar := obj.(*janus.AccessRequest)
+	allErrs := validation.ValidateAccessRequest(ar)
+	if ar.Spec.Cluster == "" || len(utilvalidation.IsDNS1123Subdomain(ar.Spec.Cluster)) > 0 {
+		// The cluster name itself is wrong; there is no policy to check against.
+		return allErrs
+	}
+	cluster, err := s.clusters.GetCluster(ctx, ar.Spec.Cluster)
+	switch {
+	case apierrors.IsNotFound(err):
+		return append(allErrs, field.NotFound(field.NewPath("spec", "cluster"), ar.Spec.Cluster))
+	case err != nil:
+		return append(allErrs, field.InternalError(field.NewPath("spec", "cluster"), fmt.Errorf("reading cluster %q: %w", ar.Spec.Cluster, err)))
+	}
+	return append(allErrs, validation.ValidateAccessRequestPolicy(&ar.Spec, s.policy.ForCluster(cluster))...)
+}
+
+func (accessRequestStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+func (accessRequestStrategy) Canonicalize(runtime.Object) {}
+
+func (accessRequestStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (accessRequestStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+// PrepareForUpdate keeps the status: it changes only through subresources.
+func (accessRequestStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	newAR, oldAR := obj.(*janus.AccessRequest), old.(*janus.AccessRequest)
+	newAR.Status = oldAR.Status
+}
+
+func (accessRequestStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateAccessRequestUpdate(obj.(*janus.AccessRequest), old.(*janus.AccessRequest))
+}
+
+func (accessRequestStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// statusStrategy governs every status change: the status subresource used by
+// Janus itself, and the action subresources. The spec and metadata stay as
+// they are; the phase moves only along the lifecycle.
+type statusStrategy struct {
+	accessRequestStrategy
+}
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"janus.infroware.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("spec")),
+	}
+}
+
+func (statusStrategy) AllowUnconditionalUpdate(context.Context) bool { return false }
+
+func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	newAR, oldAR := obj.(*janus.AccessRequest), old.(*janus.AccessRequest)
+	newAR.Spec = oldAR.Spec
+	metav1.ResetObjectMetaForStatus(newAR, oldAR)
+}
+
+func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateAccessRequestStatusUpdate(obj.(*janus.AccessRequest), old.(*janus.AccessRequest))
+}
+
+// GetAttrs returns the labels and the selectable fields of an AccessRequest.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	ar, ok := obj.(*janus.AccessRequest)
+	if !ok {
+		return nil, nil, fmt.Errorf("reading selectable fields: %T is not an AccessRequest", obj)
+	}
+	return ar.Labels, selectableFields(ar), nil
+}
+
+func selectableFields(ar *janus.AccessRequest) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"spec.cluster":            ar.Spec.Cluster,
+		"spec.requester.username": ar.Spec.Requester.Username,
+		"status.phase":            string(ar.Status.Phase),
+	}, &ar.ObjectMeta, false)
+}
+
+// Match is the filter used by list and watch for label and field selectors.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}

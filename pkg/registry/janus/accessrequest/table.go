@@ -1,0 +1,72 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+)
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "Name of the request"},
+	{Name: "Requester", Type: "string", Description: "Who asked for access"},
+	{Name: "Cluster", Type: "string", Description: "Target cluster"},
+	{Name: "Namespaces", Type: "string", Description: "Namespaces the access covers"},
+	{Name: "Phase", Type: "string", Description: "Lifecycle phase"},
+	{Name: "Expires", Type: "string", Description: "When an active grant ends"},
+	{Name: "Age", Type: "string", Description: "Time since the request was made"},
+}
+
+type tableConvertor struct{}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	table := &metav1.Table{ColumnDefinitions: columns}
+	if m, err := meta.ListAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+		table.Continue = m.GetContinue()
+		table.RemainingItemCount = m.GetRemainingItemCount()
+	}
+	var items []janus.AccessRequest
+	switch o := obj.(type) {
+	case *janus.AccessRequest:
+		items = []janus.AccessRequest{*o}
+	case *janus.AccessRequestList:
+		items = o.Items
+	default:
+		return nil, fmt.Errorf("converting %T to a table: not an AccessRequest", obj)
+	}
+	now := time.Now()
+	for i := range items {
+		ar := &items[i]
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Object: runtime.RawExtension{Object: ar},
+			Cells: []interface{}{
+				ar.Name,
+				ar.Spec.Requester.Username,
+				ar.Spec.Cluster,
+				strings.Join(ar.Spec.Namespaces, ","),
+				string(ar.Status.Phase),
+				expires(ar, now),
+				duration.HumanDuration(now.Sub(ar.CreationTimestamp.Time)),
+			},
+		})
+	}
+	return table, nil
+}
+
+func expires(ar *janus.AccessRequest, now time.Time) string {
+	if ar.Status.ExpiresAt == nil {
+		return "<none>"
+	}
+	if d := ar.Status.ExpiresAt.Sub(now); d > 0 {
+		return "in " + duration.HumanDuration(d)
+	}
+	return duration.HumanDuration(now.Sub(ar.Status.ExpiresAt.Time)) + " ago"
+}

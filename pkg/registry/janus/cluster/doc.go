@@ -1,0 +1,4 @@
+// Package cluster is the REST storage of Cluster objects: the registry of
+// target clusters and their access policy. Agents report through the status
+// subresource; nothing here talks to a target cluster.
+package cluster

@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+)
+
+// REST is the storage of Clusters.
+type REST struct {
+	*genericregistry.Store
+}
+
+// StatusREST updates only the status of a Cluster.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+// NewREST returns the storage of Clusters and of their status subresource.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+	strategy := newStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &janus.Cluster{} },
+		NewListFunc:               func() runtime.Object { return &janus.ClusterList{} },
+		DefaultQualifiedResource:  janus.Resource("clusters"),
+		SingularQualifiedResource: janus.Resource("cluster"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
+		return nil, nil, fmt.Errorf("completing cluster storage: %w", err)
+	}
+
+	statusStore := *store
+	statusStrategy := clusterStatusStrategy{strategy}
+	statusStore.UpdateStrategy = statusStrategy
+	statusStore.ResetFieldsStrategy = statusStrategy
+	return &REST{store}, &StatusREST{store: &statusStore}, nil
+}
+
+// ShortNames implements rest.ShortNamesProvider.
+func (*REST) ShortNames() []string { return []string{"jc"} }
+
+// Categories implements rest.CategoriesProvider.
+func (*REST) Categories() []string { return []string{"janus"} }
+
+// GetCluster reads a Cluster straight from storage, so policy decisions
+// never act on a stale cache.
+func (r *REST) GetCluster(ctx context.Context, name string) (*janus.Cluster, error) {
+	obj, err := r.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*janus.Cluster), nil
+}
+
+func (r *StatusREST) New() runtime.Object { return &janus.Cluster{} }
+
+func (r *StatusREST) Destroy() {}
+
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	// Status is never created through the subresource.
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
