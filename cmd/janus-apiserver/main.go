@@ -1,15 +1,19 @@
+// Command janus-apiserver serves the janus.infroware.io API behind a
+// kube-apiserver's aggregation layer.
 package main
 
 import (
-	_ "github.com/k3s-io/kine/pkg/server"
-	_ "go.etcd.io/etcd/client/v3"
-	_ "go.etcd.io/etcd/server/v3/embed"
-	_ "k8s.io/apiserver/pkg/server"
-	_ "k8s.io/client-go/kubernetes"
-	_ "k8s.io/component-base/cli"
-	_ "k8s.io/kube-openapi/pkg/common"
-	_ "github.com/spf13/cobra"
-	_ "github.com/jackc/pgx/v5"
+	"os"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/component-base/cli"
+
+	"github.com/infroware/janus/pkg/cmd/server"
 )
 
-func main() {}
+func main() {
+	ctx := genericapiserver.SetupSignalContext()
+	options := server.NewJanusServerOptions(os.Stdout, os.Stderr)
+	cmd := server.NewCommandStartJanusServer(ctx, options)
+	os.Exit(cli.Run(cmd))
+}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
 
 // action is one kind of decision posted to an AccessRequest subresource.
@@ -63,7 +64,7 @@ func (r *ActionREST) Destroy() {}
 func (r *ActionREST) ProducesMIMETypes(string) []string { return nil }
 
 // ProducesObject tells the OpenAPI builder that the response is the request.
-func (r *ActionREST) ProducesObject(string) interface{} { return janus.AccessRequest{} }
+func (r *ActionREST) ProducesObject(string) interface{} { return v1alpha1.AccessRequest{} }
 
 // Create takes the decision. The update is optimistic: the decision was made
 // against the phase the caller saw, and if another decision changes that

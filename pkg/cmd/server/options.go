@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	baseversion "k8s.io/component-base/version"
+	netutils "k8s.io/utils/net"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
+	"github.com/infroware/janus/pkg/apiserver"
+	"github.com/infroware/janus/pkg/datastore"
+	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
+)
+
+const (
+	etcdPathPrefix = "/registry/janus.infroware.io"
+	// datastoreMarker stands in for the etcd server list when it comes from
+	// --datastore-endpoint, until Config has started the datastore and knows
+	// the real address.
+	datastoreMarker = "from-datastore-endpoint"
+)
+
+// DefaultExcludedNamespaces may never be requested: the control plane's own
+// namespaces and Janus's.
+var DefaultExcludedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease", "janus"}
+
+// JanusServerOptions are the flags of janus-apiserver.
+type JanusServerOptions struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+	Datastore          *datastore.Options
+
+	MinDuration        time.Duration
+	MaxDuration        time.Duration
+	ExcludedNamespaces []string
+	AllowSelfApproval  bool
+
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+
+	StdOut io.Writer
+	StdErr io.Writer
+}
+
+// NewJanusServerOptions returns the defaults.
+func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
+	o := &JanusServerOptions{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(
+			etcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion),
+		),
+		Datastore:          datastore.NewOptions(),
+		MinDuration:        10 * time.Minute,
+		MaxDuration:        8 * time.Hour,
+		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
+		StdOut:             out,
+		StdErr:             errOut,
+	}
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	// Self-signed serving certificates stay in memory unless a directory or
+	// files are given.
+	o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = ""
+	return o
+}
+
+// AddFlags registers every flag.
+func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	o.Datastore.AddFlags(fs)
+	fs.DurationVar(&o.MinDuration, "min-duration", o.MinDuration, "Shortest access a request may ask for.")
+	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
+	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces that may never be requested in any cluster; a Cluster's spec.excludedNamespaces adds to them.")
+	fs.BoolVar(&o.AllowSelfApproval, "allow-self-approval", o.AllowSelfApproval, "Let requesters approve and extend their own requests. Only for single-person playgrounds.")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
+}
+
+// Complete fills in what the flags leave open.
+func (o *JanusServerOptions) Complete() error {
+	servers := &o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList
+	if len(*servers) == 0 {
+		*servers = []string{datastoreMarker}
+	}
+	return nil
+}
+
+// Validate reports every problem with the flags.
+func (o *JanusServerOptions) Validate() error {
+	var errs []error
+	errs = append(errs, o.RecommendedOptions.Validate()...)
+	if o.usesDatastoreEndpoint() {
+		errs = append(errs, o.Datastore.Validate()...)
+	} else if o.Datastore.Endpoint != "" {
+		errs = append(errs, errors.New("--datastore-endpoint and --etcd-servers are mutually exclusive"))
+	}
+	if o.MinDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
+	}
+	if o.MaxDuration < o.MinDuration {
+		errs = append(errs, fmt.Errorf("--max-duration (%s) must not be shorter than --min-duration (%s)", o.MaxDuration, o.MinDuration))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// usesDatastoreEndpoint is true unless --etcd-servers names etcd directly.
+func (o *JanusServerOptions) usesDatastoreEndpoint() bool {
+	servers := o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList
+	return len(servers) == 1 && servers[0] == datastoreMarker
+}
+
+// Config starts the datastore and builds the server configuration. The
+// datastore runs until ctx is done.
+func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, error) {
+	if o.usesDatastoreEndpoint() {
+		endpoints, err := o.Datastore.Start(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("starting datastore: %w", err)
+		}
+		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = endpoints
+	}
+
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+
+	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(janusopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "Janus"
+	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(janusopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "Janus"
+	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
+	serverConfig.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
+
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		return nil, fmt.Errorf("applying options: %w", err)
+	}
+
+	return &apiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig: apiserver.ExtraConfig{
+			Policy: validation.Policy{
+				MinDuration:        o.MinDuration,
+				MaxDuration:        o.MaxDuration,
+				ExcludedNamespaces: sets.New(o.ExcludedNamespaces...),
+			},
+			AllowSelfApproval: o.AllowSelfApproval,
+		},
+	}, nil
+}
+
+// Run serves until ctx is done.
+func (o *JanusServerOptions) Run(ctx context.Context) error {
+	config, err := o.Config(ctx)
+	if err != nil {
+		return err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}

@@ -1,0 +1,91 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
+)
+
+// RepoRoot is the root of the Janus repository.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// LoadClusterRoles reads the ClusterRoles of YAML files under the repository,
+// by name, so tests grant exactly what the shipped manifests grant.
+func LoadClusterRoles(paths ...string) (map[string]rbacv1.ClusterRole, error) {
+	roles := map[string]rbacv1.ClusterRole{}
+	for _, p := range paths {
+		f, err := os.Open(filepath.Join(RepoRoot(), p))
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", p, err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+		for {
+			var role rbacv1.ClusterRole
+			if err := dec.Decode(&role); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("decoding %s: %w", p, err)
+			}
+			if role.Kind == "ClusterRole" {
+				roles[role.Name] = role
+			}
+		}
+		f.Close()
+	}
+	return roles, nil
+}
+
+// RuleAuthorizer authorizes like RBAC with ClusterRoleBindings: each user
+// holds the rules of the ClusterRoles bound to them, matched with the
+// upstream RBAC rule matcher. Members of system:masters may do anything.
+type RuleAuthorizer struct {
+	rules map[string][]rbacv1.PolicyRule
+}
+
+// NewRuleAuthorizer binds users to rules.
+func NewRuleAuthorizer(rules map[string][]rbacv1.PolicyRule) authorizer.Authorizer {
+	return authorizer.AuthorizerFunc((&RuleAuthorizer{rules: rules}).Authorize)
+}
+
+func (a *RuleAuthorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	u := attrs.GetUser()
+	if u == nil {
+		return authorizer.DecisionNoOpinion, "no user", nil
+	}
+	if slices.Contains(u.GetGroups(), "system:masters") {
+		return authorizer.DecisionAllow, "", nil
+	}
+	if !attrs.IsResourceRequest() {
+		// Discovery and OpenAPI, as system:discovery grants them.
+		if attrs.GetVerb() == "get" {
+			return authorizer.DecisionAllow, "", nil
+		}
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	resource := attrs.GetResource()
+	if sub := attrs.GetSubresource(); sub != "" {
+		resource += "/" + sub
+	}
+	want := rbacv1.PolicyRule{Verbs: []string{attrs.GetVerb()}, APIGroups: []string{attrs.GetAPIGroup()}, Resources: []string{resource}}
+	if name := attrs.GetName(); name != "" {
+		want.ResourceNames = []string{name}
+	}
+	if covered, _ := rbacvalidation.Covers(a.rules[u.GetName()], []rbacv1.PolicyRule{want}); covered {
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, "", nil
+}
