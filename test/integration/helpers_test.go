@@ -37,7 +37,7 @@ var demoBindings = framework.Bindings{
 
 // env is one server with the demo clusters registered and a client per person.
 type env struct {
-	server                              *framework.Server
+	server                               *framework.Server
 	admin, alice, bob, carol, erin, dave versioned.Interface
 }
 

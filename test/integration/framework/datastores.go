@@ -32,7 +32,7 @@ func PostgresURL() string {
 	if u := os.Getenv("JANUS_TEST_POSTGRES_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return "postgres://janus:janus@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
 // newPostgresDatabase returns the endpoint of a fresh database that is

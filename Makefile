@@ -1,0 +1,61 @@
+# Janus — the two commands a newcomer needs are `make up` and `make test`.
+SHELL := /usr/bin/env bash
+GO ?= go
+export GOPROXY := $(shell $(GO) env GOPROXY | cut -d, -f1)
+export GOFLAGS := -buildvcs=false
+BIN := _output/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all up down test test-unit test-integration test-e2e build codegen verify verify-codegen lint bench clean
+
+all: build
+
+## up: start the local playground (control plane, janus-apiserver, demo users) and print what to type next
+up:
+	$(GO) run ./cmd/janus-playground up
+
+## down: stop the playground; nothing is left running
+down:
+	$(GO) run ./cmd/janus-playground down
+
+## test: everything CI runs — lint, generated-code check, unit, integration and e2e tests
+test: verify
+	hack/ensure-postgres.sh
+	$(GO) test -count=1 -timeout 45m ./...
+
+test-unit:
+	$(GO) test -count=1 ./pkg/...
+
+test-integration:
+	hack/ensure-postgres.sh
+	$(GO) test -count=1 ./test/integration/...
+
+test-e2e:
+	$(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+
+## build: the binaries, into _output/bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## codegen: regenerate deepcopy, conversions, defaults, OpenAPI and the client
+codegen:
+	hack/update-codegen.sh
+
+verify: lint verify-codegen
+
+verify-codegen:
+	hack/verify-codegen.sh
+
+lint:
+	@out=$$(git ls-files '*.go' | grep -v '^pkg/generated/' | grep -v zz_generated | xargs gofmt -l); \
+	  if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) $$($(GO) list ./... | grep -v /pkg/generated/)
+
+## bench: the benchmarks named in the issues
+bench:
+	hack/ensure-postgres.sh
+	$(GO) test ./test/integration -run '^$$' -bench . -benchtime 300x
+
+clean:
+	rm -rf _output

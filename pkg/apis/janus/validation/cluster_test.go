@@ -1,0 +1,47 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+)
+
+func TestValidateCluster(t *testing.T) {
+	valid := func() *janus.Cluster {
+		return &janus.Cluster{
+			ObjectMeta: metav1.ObjectMeta{Name: "prod-eu"},
+			Spec: janus.ClusterSpec{
+				Agent:    janus.ClusterAgent{Issuer: "https://kubernetes.default.svc.cluster.local", ServiceAccount: "janus/janus-agent"},
+				Approval: janus.ApprovalPolicy{Required: 1},
+			},
+		}
+	}
+	cases := map[string]struct {
+		mutate func(*janus.Cluster)
+		want   []string
+	}{
+		"valid":                   {func(*janus.Cluster) {}, nil},
+		"name with dots":          {func(c *janus.Cluster) { c.Name = "prod.eu" }, []string{"metadata.name"}},
+		"http issuer":             {func(c *janus.Cluster) { c.Spec.Agent.Issuer = "http://issuer" }, []string{"spec.agent.issuer"}},
+		"service account no ns":   {func(c *janus.Cluster) { c.Spec.Agent.ServiceAccount = "janus-agent" }, []string{"spec.agent.serviceAccount"}},
+		"bad excluded namespace":  {func(c *janus.Cluster) { c.Spec.ExcludedNamespaces = []string{"Kube_System"} }, []string{"spec.excludedNamespaces[0]"}},
+		"zero max duration":       {func(c *janus.Cluster) { c.Spec.MaxDuration = &metav1.Duration{} }, []string{"spec.maxDuration"}},
+		"no approvers":            {func(c *janus.Cluster) { c.Spec.Approval.Required = 0 }, []string{"spec.approval.required"}},
+		"eleven approvers":        {func(c *janus.Cluster) { c.Spec.Approval.Required = 11 }, []string{"spec.approval.required"}},
+		"max duration of an hour": {func(c *janus.Cluster) { c.Spec.MaxDuration = &metav1.Duration{Duration: time.Hour} }, nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := valid()
+			tc.mutate(c)
+			got := fieldsOf(ValidateCluster(c))
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("errors on %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
