@@ -138,9 +138,26 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 		PollBatchSize:        500,
 		PollInterval:         time.Second,
 	}
-	etcdConfig, err := endpoint.Listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), redactErr(err, o.Endpoint))
+	// kine waits, for minutes, for a database that does not answer yet, and
+	// that wait does not watch ctx: give up on it when ctx ends.
+	type listened struct {
+		config endpoint.ETCDConfig
+		err    error
+	}
+	done := make(chan listened, 1)
+	go func() {
+		c, err := endpoint.Listen(ctx, cfg)
+		done <- listened{c, err}
+	}()
+	var etcdConfig endpoint.ETCDConfig
+	select {
+	case l := <-done:
+		if l.err != nil {
+			return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), redactErr(l.err, o.Endpoint))
+		}
+		etcdConfig = l.config
+	case <-ctx.Done():
+		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), ctx.Err())
 	}
 	go func() {
 		<-ctx.Done()

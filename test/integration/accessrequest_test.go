@@ -178,7 +178,13 @@ func testSelfApproval(t *testing.T, e *env) {
 	ar := create(t, e.carol, request("dev", time.Hour, "payments"))
 	_, err := e.carol.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{})
 	expectStatus(t, err, 403, "own request")
-	// A namesake with a different UID is someone else, but still not carol.
+	// Neither may the same account under a new UID, nor the same UID under
+	// another name.
+	carolAgain := carol
+	carolAgain.UID = "uid-carol-recreated"
+	_, err = e.server.Client(t, carolAgain).JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{})
+	expectStatus(t, err, 403, "own request")
+	// Someone else may.
 	got, err := e.erin.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{})
 	mustSucceed(t, "erin approving carol's request", got, err)
 }

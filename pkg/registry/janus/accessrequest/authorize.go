@@ -50,7 +50,7 @@ func (d decisionAuthorizer) authorizeApprover(ctx context.Context, u user.Info, 
 		}
 		return apierrors.NewForbidden(janus.Resource("accessrequests"), ar.Name, fmt.Errorf("%s", msg))
 	}
-	if grantsAccess && !d.allowSelfApproval && isRequester(u, ar) {
+	if grantsAccess && !d.allowSelfApproval && mightBeRequester(u, ar) {
 		return apierrors.NewForbidden(janus.Resource("accessrequests"), ar.Name,
 			fmt.Errorf("user %q cannot %s their own request: someone else must decide", u.GetName(), action))
 	}
@@ -64,6 +64,13 @@ func (decisionAuthorizer) authorizeRequester(u user.Info, ar *janus.AccessReques
 			fmt.Errorf("only the requester %q can %s this request, not %q", ar.Spec.Requester.Username, action, u.GetName()))
 	}
 	return nil
+}
+
+// mightBeRequester errs on the side of refusing: the same username, or the
+// same UID under another name, is treated as the requester.
+func mightBeRequester(u user.Info, ar *janus.AccessRequest) bool {
+	r := ar.Spec.Requester
+	return u.GetName() == r.Username || (r.UID != "" && u.GetUID() == r.UID)
 }
 
 // isRequester compares the caller with the identity stamped at creation. The
