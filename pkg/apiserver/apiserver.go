@@ -1,16 +1,23 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"time"
 
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
+	"github.com/infroware/janus/pkg/controller/lifecycle"
+	"github.com/infroware/janus/pkg/events"
 	"github.com/infroware/janus/pkg/registry/janus/accessrequest"
 	"github.com/infroware/janus/pkg/registry/janus/cluster"
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
 // ExtraConfig is the Janus-specific configuration.
@@ -20,6 +27,16 @@ type ExtraConfig struct {
 	// AllowSelfApproval lets requesters approve their own requests (for
 	// single-person playgrounds only).
 	AllowSelfApproval bool
+	// PendingTimeout denies requests nobody decided on; 0 disables it.
+	PendingTimeout time.Duration
+	// Retention deletes finished requests after this long; 0 keeps them.
+	Retention time.Duration
+	// KubeClient reaches the central kube-apiserver, for Events and the
+	// controller's leader election. Without it Events are only logged and
+	// the controller runs unelected (a single replica).
+	KubeClient kubernetes.Interface
+	// LeaderElection configures the lifecycle controller's Lease.
+	LeaderElection LeaderElection
 }
 
 // Config is the configuration of a Janus API server.
@@ -42,6 +59,8 @@ type CompletedConfig struct {
 // JanusServer is the running API server.
 type JanusServer struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Tunnels holds the agents' connections.
+	Tunnels *tunnel.Server
 }
 
 // Complete fills in the defaults.
@@ -49,8 +68,31 @@ func (cfg *Config) Complete() CompletedConfig {
 	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
 }
 
-// New builds the server and installs the janus.infroware.io API group.
+// New builds the server: the janus.infroware.io API group, the agents'
+// tunnel endpoint and the lifecycle controller.
 func (c completedConfig) New() (*JanusServer, error) {
+	// The tunnel endpoint is part of the handler chain built by New below,
+	// while the Cluster storage must be built after it; agents only arrive
+	// once the server runs, when clusters is set.
+	var clusters *cluster.REST
+	tunnels := tunnel.NewServer(clusterGetterFunc(func(ctx context.Context, name string) (*janus.Cluster, error) {
+		return clusters.GetCluster(ctx, name)
+	}))
+	// Agents authenticate with their own cluster's token, which the API
+	// server's authentication must neither see nor judge, and hold their
+	// tunnel open for days: /connect is routed around the handler chain.
+	buildChain := c.GenericConfig.BuildHandlerChainFunc
+	c.GenericConfig.BuildHandlerChainFunc = func(apiHandler http.Handler, cfg *genericapiserver.Config) http.Handler {
+		secure := buildChain(apiHandler, cfg)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == tunnel.ConnectPath {
+				tunnels.ServeHTTP(w, r)
+				return
+			}
+			secure.ServeHTTP(w, r)
+		})
+	}
+
 	genericServer, err := c.GenericConfig.New("janus-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("building generic API server: %w", err)
@@ -60,11 +102,13 @@ func (c completedConfig) New() (*JanusServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	recorder, stopRecorder := events.NewRecorder(c.ExtraConfig.KubeClient)
 	requests, err := accessrequest.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, accessrequest.Options{
 		Clusters:          clusters,
 		Authorizer:        c.GenericConfig.Authorization.Authorizer,
 		Policy:            c.ExtraConfig.Policy,
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
+		Recorder:          recorder,
 	})
 	if err != nil {
 		return nil, err
@@ -79,5 +123,20 @@ func (c completedConfig) New() (*JanusServer, error) {
 	if err := genericServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing API group %s: %w", janus.GroupName, err)
 	}
-	return &JanusServer{GenericAPIServer: genericServer}, nil
+
+	controllerOpts := lifecycle.Options{PendingTimeout: c.ExtraConfig.PendingTimeout, Retention: c.ExtraConfig.Retention}
+	genericServer.AddPostStartHookOrDie("janus-lifecycle-controller", func(hook genericapiserver.PostStartHookContext) error {
+		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts)
+	})
+	genericServer.AddPreShutdownHookOrDie("janus-event-recorder", func() error {
+		stopRecorder()
+		return nil
+	})
+	return &JanusServer{GenericAPIServer: genericServer, Tunnels: tunnels}, nil
+}
+
+type clusterGetterFunc func(ctx context.Context, name string) (*janus.Cluster, error)
+
+func (f clusterGetterFunc) GetCluster(ctx context.Context, name string) (*janus.Cluster, error) {
+	return f(ctx, name)
 }

@@ -39,6 +39,7 @@ func TestAccessRequestAPI(t *testing.T) {
 			t.Run("FieldSelectors", func(t *testing.T) { testFieldSelectors(t, e) })
 			t.Run("WatchSeesTransitions", func(t *testing.T) { testWatch(t, e) })
 			t.Run("RacingDecisionsHaveOneWinner", func(t *testing.T) { testRace(t, e) })
+			t.Run("DecisionOnStaleVersionConflicts", func(t *testing.T) { testStaleVersion(t, e) })
 		})
 	}
 }
@@ -418,21 +419,23 @@ func testWatch(t *testing.T, e *env) {
 }
 
 // testRace sends an approval, a denial and a withdrawal of the same pending
-// request at once: exactly one wins, the others get 409 Conflict.
+// request at once, each based on the resourceVersion its author read:
+// exactly one wins, the others get 409 Conflict.
 func testRace(t *testing.T, e *env) {
 	for round := range 8 {
 		ar := create(t, e.alice, request("dev", time.Hour, "payments"))
+		seen := metav1.ObjectMeta{ResourceVersion: ar.ResourceVersion}
 		decisions := map[string]func() error{
 			"approve": func() error {
-				_, err := e.bob.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{})
+				_, err := e.bob.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{ObjectMeta: seen}, metav1.CreateOptions{})
 				return err
 			},
 			"deny": func() error {
-				_, err := e.carol.JanusV1alpha1().AccessRequests().Deny(ctx(t), ar.Name, &v1alpha1.Denial{Reason: "race"}, metav1.CreateOptions{})
+				_, err := e.carol.JanusV1alpha1().AccessRequests().Deny(ctx(t), ar.Name, &v1alpha1.Denial{ObjectMeta: seen, Reason: "race"}, metav1.CreateOptions{})
 				return err
 			},
 			"withdraw": func() error {
-				_, err := e.alice.JanusV1alpha1().AccessRequests().Withdraw(ctx(t), ar.Name, &v1alpha1.Withdrawal{}, metav1.CreateOptions{})
+				_, err := e.alice.JanusV1alpha1().AccessRequests().Withdraw(ctx(t), ar.Name, &v1alpha1.Withdrawal{ObjectMeta: seen}, metav1.CreateOptions{})
 				return err
 			},
 		}
@@ -468,6 +471,22 @@ func testRace(t *testing.T, e *env) {
 		if got.Status.Phase != want {
 			t.Errorf("round %d: %s won but the request is %s", round, winners[0], got.Status.Phase)
 		}
+	}
+}
+
+// testStaleVersion: a decision based on an old resourceVersion loses even
+// when the phase still allows it, so a quorum approver sees the other's vote.
+func testStaleVersion(t *testing.T, e *env) {
+	ar := create(t, e.alice, request("prod", time.Hour, "payments"))
+	stale := metav1.ObjectMeta{ResourceVersion: ar.ResourceVersion}
+	_, err := e.carol.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{ObjectMeta: stale}, metav1.CreateOptions{})
+	mustSucceed(t, "first approval", nil, err)
+	_, err = e.erin.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{ObjectMeta: stale}, metav1.CreateOptions{})
+	expectStatus(t, err, 409, "resourceVersion")
+	got, err := e.erin.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{})
+	mustSucceed(t, "approval without a version", got, err)
+	if got.Status.Phase != v1alpha1.AccessRequestApproved {
+		t.Errorf("phase = %s, want Approved", got.Status.Phase)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
@@ -160,12 +161,21 @@ func countRequests(t *testing.T, c versioned.Interface) int {
 // itself moves an Approved request to Active through the status subresource.
 func activate(t *testing.T, e *env, ar *v1alpha1.AccessRequest) *v1alpha1.AccessRequest {
 	t.Helper()
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	ar = ar.DeepCopy()
-	ar.Status.Phase = v1alpha1.AccessRequestActive
-	ar.Status.ActivatedAt = &now
-	expires := metav1.NewTime(now.Add(ar.Status.GrantedDuration.Duration))
-	ar.Status.ExpiresAt = &expires
-	out, err := e.admin.JanusV1alpha1().AccessRequests().UpdateStatus(ctx(t), ar, metav1.UpdateOptions{})
+	var out *v1alpha1.AccessRequest
+	// The lifecycle controller notes on the request that no agent is
+	// connected, so the write may race with it.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := e.admin.JanusV1alpha1().AccessRequests().Get(ctx(t), ar.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.NewTime(time.Now().Truncate(time.Second))
+		current.Status.Phase = v1alpha1.AccessRequestActive
+		current.Status.ActivatedAt = &now
+		expires := metav1.NewTime(now.Add(current.Status.GrantedDuration.Duration))
+		current.Status.ExpiresAt = &expires
+		out, err = e.admin.JanusV1alpha1().AccessRequests().UpdateStatus(ctx(t), current, metav1.UpdateOptions{})
+		return err
+	})
 	return mustSucceed(t, "activating", out, err)
 }

@@ -17,6 +17,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
 	basecompatibility "k8s.io/component-base/compatibility"
 	baseversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
@@ -49,6 +50,9 @@ type JanusServerOptions struct {
 	MaxDuration        time.Duration
 	ExcludedNamespaces []string
 	AllowSelfApproval  bool
+	PendingTimeout     time.Duration
+	Retention          time.Duration
+	LeaderElection     apiserver.LeaderElection
 
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
@@ -68,8 +72,18 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		MinDuration:        10 * time.Minute,
 		MaxDuration:        8 * time.Hour,
 		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
-		StdOut:             out,
-		StdErr:             errOut,
+		PendingTimeout:     24 * time.Hour,
+		Retention:          7 * 24 * time.Hour,
+		LeaderElection: apiserver.LeaderElection{
+			Enabled:       true,
+			Namespace:     "janus",
+			Name:          "janus-lifecycle-controller",
+			LeaseDuration: 15 * time.Second,
+			RenewDeadline: 10 * time.Second,
+			RetryPeriod:   2 * time.Second,
+		},
+		StdOut: out,
+		StdErr: errOut,
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
 	// Self-signed serving certificates stay in memory unless a directory or
@@ -86,6 +100,10 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
 	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces that may never be requested in any cluster; a Cluster's spec.excludedNamespaces adds to them.")
 	fs.BoolVar(&o.AllowSelfApproval, "allow-self-approval", o.AllowSelfApproval, "Let requesters approve and extend their own requests. Only for single-person playgrounds.")
+	fs.DurationVar(&o.PendingTimeout, "pending-timeout", o.PendingTimeout, "Deny requests nobody decided on within this time (reason PendingTimeout); 0 waits forever.")
+	fs.DurationVar(&o.Retention, "retention", o.Retention, "Delete finished requests this long after they ended; 0 keeps them forever.")
+	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
+	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -109,6 +127,9 @@ func (o *JanusServerOptions) Validate() error {
 	}
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
+	}
+	if o.PendingTimeout < 0 || o.Retention < 0 {
+		errs = append(errs, errors.New("--pending-timeout and --retention must not be negative"))
 	}
 	if o.MaxDuration < o.MinDuration {
 		errs = append(errs, fmt.Errorf("--max-duration (%s) must not be shorter than --min-duration (%s)", o.MaxDuration, o.MinDuration))
@@ -152,6 +173,14 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 		return nil, fmt.Errorf("applying options: %w", err)
 	}
 
+	var kubeClient kubernetes.Interface
+	if serverConfig.ClientConfig != nil {
+		var err error
+		if kubeClient, err = kubernetes.NewForConfig(serverConfig.ClientConfig); err != nil {
+			return nil, fmt.Errorf("building client for the central cluster: %w", err)
+		}
+	}
+
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -161,6 +190,10 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 				ExcludedNamespaces: sets.New(o.ExcludedNamespaces...),
 			},
 			AllowSelfApproval: o.AllowSelfApproval,
+			PendingTimeout:    o.PendingTimeout,
+			Retention:         o.Retention,
+			KubeClient:        kubeClient,
+			LeaderElection:    o.LeaderElection,
 		},
 	}, nil
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -13,10 +15,12 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/events"
 )
 
 // action is one kind of decision posted to an AccessRequest subresource.
@@ -47,8 +51,9 @@ type decisionContext struct {
 // ActionREST serves one action subresource: POST a body, get back the
 // updated AccessRequest.
 type ActionREST struct {
-	store  *genericregistry.Store
-	action action
+	store    *genericregistry.Store
+	action   action
+	recorder record.EventRecorder
 }
 
 var (
@@ -67,9 +72,10 @@ func (r *ActionREST) ProducesMIMETypes(string) []string { return nil }
 func (r *ActionREST) ProducesObject(string) interface{} { return v1alpha1.AccessRequest{} }
 
 // Create takes the decision. The update is optimistic: the decision was made
-// against the phase the caller saw, and if another decision changes that
-// phase first, this one loses with 409 Conflict rather than being applied to
-// a request in a state nobody looked at.
+// against the phase the caller saw (or, when the body's metadata names one,
+// the exact resourceVersion), and if another decision changes it first, this
+// one loses with 409 Conflict rather than being applied to a request in a
+// state nobody looked at.
 func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
@@ -93,9 +99,19 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 	}
 
 	observed := current.Status.Phase
+	// A body may name the resourceVersion its author decided on; then any
+	// change since — even another approval — makes this decision lose.
+	var observedVersion string
+	if m, err := meta.Accessor(body); err == nil {
+		observedVersion = m.GetResourceVersion()
+	}
 	d := decisionContext{user: u, body: body, now: metav1.NewTime(time.Now().Truncate(time.Second))}
 	decide := func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
 		ar := oldObj.(*janus.AccessRequest).DeepCopy()
+		if observedVersion != "" && ar.ResourceVersion != observedVersion {
+			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
+				fmt.Errorf("the request changed since resourceVersion %s that your %s was based on; look at it again", observedVersion, r.action.name()))
+		}
 		if ar.Status.Phase != observed {
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
 				fmt.Errorf("the request moved from %s to %s while your %s was being applied; look at it again", observed, ar.Status.Phase, r.action.name()))
@@ -112,8 +128,24 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 		return nil, err
 	}
 	ar := updated.(*janus.AccessRequest)
-	klog.InfoS("AccessRequest decision", "request", name, "action", r.action.name(), "user", u.GetName(), "phase", ar.Status.Phase)
+	if len(opts.DryRun) == 0 {
+		klog.InfoS("AccessRequest decision", "request", name, "action", r.action.name(), "user", u.GetName(), "phase", ar.Status.Phase)
+		reason := eventReasons[r.action.name()]
+		if r.action.name() == "approve" && ar.Status.Phase == janus.AccessRequestPending {
+			reason = "ApprovalRecorded"
+		}
+		r.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, reason, ar.Status.Message)
+	}
 	return ar, nil
+}
+
+// eventReasons name the Event each decision records.
+var eventReasons = map[string]string{
+	"approve":  "Approved",
+	"deny":     "Denied",
+	"revoke":   "Revoked",
+	"withdraw": "Withdrawn",
+	"extend":   "Extended",
 }
 
 // invalid is the 422 for a body that fails validation, or nil.

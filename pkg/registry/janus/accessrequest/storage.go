@@ -3,6 +3,9 @@ package accessrequest
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -11,10 +14,12 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
+	"github.com/infroware/janus/pkg/events"
 )
 
 // Options are what the AccessRequest storage needs besides its storage backend.
@@ -27,6 +32,8 @@ type Options struct {
 	Policy validation.Policy
 	// AllowSelfApproval lets requesters approve and extend their own requests.
 	AllowSelfApproval bool
+	// Recorder records an Event for every request and decision.
+	Recorder record.EventRecorder
 }
 
 // Storage is the AccessRequest resource and all its subresources.
@@ -88,6 +95,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		ResetFieldsStrategy: strategy,
 
 		TableConvertor: tableConvertor{},
+		AfterCreate: func(obj runtime.Object, options *metav1.CreateOptions) {
+			if len(options.DryRun) > 0 {
+				return
+			}
+			ar := obj.(*janus.AccessRequest)
+			opts.Recorder.Eventf(events.Ref(ar), corev1.EventTypeNormal, "Requested", "%s requested access to %s in cluster %s for %s: %s",
+				ar.Spec.Requester.Username, strings.Join(ar.Spec.Namespaces, ","), ar.Spec.Cluster, ar.Spec.Duration.Duration, ar.Spec.Reason)
+		},
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, fmt.Errorf("completing accessrequest storage: %w", err)
@@ -99,7 +114,9 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	statusStore.ResetFieldsStrategy = status
 
 	authz := decisionAuthorizer{authorizer: opts.Authorizer, allowSelfApproval: opts.AllowSelfApproval}
-	actionREST := func(a action) *ActionREST { return &ActionREST{store: &statusStore, action: a} }
+	actionREST := func(a action) *ActionREST {
+		return &ActionREST{store: &statusStore, action: a, recorder: opts.Recorder}
+	}
 	return &Storage{
 		AccessRequest: &REST{store},
 		Status:        &StatusREST{store: &statusStore},

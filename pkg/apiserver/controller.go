@@ -1,0 +1,85 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/controller/lifecycle"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
+	"github.com/infroware/janus/pkg/generated/informers/externalversions"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+// LeaderElection configures the Lease that keeps two replicas from both
+// running the lifecycle controller.
+type LeaderElection struct {
+	Enabled       bool
+	Namespace     string
+	Name          string
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+}
+
+func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnel.Server, recorder record.EventRecorder, opts lifecycle.Options) error {
+	client, err := versioned.NewForConfig(hook.LoopbackClientConfig)
+	if err != nil {
+		return fmt.Errorf("building loopback client: %w", err)
+	}
+	factory := externalversions.NewSharedInformerFactory(client, 0)
+	v1 := factory.Janus().V1alpha1()
+	controller := lifecycle.New(client, v1.AccessRequests(), v1.Clusters(), tunnels, recorder, opts)
+	tunnels.AddListener(controller)
+	factory.Start(hook.Done())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-hook.Done()
+		cancel()
+	}()
+	le := extra.LeaderElection
+	if extra.KubeClient == nil || !le.Enabled {
+		go func() { _ = controller.Run(ctx) }()
+		return nil
+	}
+	host, _ := os.Hostname()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
+		Client:     extra.KubeClient.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: host + "_" + uuid.NewString(), EventRecorder: recorder},
+	}
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   le.LeaseDuration,
+		RenewDeadline:   le.RenewDeadline,
+		RetryPeriod:     le.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            le.Name,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) { _ = controller.Run(ctx) },
+			// Like kube-controller-manager: a replica that lost its lease
+			// restarts rather than risk acting beside the new leader.
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					klog.ErrorS(nil, "Lifecycle controller lost its lease; exiting")
+					klog.FlushAndExit(klog.ExitFlushTimeout, 1)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("configuring leader election: %w", err)
+	}
+	go elector.Run(ctx)
+	return nil
+}

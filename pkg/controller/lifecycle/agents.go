@@ -1,0 +1,99 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/klog/v2"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+// AgentConnected reconciles the cluster with what is active centrally,
+// records the agent in the Cluster's status and re-examines the cluster's
+// requests: approved ones waiting for the agent get their grant, finished
+// ones get their removal confirmed.
+func (c *Controller) AgentConnected(cluster string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.reconcileCluster(ctx, cluster); err != nil {
+			klog.ErrorS(err, "Reconciling cluster on connect", "cluster", cluster)
+		}
+		for _, ar := range c.requestsOf(cluster) {
+			c.queue.Add(ar.Name)
+		}
+	}()
+}
+
+// AgentDisconnected records the lost tunnel in the Cluster's status.
+func (c *Controller) AgentDisconnected(cluster string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
+			s.Agent.Connected = false
+			now := metav1.Now()
+			s.Agent.LastSeen = &now
+		})
+	}()
+}
+
+func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error {
+	agent, err := c.agents.Agent(cluster)
+	if err != nil {
+		return err
+	}
+	var active []tunnel.GrantSpec
+	for _, ar := range c.requestsOf(cluster) {
+		if ar.Status.Phase == v1alpha1.AccessRequestActive && ar.Status.ExpiresAt != nil && c.clock.Now().Before(ar.Status.ExpiresAt.Time) {
+			active = append(active, tunnel.GrantSpec{Request: ar.Name, Requester: ar.Spec.Requester.Username, Namespaces: ar.Spec.Namespaces, ExpiresAt: ar.Status.ExpiresAt.Time})
+		}
+	}
+	result, err := agent.Reconcile(ctx, tunnel.ReconcileRequest{Active: active})
+	if err != nil {
+		return fmt.Errorf("reconciling cluster %s: %w", cluster, err)
+	}
+	for _, spec := range active {
+		if _, failed := result.Failed[spec.Request]; !failed {
+			c.provisioned.set(spec.Request, spec.ExpiresAt)
+		}
+	}
+	klog.InfoS("Reconciled cluster", "cluster", cluster, "active", len(active), "removed", result.Removed, "failed", len(result.Failed))
+
+	info, err := agent.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("reading agent info of %s: %w", cluster, err)
+	}
+	c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
+		now := metav1.Now()
+		s.Agent = v1alpha1.AgentStatus{Connected: true, LastSeen: &now, Version: info.Version, KubernetesVersion: info.KubernetesVersion}
+		s.Namespaces = sets.List(sets.New(info.Namespaces...))
+	})
+	return nil
+}
+
+func (c *Controller) updateClusterStatus(ctx context.Context, cluster string, mutate func(*v1alpha1.ClusterStatus)) {
+	for range 5 {
+		current, err := c.client.JanusV1alpha1().Clusters().Get(ctx, cluster, metav1.GetOptions{})
+		if err != nil {
+			klog.ErrorS(err, "Reading cluster for status", "cluster", cluster)
+			return
+		}
+		updated := current.DeepCopy()
+		mutate(&updated.Status)
+		if slices.Equal(updated.Status.Namespaces, current.Status.Namespaces) && updated.Status.Agent == current.Status.Agent {
+			return
+		}
+		_, err = c.client.JanusV1alpha1().Clusters().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: "janus-lifecycle"})
+		if err == nil {
+			return
+		}
+		klog.V(2).InfoS("Retrying cluster status update", "cluster", cluster, "err", err)
+	}
+}

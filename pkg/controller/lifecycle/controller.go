@@ -1,0 +1,146 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
+	informers "github.com/infroware/janus/pkg/generated/informers/externalversions/janus/v1alpha1"
+	listers "github.com/infroware/janus/pkg/generated/listers/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+// Agents reaches the agent of a cluster.
+type Agents interface {
+	Agent(cluster string) (*tunnel.AgentClient, error)
+}
+
+// Options tune the controller.
+type Options struct {
+	// PendingTimeout denies requests nobody decided on; 0 disables it.
+	PendingTimeout time.Duration
+	// Retention deletes finished requests after this long; 0 keeps them.
+	Retention time.Duration
+	// Workers is the number of requests handled at once.
+	Workers int
+}
+
+// Controller drives AccessRequests through the lifecycle after approval.
+type Controller struct {
+	client   versioned.Interface
+	requests listers.AccessRequestLister
+	clusters listers.ClusterLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	agents   Agents
+	recorder record.EventRecorder
+	clock    clock.Clock
+	opts     Options
+
+	// provisioned remembers the expiry each live grant was last minted for,
+	// so an extension re-mints the token. It is empty after a restart, which
+	// makes the controller ensure every active grant once more: idempotent,
+	// and it repairs grants an agent lost.
+	provisioned *expiryMemory
+}
+
+// New builds the controller on informers of a (loopback) Janus client.
+func New(client versioned.Interface, requests informers.AccessRequestInformer, clusters informers.ClusterInformer, agents Agents, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	c := &Controller{
+		client:   client,
+		requests: requests.Lister(),
+		clusters: clusters.Lister(),
+		synced:   []cache.InformerSynced{requests.Informer().HasSynced, clusters.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "janus_lifecycle"}),
+		agents:      agents,
+		recorder:    recorder,
+		clock:       clock.RealClock{},
+		opts:        opts,
+		provisioned: newExpiryMemory(),
+	}
+	_, err := requests.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+		DeleteFunc: func(obj interface{}) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				c.provisioned.forget(key)
+			}
+		},
+	})
+	utilruntime.Must(err)
+	return c
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+// Run works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	klog.InfoS("Starting lifecycle controller")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
+	}
+	for range c.opts.Workers {
+		go wait.UntilWithContext(ctx, c.work, time.Second)
+	}
+	<-ctx.Done()
+	klog.InfoS("Stopping lifecycle controller")
+	return nil
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for c.next(ctx) {
+	}
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		utilruntime.HandleErrorWithContext(ctx, err, "Syncing access request", "request", key)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// requestsOf lists the requests for one cluster from the cache.
+func (c *Controller) requestsOf(cluster string) []*v1alpha1.AccessRequest {
+	all, err := c.requests.List(everything)
+	if err != nil {
+		return nil
+	}
+	var out []*v1alpha1.AccessRequest
+	for _, ar := range all {
+		if ar.Spec.Cluster == cluster {
+			out = append(out, ar)
+		}
+	}
+	return out
+}

@@ -1,0 +1,274 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/events"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+// Reasons of the Provisioned condition.
+const (
+	reasonGranted      = "Granted"
+	reasonGrantRemoved = "GrantRemoved"
+	reasonGrantFailed  = "GrantFailed"
+)
+
+func (c *Controller) sync(ctx context.Context, name string) error {
+	ar, err := c.requests.Get(name)
+	if apierrors.IsNotFound(err) {
+		c.provisioned.forget(name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	switch ar.Status.Phase {
+	case v1alpha1.AccessRequestPending:
+		return c.syncPending(ctx, ar, now)
+	case v1alpha1.AccessRequestApproved:
+		return c.activate(ctx, ar, now)
+	case v1alpha1.AccessRequestActive:
+		return c.syncActive(ctx, ar, now)
+	default:
+		return c.syncFinished(ctx, ar, now)
+	}
+}
+
+// syncPending denies a request nobody decided on in time.
+func (c *Controller) syncPending(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	if c.opts.PendingTimeout <= 0 {
+		return nil
+	}
+	deadline := ar.CreationTimestamp.Add(c.opts.PendingTimeout)
+	if now.Before(deadline) {
+		c.queue.AddAfter(ar.Name, deadline.Sub(now))
+		return nil
+	}
+	ar = ar.DeepCopy()
+	reason := fmt.Sprintf("no decision within %s", c.opts.PendingTimeout)
+	ar.Status.Phase = v1alpha1.AccessRequestDenied
+	ar.Status.Decision = &v1alpha1.Decision{User: "janus", Time: metav1.NewTime(now), Reason: reason}
+	ar.Status.Message = "denied: " + reason
+	setCondition(ar, v1alpha1.ConditionDenied, metav1.ConditionTrue, "PendingTimeout", reason, now)
+	if err := c.updateStatus(ctx, ar); err != nil {
+		return err
+	}
+	c.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, "PendingTimeout", "Denied: "+reason)
+	return nil
+}
+
+// activate provisions the grant of an approved request and starts its clock.
+func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	agent, err := c.agents.Agent(ar.Spec.Cluster)
+	if errors.Is(err, tunnel.ErrNotConnected) {
+		// Re-queued when the agent connects.
+		return c.setMessage(ctx, ar, fmt.Sprintf("approved; waiting for the agent of cluster %s to connect", ar.Spec.Cluster))
+	}
+	if err != nil {
+		return err
+	}
+	granted := ar.Spec.Duration.Duration
+	if d := ar.Status.GrantedDuration; d != nil {
+		granted = d.Duration
+	}
+	now = now.Truncate(time.Second) // the API keeps seconds; the timer must match what is stored
+	expires := now.Add(granted)
+	status, err := agent.EnsureGrant(ctx, tunnel.GrantSpec{
+		Request:    ar.Name,
+		Requester:  ar.Spec.Requester.Username,
+		Namespaces: ar.Spec.Namespaces,
+		ExpiresAt:  expires,
+	})
+	var agentErr *tunnel.AgentError
+	if errors.As(err, &agentErr) {
+		// The agent rolled back what it had created; tell the requester why.
+		return c.fail(ctx, ar, fmt.Sprintf("granting access in cluster %s failed: %s", ar.Spec.Cluster, agentErr.Message), now)
+	}
+	if err != nil {
+		return fmt.Errorf("provisioning grant for %s: %w", ar.Name, err)
+	}
+
+	active := ar.DeepCopy()
+	active.Status.Phase = v1alpha1.AccessRequestActive
+	active.Status.ActivatedAt = &metav1.Time{Time: now}
+	active.Status.ExpiresAt = &metav1.Time{Time: expires}
+	active.Status.Grants = status.Grants
+	active.Status.Message = fmt.Sprintf("active in cluster %s until %s", ar.Spec.Cluster, expires.UTC().Format(time.RFC3339))
+	msg := fmt.Sprintf("granted in cluster %s, namespaces %s, until %s", ar.Spec.Cluster, strings.Join(ar.Spec.Namespaces, ","), expires.UTC().Format(time.RFC3339))
+	setCondition(active, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, msg, now)
+	if err := c.updateStatus(ctx, active); err != nil {
+		// The request changed while the grant was made (revoked, withdrawn):
+		// take the grant back; the next sync decides on the new state.
+		if rmErr := agent.RemoveGrant(ctx, ar.Name); rmErr != nil {
+			klog.ErrorS(rmErr, "Taking back a grant whose request changed", "request", ar.Name)
+		}
+		return err
+	}
+	c.provisioned.set(ar.Name, expires)
+	c.recorder.Event(events.Ref(active), corev1.EventTypeNormal, "Provisioned", "Access "+msg)
+	klog.InfoS("Granted", "request", ar.Name, "cluster", ar.Spec.Cluster, "expiresAt", expires)
+	c.queue.AddAfter(ar.Name, expires.Sub(c.clock.Now()))
+	return nil
+}
+
+// syncActive keeps the grant in step with expiresAt and ends it on time.
+func (c *Controller) syncActive(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	expires := ar.Status.ExpiresAt.Time
+	if !now.Before(expires) {
+		return c.expire(ctx, ar, now)
+	}
+	if last, ok := c.provisioned.get(ar.Name); !ok || !last.Equal(expires) {
+		// Extended, or first sight since a restart: (re-)mint the token.
+		if agent, err := c.agents.Agent(ar.Spec.Cluster); err == nil {
+			if _, err := agent.EnsureGrant(ctx, tunnel.GrantSpec{Request: ar.Name, Requester: ar.Spec.Requester.Username, Namespaces: ar.Spec.Namespaces, ExpiresAt: expires}); err != nil {
+				return fmt.Errorf("refreshing grant for %s: %w", ar.Name, err)
+			}
+			c.provisioned.set(ar.Name, expires)
+		}
+	}
+	c.queue.AddAfter(ar.Name, expires.Sub(now))
+	return nil
+}
+
+// expire ends an active request at its expiry: the grant goes first, then
+// the request is marked Expired. An offline agent loses the grant when it
+// reconnects; the request expires centrally on time regardless.
+func (c *Controller) expire(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	removed := c.removeGrant(ctx, ar)
+	ar = ar.DeepCopy()
+	ar.Status.Phase = v1alpha1.AccessRequestExpired
+	ar.Status.Message = fmt.Sprintf("expired at %s", ar.Status.ExpiresAt.UTC().Format(time.RFC3339))
+	setCondition(ar, v1alpha1.ConditionExpired, metav1.ConditionTrue, "Expired", ar.Status.Message, now)
+	if removed {
+		setCondition(ar, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reasonGrantRemoved, "grant removed from cluster "+ar.Spec.Cluster, now)
+	}
+	if err := c.updateStatus(ctx, ar); err != nil {
+		return err
+	}
+	c.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, "Expired", "Access "+ar.Status.Message)
+	klog.InfoS("Expired", "request", ar.Name, "grantRemoved", removed)
+	return nil
+}
+
+// syncFinished removes the grant of a finished request and, after the
+// retention, the request itself.
+func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	if grantMayExist(ar) && c.removeGrant(ctx, ar) {
+		done := ar.DeepCopy()
+		setCondition(done, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reasonGrantRemoved, "grant removed from cluster "+ar.Spec.Cluster, now)
+		if err := c.updateStatus(ctx, done); err != nil {
+			return err
+		}
+		c.recorder.Event(events.Ref(done), corev1.EventTypeNormal, reasonGrantRemoved, fmt.Sprintf("Grant removed from cluster %s (request %s)", ar.Spec.Cluster, strings.ToLower(string(ar.Status.Phase))))
+		return nil
+	}
+	c.provisioned.forget(ar.Name)
+	if c.opts.Retention <= 0 {
+		return nil
+	}
+	deleteAt := finishedAt(ar).Add(c.opts.Retention)
+	if now.Before(deleteAt) {
+		c.queue.AddAfter(ar.Name, deleteAt.Sub(now))
+		return nil
+	}
+	uid := ar.UID
+	err := c.client.JanusV1alpha1().AccessRequests().Delete(ctx, ar.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %s after retention: %w", ar.Name, err)
+	}
+	klog.InfoS("Deleted after retention", "request", ar.Name, "retention", c.opts.Retention)
+	return nil
+}
+
+// grantMayExist is true for a request that was approved and whose grant has
+// not been confirmed removed.
+func grantMayExist(ar *v1alpha1.AccessRequest) bool {
+	if !meta.IsStatusConditionTrue(ar.Status.Conditions, v1alpha1.ConditionApproved) {
+		return false
+	}
+	p := meta.FindStatusCondition(ar.Status.Conditions, v1alpha1.ConditionProvisioned)
+	return p == nil || p.Reason != reasonGrantRemoved
+}
+
+// removeGrant asks the agent to remove the grant; false when it could not
+// confirm (offline agent: reconciliation on reconnect removes it).
+func (c *Controller) removeGrant(ctx context.Context, ar *v1alpha1.AccessRequest) bool {
+	agent, err := c.agents.Agent(ar.Spec.Cluster)
+	if err != nil {
+		return false
+	}
+	if err := agent.RemoveGrant(ctx, ar.Name); err != nil {
+		klog.ErrorS(err, "Removing grant", "request", ar.Name, "cluster", ar.Spec.Cluster)
+		return false
+	}
+	c.provisioned.forget(ar.Name)
+	return true
+}
+
+func (c *Controller) fail(ctx context.Context, ar *v1alpha1.AccessRequest, msg string, now time.Time) error {
+	ar = ar.DeepCopy()
+	ar.Status.Phase = v1alpha1.AccessRequestFailed
+	ar.Status.Message = msg
+	setCondition(ar, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reasonGrantFailed, msg, now)
+	if err := c.updateStatus(ctx, ar); err != nil {
+		return err
+	}
+	c.recorder.Event(events.Ref(ar), corev1.EventTypeWarning, reasonGrantFailed, msg)
+	klog.InfoS("Grant failed", "request", ar.Name, "message", msg)
+	return nil
+}
+
+func (c *Controller) setMessage(ctx context.Context, ar *v1alpha1.AccessRequest, msg string) error {
+	if ar.Status.Message == msg {
+		return nil
+	}
+	ar = ar.DeepCopy()
+	ar.Status.Message = msg
+	return c.updateStatus(ctx, ar)
+}
+
+// updateStatus writes ar's status with optimistic concurrency. A conflict is
+// not an error: the informer delivers the newer object and it is synced anew.
+func (c *Controller) updateStatus(ctx context.Context, ar *v1alpha1.AccessRequest) error {
+	_, err := c.client.JanusV1alpha1().AccessRequests().UpdateStatus(ctx, ar, metav1.UpdateOptions{FieldManager: "janus-lifecycle"})
+	if apierrors.IsConflict(err) {
+		return errConflict
+	}
+	if err != nil {
+		return fmt.Errorf("updating status of %s: %w", ar.Name, err)
+	}
+	return nil
+}
+
+var errConflict = errors.New("the request changed meanwhile; it is synced again")
+
+func setCondition(ar *v1alpha1.AccessRequest, condType string, status metav1.ConditionStatus, reason, msg string, now time.Time) {
+	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: msg,
+		ObservedGeneration: ar.Generation, LastTransitionTime: metav1.NewTime(now),
+	})
+}
+
+// finishedAt is when the request reached its final phase.
+func finishedAt(ar *v1alpha1.AccessRequest) time.Time {
+	latest := ar.CreationTimestamp.Time
+	for _, cond := range ar.Status.Conditions {
+		if cond.LastTransitionTime.After(latest) {
+			latest = cond.LastTransitionTime.Time
+		}
+	}
+	return latest
+}

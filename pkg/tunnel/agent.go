@@ -1,0 +1,98 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rancher/remotedialer"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/klog/v2"
+)
+
+// AgentConfig says where and as whom an agent connects.
+type AgentConfig struct {
+	// URL of janus-apiserver, https://host:port.
+	URL string
+	// Cluster is the name of the Cluster this agent serves.
+	Cluster string
+	// TokenFile holds the projected ServiceAccount token; it is re-read on
+	// every connection because the kubelet rotates it.
+	TokenFile string
+	// TLSConfig trusts janus-apiserver's serving certificate.
+	TLSConfig *tls.Config
+	// OnConnect, if set, is called each time a tunnel is up.
+	OnConnect func()
+}
+
+// RunAgent serves handler through the tunnel until ctx ends. It reconnects
+// after every failure with exponential backoff (1s doubling to 30s) and
+// jitter, so a fleet of agents does not reconnect in lockstep; a tunnel that
+// stayed up for a minute resets the backoff.
+func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error {
+	wsURL, err := connectURL(cfg.URL)
+	if err != nil {
+		return err
+	}
+	listener := newPipeListener()
+	defer listener.Close()
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	defer server.Close()
+
+	dialer := &websocket.Dialer{TLSClientConfig: cfg.TLSConfig, HandshakeTimeout: 10 * time.Second}
+	// Only the in-memory API may be dialled through the tunnel.
+	onlyAgentAPI := func(proto, address string) bool { return proto == "tcp" && address == agentAddress }
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		token, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			klog.ErrorS(err, "Reading agent token", "file", cfg.TokenFile)
+		} else {
+			headers := http.Header{}
+			headers.Set(HeaderCluster, cfg.Cluster)
+			headers.Set(HeaderAgentToken, strings.TrimSpace(string(token)))
+			started := time.Now()
+			err = remotedialer.ConnectToProxyWithDialer(ctx, wsURL, headers, onlyAgentAPI, dialer, listener.dial,
+				func(context.Context, *remotedialer.Session) error {
+					klog.InfoS("Tunnel up", "cluster", cfg.Cluster, "url", cfg.URL)
+					if cfg.OnConnect != nil {
+						cfg.OnConnect()
+					}
+					return nil
+				})
+			if time.Since(started) > time.Minute {
+				backoff = newBackoff()
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			klog.InfoS("Tunnel down", "cluster", cfg.Cluster, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff.Step()):
+		}
+	}
+	return nil
+}
+
+func newBackoff() *wait.Backoff {
+	return &wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.5, Steps: 1 << 30, Cap: 30 * time.Second}
+}
+
+func connectURL(base string) (string, error) {
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		return "wss://" + strings.TrimSuffix(strings.TrimPrefix(base, "https://"), "/") + ConnectPath, nil
+	case strings.HasPrefix(base, "http://"):
+		return "", errors.New("refusing a plain-http Janus URL: the agent's token must not travel unencrypted")
+	}
+	return "", fmt.Errorf("janus URL %q must start with https://", base)
+}

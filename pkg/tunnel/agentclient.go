@@ -1,0 +1,111 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// agentAddress is the only address the server ever asks an agent to dial:
+// the agent serves its API in memory behind it.
+const agentAddress = "janus-agent.internal:80"
+
+type netConn = net.Conn
+
+// AgentError is a refusal or failure reported by an agent.
+type AgentError struct {
+	StatusCode int
+	Message    string
+	// Refused is true when the agent's own policy forbids the call.
+	Refused bool
+}
+
+func (e *AgentError) Error() string { return e.Message }
+
+// AgentClient calls one cluster's agent through its tunnel.
+type AgentClient struct {
+	cluster string
+	http    *http.Client
+}
+
+func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, error)) *AgentClient {
+	return &AgentClient{
+		cluster: cluster,
+		http: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+				MaxIdleConnsPerHost: 8,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+	}
+}
+
+// Info asks the agent about itself and its cluster.
+func (c *AgentClient) Info(ctx context.Context) (AgentInfo, error) {
+	var info AgentInfo
+	return info, c.call(ctx, http.MethodGet, PathInfo, nil, &info)
+}
+
+// EnsureGrant creates or refreshes the grant of one request.
+func (c *AgentClient) EnsureGrant(ctx context.Context, spec GrantSpec) (GrantStatus, error) {
+	var status GrantStatus
+	return status, c.call(ctx, http.MethodPut, PathGrants+url.PathEscape(spec.Request), spec, &status)
+}
+
+// RemoveGrant deletes the grant of one request; a missing grant is success.
+func (c *AgentClient) RemoveGrant(ctx context.Context, request string) error {
+	return c.call(ctx, http.MethodDelete, PathGrants+url.PathEscape(request), nil, nil)
+}
+
+// Reconcile makes the cluster hold exactly the active grants.
+func (c *AgentClient) Reconcile(ctx context.Context, req ReconcileRequest) (ReconcileResult, error) {
+	var result ReconcileResult
+	return result, c.call(ctx, http.MethodPost, PathReconcile, req, &result)
+}
+
+func (c *AgentClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+agentAddress+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("calling agent of cluster %s: %w", c.cluster, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("reading answer of agent of cluster %s: %w", c.cluster, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e Error
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("agent of cluster %s answered %s", c.cluster, resp.Status)
+		}
+		return &AgentError{StatusCode: resp.StatusCode, Message: e.Message, Refused: e.Refused}
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding answer of agent of cluster %s: %w", c.cluster, err)
+	}
+	return nil
+}

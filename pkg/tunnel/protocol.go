@@ -1,0 +1,84 @@
+package tunnel
+
+import (
+	"time"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// Agent API paths, served by the agent and reached by the server through
+// the tunnel.
+const (
+	// PathInfo answers GET with AgentInfo.
+	PathInfo = "/v1/info"
+	// PathGrants prefixes /v1/grants/<request>: PUT a GrantSpec to create or
+	// refresh a grant (GrantStatus back), DELETE to remove it (idempotent).
+	PathGrants = "/v1/grants/"
+	// PathReconcile answers POST of a ReconcileRequest: everything Janus
+	// labelled in the target cluster that is not listed is removed, and every
+	// listed grant is ensured. Sent on every (re)connect.
+	PathReconcile = "/v1/reconcile"
+)
+
+// GrantSpec asks the agent for a grant for one AccessRequest.
+type GrantSpec struct {
+	// Request is the AccessRequest's name.
+	Request string `json:"request"`
+	// Requester is the username, recorded on the target objects' annotations.
+	Requester string `json:"requester"`
+	// Namespaces the grant covers.
+	Namespaces []string `json:"namespaces"`
+	// ExpiresAt bounds the token the agent mints (with a 10-minute floor).
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// GrantStatus is what the agent created.
+type GrantStatus struct {
+	Request string           `json:"request"`
+	Grants  []v1alpha1.Grant `json:"grants"`
+}
+
+// ReconcileRequest lists every grant that should exist in the cluster.
+type ReconcileRequest struct {
+	Active []GrantSpec `json:"active"`
+}
+
+// ReconcileResult says what the agent changed.
+type ReconcileResult struct {
+	// Removed are requests whose leftover objects were deleted.
+	Removed []string `json:"removed,omitempty"`
+	// Ensured are requests whose grant exists now.
+	Ensured []string `json:"ensured,omitempty"`
+	// Failed maps requests to why their grant could not be ensured.
+	Failed map[string]string `json:"failed,omitempty"`
+}
+
+// AgentInfo describes the agent and its cluster.
+type AgentInfo struct {
+	Version           string   `json:"version"`
+	KubernetesVersion string   `json:"kubernetesVersion"`
+	Namespaces        []string `json:"namespaces"`
+}
+
+// Error is the body of every non-2xx answer of the agent API.
+type Error struct {
+	// Message is written for the user who asked for access.
+	Message string `json:"message"`
+	// Refused is true when the agent's own policy forbids the grant (for
+	// example an excluded namespace): retrying cannot help.
+	Refused bool `json:"refused,omitempty"`
+}
+
+// Headers of the /connect handshake.
+const (
+	// HeaderCluster names the Cluster the agent claims to be.
+	HeaderCluster = "X-Janus-Cluster"
+	// HeaderAgentToken carries the agent's projected ServiceAccount token.
+	// It is not the Authorization header, so the API server's own
+	// authentication never sees (or forwards) a foreign cluster's token.
+	HeaderAgentToken = "X-Janus-Agent-Token"
+	// Audience is the audience the agent's token must be minted for.
+	Audience = "janus.infroware.io"
+	// ConnectPath is where janus-apiserver serves the tunnel.
+	ConnectPath = "/connect"
+)

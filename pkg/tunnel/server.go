@@ -1,0 +1,153 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rancher/remotedialer"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/klog/v2"
+)
+
+// ConnectionListener hears about agents coming and going.
+type ConnectionListener interface {
+	// AgentConnected is called once the cluster's tunnel can carry calls.
+	AgentConnected(cluster string)
+	// AgentDisconnected is called when the cluster's last tunnel closed.
+	AgentDisconnected(cluster string)
+}
+
+// ErrNotConnected is returned for calls to a cluster whose agent has no
+// open tunnel.
+var ErrNotConnected = errors.New("the cluster's agent is not connected")
+
+// Server accepts agents on /connect and lets Janus call them.
+type Server struct {
+	identity *IdentityVerifier
+	dialer   *remotedialer.Server
+
+	mu        sync.Mutex
+	tunnels   map[string]int
+	clients   map[string]*AgentClient
+	listeners []ConnectionListener
+}
+
+type clusterKey struct{}
+
+// NewServer returns a tunnel server that verifies agents against Clusters.
+func NewServer(clusters ClusterGetter) *Server {
+	s := &Server{
+		identity: NewIdentityVerifier(clusters),
+		tunnels:  map[string]int{},
+		clients:  map[string]*AgentClient{},
+	}
+	// Identity is verified before remotedialer sees the request; its
+	// authorizer only reads the verified cluster name back.
+	s.dialer = remotedialer.New(func(req *http.Request) (string, bool, error) {
+		cluster, ok := req.Context().Value(clusterKey{}).(string)
+		return cluster, ok, nil
+	}, remotedialer.DefaultErrorWriter)
+	return s
+}
+
+// AddListener registers l for connection changes.
+func (s *Server) AddListener(l ConnectionListener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listeners = append(s.listeners, l)
+}
+
+// ServeHTTP serves /connect: verify, then hold the tunnel open until the
+// agent goes away.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	cluster := req.Header.Get(HeaderCluster)
+	token := req.Header.Get(HeaderAgentToken)
+	req.Header.Del(HeaderAgentToken)
+	if err := s.identity.Verify(req.Context(), cluster, token); err != nil {
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			refusedConnections.WithLabelValues(string(refused.Reason)).Inc()
+			klog.InfoS("Refused agent", "cluster", cluster, "reason", refused.Reason, "remote", req.RemoteAddr, "err", refused.Err)
+			http.Error(w, "agent identity refused: "+string(refused.Reason), http.StatusUnauthorized)
+			return
+		}
+		klog.ErrorS(err, "Verifying agent", "cluster", cluster)
+		http.Error(w, "cannot verify the agent now", http.StatusServiceUnavailable)
+		return
+	}
+
+	s.opened(cluster)
+	defer s.closed(cluster)
+	klog.InfoS("Agent connected", "cluster", cluster, "remote", req.RemoteAddr)
+	s.dialer.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), clusterKey{}, cluster)))
+	klog.InfoS("Agent disconnected", "cluster", cluster, "remote", req.RemoteAddr)
+}
+
+func (s *Server) opened(cluster string) {
+	s.mu.Lock()
+	s.tunnels[cluster]++
+	first := s.tunnels[cluster] == 1
+	listeners := append([]ConnectionListener(nil), s.listeners...)
+	s.mu.Unlock()
+	connectedAgents.WithLabelValues(cluster).Inc()
+	if !first {
+		return
+	}
+	// remotedialer registers the session inside ServeHTTP; tell listeners
+	// once calls can flow.
+	go func() {
+		err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			return s.dialer.HasSession(cluster), nil
+		})
+		if err != nil {
+			return
+		}
+		for _, l := range listeners {
+			l.AgentConnected(cluster)
+		}
+	}()
+}
+
+func (s *Server) closed(cluster string) {
+	s.mu.Lock()
+	s.tunnels[cluster]--
+	last := s.tunnels[cluster] == 0
+	if last {
+		delete(s.tunnels, cluster)
+		delete(s.clients, cluster)
+	}
+	listeners := append([]ConnectionListener(nil), s.listeners...)
+	s.mu.Unlock()
+	connectedAgents.WithLabelValues(cluster).Dec()
+	if last {
+		for _, l := range listeners {
+			l.AgentDisconnected(cluster)
+		}
+	}
+}
+
+// Connected reports whether cluster's agent has an open tunnel.
+func (s *Server) Connected(cluster string) bool {
+	return s.dialer.HasSession(cluster)
+}
+
+// Agent returns a client for cluster's agent, or ErrNotConnected.
+func (s *Server) Agent(cluster string) (*AgentClient, error) {
+	if !s.dialer.HasSession(cluster) {
+		return nil, ErrNotConnected
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[cluster]; ok {
+		return c, nil
+	}
+	dial := s.dialer.Dialer(cluster)
+	c := newAgentClient(cluster, func(ctx context.Context) (netConn, error) {
+		return dial(ctx, "tcp", agentAddress)
+	})
+	s.clients[cluster] = c
+	return c, nil
+}
