@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,11 @@ func activate(t *testing.T, e *env, ar *v1alpha1.AccessRequest) *v1alpha1.Access
 		return err
 	})
 	return mustSucceed(t, "activating", out, err)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

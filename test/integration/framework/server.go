@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,3 +246,32 @@ func AuthorizerFromArtifacts(t testing.TB, bindings Bindings) authorizer.Authori
 
 // String names the server for test output.
 func (s *Server) String() string { return fmt.Sprintf("janus-apiserver(%s at %s)", s.Backend, s.URL) }
+
+// ServingCA is the CA of the server's serving certificate.
+func (s *Server) ServingCA() []byte { return s.servingCA }
+
+// Metric reads one sample of the server's /metrics, as admin, e.g.
+// `janus_tunnel_refused_connections_total{reason="no_token"}`; 0 if absent.
+func (s *Server) Metric(t testing.TB, series string) float64 {
+	t.Helper()
+	client, err := rest.HTTPClientFor(s.Config(User{Name: "metrics", Groups: []string{"system:masters"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatalf("reading metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("parsing metric %s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}

@@ -1,0 +1,197 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/gorilla/websocket"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/test/integration/framework"
+)
+
+// issuer signs ServiceAccount-shaped JWTs the way a target kube-apiserver
+// does, so the tunnel's verification can be tried with every kind of bad
+// token. The e2e tests use a real kube-apiserver's tokens.
+type issuer struct {
+	url string
+	key *rsa.PrivateKey
+}
+
+func newIssuer(t *testing.T, url string) *issuer {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &issuer{url: url, key: key}
+}
+
+func (i *issuer) jwks(t *testing.T) string {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &i.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}
+	data, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func (i *issuer) token(t *testing.T, subject, audience string, expiry time.Time) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: i.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.Claims{Issuer: i.url, Subject: subject, Audience: jwt.Audience{audience}, Expiry: jwt.NewNumericDate(expiry), IssuedAt: jwt.NewNumericDate(time.Now().Add(-time.Minute))}
+	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// dialTunnel performs the /connect handshake and returns the HTTP status.
+func dialTunnel(t *testing.T, s *framework.Server, cluster, token string) int {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.ServingCA())
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	header := http.Header{}
+	header.Set(tunnel.HeaderCluster, cluster)
+	if token != "" {
+		header.Set(tunnel.HeaderAgentToken, token)
+	}
+	conn, resp, err := dialer.Dial(strings.Replace(s.URL, "https://", "wss://", 1)+tunnel.ConnectPath, header)
+	if conn != nil {
+		defer conn.Close()
+		return http.StatusSwitchingProtocols
+	}
+	if resp == nil {
+		t.Fatalf("dialing /connect: %v", err)
+	}
+	return resp.StatusCode
+}
+
+func TestAgentIdentity(t *testing.T) {
+	e := newEnv(t, framework.SQLite)
+	devIssuer := newIssuer(t, "https://dev.example.com")
+	prodIssuer := newIssuer(t, "https://prod.example.com")
+	for name, iss := range map[string]*issuer{"dev": devIssuer, "prod": prodIssuer} {
+		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), name, metav1.GetOptions{})
+		mustSucceedCluster(t, err)
+		c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
+		_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+		mustSucceedCluster(t, err)
+	}
+	agentSA := "system:serviceaccount:janus:janus-agent"
+	hour := time.Now().Add(time.Hour)
+	forger := newIssuer(t, devIssuer.url) // right issuer name, wrong key
+
+	cases := []struct {
+		name    string
+		cluster string
+		token   string
+		want    int
+	}{
+		{"valid token", "dev", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusSwitchingProtocols},
+		{"no token", "dev", "", http.StatusUnauthorized},
+		{"garbage", "dev", "not-a-jwt", http.StatusUnauthorized},
+		{"wrong audience", "dev", devIssuer.token(t, agentSA, "https://kubernetes.default.svc", hour), http.StatusUnauthorized},
+		{"expired", "dev", devIssuer.token(t, agentSA, tunnel.Audience, time.Now().Add(-time.Minute)), http.StatusUnauthorized},
+		{"forged signature", "dev", forger.token(t, agentSA, tunnel.Audience, hour), http.StatusUnauthorized},
+		{"another service account", "dev", devIssuer.token(t, "system:serviceaccount:default:default", tunnel.Audience, hour), http.StatusUnauthorized},
+		{"another cluster's agent", "prod", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusUnauthorized},
+		{"unknown cluster", "staging", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dialTunnel(t, e.server, tc.cluster, tc.token); got != tc.want {
+				t.Errorf("handshake answered %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if got := e.server.Metric(t, `janus_tunnel_refused_connections_total{reason="invalid_token"}`); got < 4 {
+		t.Errorf("refused invalid tokens counted %v times, want at least 4", got)
+	}
+}
+
+// TestAgentConnectionUpdatesClusterStatus runs an agent tunnel with a
+// minimal agent API and checks that Janus reconciles and records it.
+func TestAgentConnectionUpdatesClusterStatus(t *testing.T) {
+	e := newEnv(t, framework.SQLite)
+	iss := newIssuer(t, "https://dev.example.com")
+	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+	mustSucceedCluster(t, err)
+	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
+	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	mustSucceedCluster(t, err)
+
+	reconciled := make(chan tunnel.ReconcileRequest, 4)
+	api := http.NewServeMux()
+	api.HandleFunc("GET "+tunnel.PathInfo, func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(tunnel.AgentInfo{Version: "test", KubernetesVersion: "v1.37.2", Namespaces: []string{"payments", "default"}})
+	})
+	api.HandleFunc("POST "+tunnel.PathReconcile, func(w http.ResponseWriter, r *http.Request) {
+		var req tunnel.ReconcileRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		reconciled <- req
+		_ = json.NewEncoder(w).Encode(tunnel.ReconcileResult{})
+	})
+	tokenFile := t.TempDir() + "/token"
+	writeFile(t, tokenFile, iss.token(t, "system:serviceaccount:janus:janus-agent", tunnel.Audience, time.Now().Add(time.Hour)))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.server.ServingCA())
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tunnel.RunAgent(agentCtx, tunnel.AgentConfig{URL: e.server.URL, Cluster: "dev", TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
+	}()
+	t.Cleanup(func() { stopAgent(); <-done })
+
+	select {
+	case <-reconciled:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Janus did not reconcile the cluster after the agent connected")
+	}
+	waitForCluster(t, e, "dev", func(c *v1alpha1.Cluster) bool {
+		return c.Status.Agent.Connected && c.Status.Agent.KubernetesVersion == "v1.37.2" && strings.Join(c.Status.Namespaces, ",") == "default,payments"
+	})
+	stopAgent()
+	<-done
+	waitForCluster(t, e, "dev", func(c *v1alpha1.Cluster) bool { return !c.Status.Agent.Connected })
+}
+
+func waitForCluster(t *testing.T, e *env, name string, ok func(*v1alpha1.Cluster) bool) {
+	t.Helper()
+	var last *v1alpha1.Cluster
+	err := wait.PollUntilContextTimeout(ctx(t), 50*time.Millisecond, 20*time.Second, true, func(c context.Context) (bool, error) {
+		got, err := e.admin.JanusV1alpha1().Clusters().Get(c, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = got
+		return ok(got), nil
+	})
+	if err != nil {
+		t.Fatalf("cluster %s never reached the expected status; last: %+v", name, last.Status)
+	}
+}
+
+func mustSucceedCluster(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("cluster operation: %v", err)
+	}
+}
