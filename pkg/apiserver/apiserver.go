@@ -78,25 +78,21 @@ func (c completedConfig) New() (*JanusServer, error) {
 	tunnels := tunnel.NewServer(clusterGetterFunc(func(ctx context.Context, name string) (*janus.Cluster, error) {
 		return clusters.GetCluster(ctx, name)
 	}))
-	// Agents authenticate with their own cluster's token, which the API
-	// server's authentication must neither see nor judge, and hold their
-	// tunnel open for days: /connect is routed around the handler chain.
-	buildChain := c.GenericConfig.BuildHandlerChainFunc
-	c.GenericConfig.BuildHandlerChainFunc = func(apiHandler http.Handler, cfg *genericapiserver.Config) http.Handler {
-		secure := buildChain(apiHandler, cfg)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == tunnel.ConnectPath {
-				tunnels.ServeHTTP(w, r)
-				return
-			}
-			secure.ServeHTTP(w, r)
-		})
-	}
-
 	genericServer, err := c.GenericConfig.New("janus-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("building generic API server: %w", err)
 	}
+	// Agents authenticate with their own cluster's token, which the API
+	// server's authentication must neither see nor judge, and hold their
+	// tunnel open for days: /connect goes around the handler chain.
+	chain := genericServer.Handler.FullHandlerChain
+	genericServer.Handler.FullHandlerChain = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tunnel.ConnectPath {
+			tunnels.ServeHTTP(w, r)
+			return
+		}
+		chain.ServeHTTP(w, r)
+	})
 
 	clusters, clusterStatus, err := cluster.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
