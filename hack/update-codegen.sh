@@ -27,6 +27,7 @@ kube::codegen::gen_openapi \
   --output-pkg "${MODULE}/pkg/generated/openapi" \
   --report-filename "${ROOT}/hack/api-violations.list" \
   --update-report \
+  --output-model-name-file zz_generated.model_name.go \
   --boilerplate "${ROOT}/hack/boilerplate.go.txt" \
   "${ROOT}/pkg/apis"
 

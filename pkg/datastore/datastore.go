@@ -159,10 +159,6 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), ctx.Err())
 	}
-	go func() {
-		<-ctx.Done()
-		_ = os.Remove(socket)
-	}()
 	klog.InfoS("Started embedded kine", "backend", kind)
 	return etcdConfig.Endpoints, nil
 }

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/cmd/server"
@@ -103,9 +105,22 @@ func TestServedMetadata(t *testing.T) {
 		}
 	})
 
+	t.Run("ServerSideApply", func(t *testing.T) {
+		apply := []byte(`{"apiVersion":"janus.infroware.io/v1alpha1","kind":"Cluster","metadata":{"name":"staging"},"spec":{"displayName":"Staging","approval":{"required":1}}}`)
+		got, err := e.admin.JanusV1alpha1().Clusters().Patch(ctx(t), "staging", types.ApplyPatchType, apply, metav1.PatchOptions{FieldManager: "e2e", Force: ptr.To(true)})
+		if err != nil {
+			t.Fatalf("server-side apply of a Cluster: %v", err)
+		}
+		if len(got.ManagedFields) == 0 || got.ManagedFields[0].Manager != "e2e" {
+			t.Errorf("managedFields = %+v, want an entry for the e2e manager", got.ManagedFields)
+		}
+	})
+
 	t.Run("OpenAPIv3", func(t *testing.T) {
 		body := string(get(t, "/openapi/v3/apis/janus.infroware.io/v1alpha1", "application/json"))
-		for _, want := range []string{"AccessRequestSpec", "requester", "/apis/janus.infroware.io/v1alpha1/accessrequests/{name}/withdraw"} {
+		// The GVK extension is what kubectl explain and server-side apply
+		// look types up by.
+		for _, want := range []string{"AccessRequestSpec", "requester", "/apis/janus.infroware.io/v1alpha1/accessrequests/{name}/withdraw", `"x-kubernetes-group-version-kind":[{"group":"janus.infroware.io","kind":"AccessRequest","version":"v1alpha1"}]`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("OpenAPI v3 lacks %s", want)
 			}

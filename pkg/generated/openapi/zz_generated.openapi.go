@@ -22,6 +22,7 @@ limitations under the License.
 package openapi
 
 import (
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,83 +33,83 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequest":            schema_pkg_apis_janus_v1alpha1_AccessRequest(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestExecOptions": schema_pkg_apis_janus_v1alpha1_AccessRequestExecOptions(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestList":        schema_pkg_apis_janus_v1alpha1_AccessRequestList(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestLogOptions":  schema_pkg_apis_janus_v1alpha1_AccessRequestLogOptions(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestSpec":        schema_pkg_apis_janus_v1alpha1_AccessRequestSpec(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestStatus":      schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AgentStatus":              schema_pkg_apis_janus_v1alpha1_AgentStatus(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Approval":                 schema_pkg_apis_janus_v1alpha1_Approval(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ApprovalPolicy":           schema_pkg_apis_janus_v1alpha1_ApprovalPolicy(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Cluster":                  schema_pkg_apis_janus_v1alpha1_Cluster(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterAgent":             schema_pkg_apis_janus_v1alpha1_ClusterAgent(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterList":              schema_pkg_apis_janus_v1alpha1_ClusterList(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterSpec":              schema_pkg_apis_janus_v1alpha1_ClusterSpec(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterStatus":            schema_pkg_apis_janus_v1alpha1_ClusterStatus(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Decision":                 schema_pkg_apis_janus_v1alpha1_Decision(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Denial":                   schema_pkg_apis_janus_v1alpha1_Denial(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Extension":                schema_pkg_apis_janus_v1alpha1_Extension(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Grant":                    schema_pkg_apis_janus_v1alpha1_Grant(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Revocation":               schema_pkg_apis_janus_v1alpha1_Revocation(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Session":                  schema_pkg_apis_janus_v1alpha1_Session(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.UserInfo":                 schema_pkg_apis_janus_v1alpha1_UserInfo(ref),
-		"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Withdrawal":               schema_pkg_apis_janus_v1alpha1_Withdrawal(ref),
-		resource.Quantity{}.OpenAPIModelName():                                        schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                     schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                         schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                          schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                             schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.AccessRequest{}.OpenAPIModelName():            schema_pkg_apis_janus_v1alpha1_AccessRequest(ref),
+		v1alpha1.AccessRequestExecOptions{}.OpenAPIModelName(): schema_pkg_apis_janus_v1alpha1_AccessRequestExecOptions(ref),
+		v1alpha1.AccessRequestList{}.OpenAPIModelName():        schema_pkg_apis_janus_v1alpha1_AccessRequestList(ref),
+		v1alpha1.AccessRequestLogOptions{}.OpenAPIModelName():  schema_pkg_apis_janus_v1alpha1_AccessRequestLogOptions(ref),
+		v1alpha1.AccessRequestSpec{}.OpenAPIModelName():        schema_pkg_apis_janus_v1alpha1_AccessRequestSpec(ref),
+		v1alpha1.AccessRequestStatus{}.OpenAPIModelName():      schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref),
+		v1alpha1.AgentStatus{}.OpenAPIModelName():              schema_pkg_apis_janus_v1alpha1_AgentStatus(ref),
+		v1alpha1.Approval{}.OpenAPIModelName():                 schema_pkg_apis_janus_v1alpha1_Approval(ref),
+		v1alpha1.ApprovalPolicy{}.OpenAPIModelName():           schema_pkg_apis_janus_v1alpha1_ApprovalPolicy(ref),
+		v1alpha1.Cluster{}.OpenAPIModelName():                  schema_pkg_apis_janus_v1alpha1_Cluster(ref),
+		v1alpha1.ClusterAgent{}.OpenAPIModelName():             schema_pkg_apis_janus_v1alpha1_ClusterAgent(ref),
+		v1alpha1.ClusterList{}.OpenAPIModelName():              schema_pkg_apis_janus_v1alpha1_ClusterList(ref),
+		v1alpha1.ClusterSpec{}.OpenAPIModelName():              schema_pkg_apis_janus_v1alpha1_ClusterSpec(ref),
+		v1alpha1.ClusterStatus{}.OpenAPIModelName():            schema_pkg_apis_janus_v1alpha1_ClusterStatus(ref),
+		v1alpha1.Decision{}.OpenAPIModelName():                 schema_pkg_apis_janus_v1alpha1_Decision(ref),
+		v1alpha1.Denial{}.OpenAPIModelName():                   schema_pkg_apis_janus_v1alpha1_Denial(ref),
+		v1alpha1.Extension{}.OpenAPIModelName():                schema_pkg_apis_janus_v1alpha1_Extension(ref),
+		v1alpha1.Grant{}.OpenAPIModelName():                    schema_pkg_apis_janus_v1alpha1_Grant(ref),
+		v1alpha1.Revocation{}.OpenAPIModelName():               schema_pkg_apis_janus_v1alpha1_Revocation(ref),
+		v1alpha1.Session{}.OpenAPIModelName():                  schema_pkg_apis_janus_v1alpha1_Session(ref),
+		v1alpha1.UserInfo{}.OpenAPIModelName():                 schema_pkg_apis_janus_v1alpha1_UserInfo(ref),
+		v1alpha1.Withdrawal{}.OpenAPIModelName():               schema_pkg_apis_janus_v1alpha1_Withdrawal(ref),
+		resource.Quantity{}.OpenAPIModelName():                 schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                  schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                   schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -143,14 +144,14 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequest(ref common.ReferenceCallback) 
 						SchemaProps: spec.SchemaProps{
 							Description: "spec is what is asked for. It is immutable after creation.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestSpec"),
+							Ref:         ref(v1alpha1.AccessRequestSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "status is maintained by Janus through the action subresources and the lifecycle controller.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestStatus"),
+							Ref:         ref(v1alpha1.AccessRequestStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -158,7 +159,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequest(ref common.ReferenceCallback) 
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestSpec", "github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequestStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.AccessRequestSpec{}.OpenAPIModelName(), v1alpha1.AccessRequestStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -293,7 +294,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestList(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequest"),
+										Ref: ref(v1alpha1.AccessRequest{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -304,7 +305,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestList(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AccessRequest", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.AccessRequest{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -453,7 +454,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestSpec(ref common.ReferenceCallba
 						SchemaProps: spec.SchemaProps{
 							Description: "requester is the identity that created the request. It is stamped by the server from the authenticated user; whatever a client sends is discarded.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.UserInfo"),
+							Ref:         ref(v1alpha1.UserInfo{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -461,7 +462,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestSpec(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.UserInfo", v1.Duration{}.OpenAPIModelName()},
+			v1alpha1.UserInfo{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName()},
 	}
 }
 
@@ -512,7 +513,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Decision"),
+										Ref: ref(v1alpha1.Decision{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -521,7 +522,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 					"decision": {
 						SchemaProps: spec.SchemaProps{
 							Description: "decision records who denied, revoked or withdrew the request.",
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Decision"),
+							Ref:         ref(v1alpha1.Decision{}.OpenAPIModelName()),
 						},
 					},
 					"extensions": {
@@ -536,7 +537,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Decision"),
+										Ref: ref(v1alpha1.Decision{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -572,7 +573,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Grant"),
+										Ref: ref(v1alpha1.Grant{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -590,7 +591,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Session"),
+										Ref: ref(v1alpha1.Session{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -607,7 +608,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Decision", "github.com/infroware/janus/pkg/apis/janus/v1alpha1.Grant", "github.com/infroware/janus/pkg/apis/janus/v1alpha1.Session", v1.Condition{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.Decision{}.OpenAPIModelName(), v1alpha1.Grant{}.OpenAPIModelName(), v1alpha1.Session{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -751,13 +752,13 @@ func schema_pkg_apis_janus_v1alpha1_Cluster(ref common.ReferenceCallback) common
 					"spec": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterSpec"),
+							Ref:     ref(v1alpha1.ClusterSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterStatus"),
+							Ref:     ref(v1alpha1.ClusterStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -765,7 +766,7 @@ func schema_pkg_apis_janus_v1alpha1_Cluster(ref common.ReferenceCallback) common
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterSpec", "github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.ClusterSpec{}.OpenAPIModelName(), v1alpha1.ClusterStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -836,7 +837,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterList(ref common.ReferenceCallback) co
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.Cluster"),
+										Ref: ref(v1alpha1.Cluster{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -847,7 +848,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterList(ref common.ReferenceCallback) co
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.Cluster", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.Cluster{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -869,7 +870,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterSpec(ref common.ReferenceCallback) co
 						SchemaProps: spec.SchemaProps{
 							Description: "agent says how the cluster's agent proves its identity.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterAgent"),
+							Ref:         ref(v1alpha1.ClusterAgent{}.OpenAPIModelName()),
 						},
 					},
 					"excludedNamespaces": {
@@ -901,14 +902,14 @@ func schema_pkg_apis_janus_v1alpha1_ClusterSpec(ref common.ReferenceCallback) co
 						SchemaProps: spec.SchemaProps{
 							Description: "approval is the approval policy.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.ApprovalPolicy"),
+							Ref:         ref(v1alpha1.ApprovalPolicy{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.ApprovalPolicy", "github.com/infroware/janus/pkg/apis/janus/v1alpha1.ClusterAgent", v1.Duration{}.OpenAPIModelName()},
+			v1alpha1.ApprovalPolicy{}.OpenAPIModelName(), v1alpha1.ClusterAgent{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName()},
 	}
 }
 
@@ -923,7 +924,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterStatus(ref common.ReferenceCallback) 
 						SchemaProps: spec.SchemaProps{
 							Description: "agent describes the connection of the agent.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/infroware/janus/pkg/apis/janus/v1alpha1.AgentStatus"),
+							Ref:         ref(v1alpha1.AgentStatus{}.OpenAPIModelName()),
 						},
 					},
 					"namespaces": {
@@ -969,7 +970,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterStatus(ref common.ReferenceCallback) 
 			},
 		},
 		Dependencies: []string{
-			"github.com/infroware/janus/pkg/apis/janus/v1alpha1.AgentStatus", v1.Condition{}.OpenAPIModelName()},
+			v1alpha1.AgentStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
 	}
 }
 

@@ -6,5 +6,6 @@
 // +k8s:conversion-gen=github.com/infroware/janus/pkg/apis/janus
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=io.infroware.janus.pkg.apis.janus.v1alpha1
 // +groupName=janus.infroware.io
 package v1alpha1

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/infroware/janus/test/testbed"
+)
+
+// printHints tells a newcomer what to type next.
+func printHints(w io.Writer, l layout, st *state) {
+	kc := func(user string) string { return display(l.kubeconfig(user)) }
+	fmt.Fprintf(w, "kube-apiserver  %s (Janus aggregated from %s)\n", st.ServerURL, st.JanusAddress)
+	fmt.Fprintf(w, "kubectl         %s -> %s\n", display(l.kubectlLink()), st.Kubectl)
+	fmt.Fprintf(w, "logs            %s/ (audit: kube-apiserver-audit.log)\n", display(l.logDir()))
+	fmt.Fprintf(w, "users           ")
+	var users []string
+	for _, u := range testbed.Users {
+		users = append(users, fmt.Sprintf("%s (%s)", u.Name, u.Role))
+	}
+	fmt.Fprintf(w, "%s\n", strings.Join(users, ", "))
+	fmt.Fprintf(w, "kubeconfigs     %s\n", display(filepath.Join(l.dir(), "<user>.kubeconfig")))
+	fmt.Fprintf(w, `
+Try it (from the repository root):
+
+  export PATH="$PWD/%[1]s:$PATH"
+  export KUBECONFIG=%[2]s
+  kubectl get clusters.janus.infroware.io
+  NAME=$(kubectl create -f artifacts/examples/accessrequest.yaml -o jsonpath='{.metadata.name}')
+  kubectl get ar
+
+  # in a second terminal (same exports), watch it change:
+  kubectl get ar -w
+
+  # bob approves for cluster dev (alice may not approve, not even her own):
+  kubectl --kubeconfig %[3]s create --raw /apis/janus.infroware.io/v1alpha1/accessrequests/$NAME/approve -f artifacts/examples/approval.json
+  kubectl get ar $NAME
+
+  # who may approve what is plain RBAC:
+  kubectl --kubeconfig %[4]s auth can-i approve clusters.janus.infroware.io/prod --as bob
+  kubectl --kubeconfig %[4]s auth can-i approve clusters.janus.infroware.io/prod --as carol
+
+Stop it with: make down  (or go run ./cmd/janus-playground down)
+`, display(l.binDir()), kc("alice"), kc("bob"), kc("admin"))
+}
+
+// formatTimings reads "9.1s (etcd 0.8s, kube-apiserver 3.0s, ...)".
+func formatTimings(timings []testbed.Timing) string {
+	var total time.Duration
+	var parts []string
+	for _, t := range timings {
+		if t.Name == "total" {
+			total = t.Duration
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", t.Name, t.Duration.Round(10*time.Millisecond)))
+	}
+	return fmt.Sprintf("%s (%s)", total.Round(10*time.Millisecond), strings.Join(parts, ", "))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

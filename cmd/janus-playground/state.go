@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/infroware/janus/test/testbed"
+)
+
+// state is what the daemon writes once the playground is ready; its
+// existence is the "ready" signal up waits for.
+type state struct {
+	DaemonPID    int                   `json:"daemonPID"`
+	Processes    []testbed.ProcessInfo `json:"processes"`
+	ServerURL    string                `json:"serverURL"`
+	JanusAddress string                `json:"janusAddress"`
+	Kubectl      string                `json:"kubectl"`
+	Timings      []testbed.Timing      `json:"timings"`
+	StartedAt    time.Time             `json:"startedAt"`
+}
+
+// readState returns nil, nil when there is no state file.
+func readState(path string) (*state, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return &st, nil
+}
+
+// writeFileAtomically makes the file appear complete or not at all.
+func writeFileAtomically(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeState(path string, st *state) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomically(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// pidEntry is one line of the pids file: "<name> <pid> <binary>".
+type pidEntry struct {
+	name   string
+	pid    int
+	binary string
+}
+
+// writePIDs records every process the daemon owns, itself first, so down
+// can stop them even if the daemon is gone.
+func writePIDs(path string, entries []pidEntry) error {
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %d %s\n", e.name, e.pid, e.binary)
+	}
+	if err := writeFileAtomically(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func readPIDs(path string) ([]pidEntry, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var entries []pidEntry
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e pidEntry
+		if _, err := fmt.Sscanf(line, "%s %d %s", &e.name, &e.pid, &e.binary); err == nil {
+			entries = append(entries, e)
+		}
+	}
+	return entries, nil
+}

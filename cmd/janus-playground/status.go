@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// status shows whether the playground runs, each process, and whether the
+// kube-apiserver serves the Janus API; it fails if anything is down.
+func status(l layout) error {
+	st, err := readState(l.stateFile())
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		entries, _ := readPIDs(l.pidsFile())
+		if len(entries) > 0 && runs(entries[0].pid, entries[0].binary) {
+			fmt.Printf("The playground is starting (daemon pid %d); see %s.\n", entries[0].pid, display(l.daemonLog()))
+			return nil
+		}
+		fmt.Println("The playground is not running. Start it with: make up")
+		return nil
+	}
+
+	fmt.Printf("The playground has been up since %s.\n\n", st.StartedAt.Format(time.DateTime))
+	var problems []error
+	row := func(name string, pid int, binary string) {
+		state := "running"
+		if !runs(pid, binary) {
+			state = "NOT RUNNING"
+			problems = append(problems, fmt.Errorf("%s (pid %d) is not running", name, pid))
+		}
+		fmt.Printf("  %-24s pid %-8d %s\n", name, pid, state)
+	}
+	row("janus-playground", st.DaemonPID, daemonBinary(l))
+	for _, p := range st.Processes {
+		row(p.Name, p.PID, p.Binary)
+	}
+	if err := checkJanusServed(l); err != nil {
+		problems = append(problems, err)
+		fmt.Printf("  %-24s %v\n", "janus.infroware.io", err)
+	} else {
+		fmt.Printf("  %-24s served through the kube-apiserver\n", "janus.infroware.io")
+	}
+	fmt.Println()
+	if len(problems) > 0 {
+		fmt.Printf("Logs are in %s; restart with: make down && make up\n", display(l.logDir()))
+		return errors.Join(problems...)
+	}
+	printHints(os.Stdout, l, st)
+	return nil
+}
+
+// checkJanusServed asks the kube-apiserver, as admin, for the Janus API's
+// discovery document: it is served only if the aggregator can reach
+// janus-apiserver.
+func checkJanusServed(l layout) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.kubeconfig("admin"))
+	if err != nil {
+		return fmt.Errorf("reading the admin kubeconfig: %w", err)
+	}
+	cfg.Timeout = 5 * time.Second
+	client, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := client.ServerResourcesForGroupVersion("janus.infroware.io/v1alpha1"); err != nil {
+		return fmt.Errorf("not served: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+)
+
+// janusTokenLifetime outlasts any test run and a playground left up for a
+// week; a real deployment uses the projected, auto-rotated token instead.
+const janusTokenLifetime = 7 * 24 * time.Hour
+
+// startJanus runs janus-apiserver on the Service's ClusterIP, as the
+// janus-apiserver ServiceAccount: authentication and authorization of
+// every request are delegated to the kube-apiserver (TokenReview,
+// SubjectAccessReview), so RBAC decides.
+func (tb *Testbed) startJanus(ctx context.Context) error {
+	kubeconfig, err := tb.writeJanusKubeconfig(ctx)
+	if err != nil {
+		return err
+	}
+	p := tb.pki
+	args := []string{
+		"--bind-address=" + tb.janusIP.String(),
+		fmt.Sprintf("--secure-port=%d", janusServicePort),
+		"--tls-cert-file=" + p.janusCertFile,
+		"--tls-private-key-file=" + p.janusKeyFile,
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--data-dir=" + filepath.Join(tb.cfg.WorkDir, "janus-data"),
+		"--audit-policy-file=" + filepath.Join(tb.cfg.RepoRoot, "artifacts", "central", "kube-apiserver", "audit-policy.yaml"),
+		"--audit-log-path=" + tb.JanusAuditLogPath(),
+	}
+	args = append(args, tb.cfg.JanusArgs...)
+	proc, err := tb.launch("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
+	if err != nil {
+		return err
+	}
+	client, err := httpsClient(p.janusCA.certPEM, "", "")
+	if err != nil {
+		return err
+	}
+	url := "https://" + tb.JanusAddress() + "/readyz"
+	return waitUntil(ctx, "janus-apiserver /readyz", proc, func(ctx context.Context) error {
+		return getOK(ctx, client, url)
+	})
+}
+
+// writeJanusKubeconfig mints a token for the janus-apiserver ServiceAccount
+// with TokenRequest and writes a kubeconfig holding it.
+func (tb *Testbed) writeJanusKubeconfig(ctx context.Context) (string, error) {
+	cs, err := kubernetes.NewForConfig(tb.bootstrapConfig())
+	if err != nil {
+		return "", fmt.Errorf("building client: %w", err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(janusNamespace).CreateToken(ctx, janusServiceAccount, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(janusTokenLifetime / time.Second))},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", janusNamespace, janusServiceAccount, err)
+	}
+	path := filepath.Join(tb.pki.dir, "janus-apiserver.kubeconfig")
+	user := "system:serviceaccount:" + janusNamespace + ":" + janusServiceAccount
+	if err := writeKubeconfig(path, tb.serverURL, tb.pki.clusterCA.certPEM, user, &clientcmdapi.AuthInfo{Token: tr.Status.Token}); err != nil {
+		return "", err
+	}
+	return path, nil
+}

@@ -1,0 +1,286 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Config says where a testbed lives and what it runs.
+type Config struct {
+	// WorkDir holds everything of one testbed: pki/, etcd/, janus-data/,
+	// logs/ and a kubeconfig per demo user (<user>.kubeconfig). It may exist,
+	// but must not hold a previous testbed.
+	WorkDir string
+	// RepoRoot is the Janus repository; the manifests under artifacts/ are
+	// read from it.
+	RepoRoot string
+	// Binaries are the programs to run.
+	Binaries Binaries
+	// JanusArgs are extra flags for janus-apiserver.
+	JanusArgs []string
+	// Progress receives a line per step; nil discards them.
+	Progress io.Writer
+}
+
+// Timing is how long one step of the start-up took.
+type Timing struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Testbed is a running central control plane with Janus aggregated into it.
+type Testbed struct {
+	cfg     Config
+	pki     *pki
+	logDir  string
+	janusIP net.IP
+
+	etcdURL   string
+	serverURL string
+
+	artifacts *centralArtifacts
+	applier   *applier
+
+	mu      sync.Mutex
+	procs   []*process
+	timings []Timing
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start brings the testbed up and returns once janus.infroware.io is
+// served through the kube-apiserver and the demo users and clusters exist.
+// If anything fails, or ctx ends first, whatever was started is stopped.
+func Start(ctx context.Context, cfg Config) (*Testbed, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	tb := &Testbed{cfg: cfg, logDir: filepath.Join(cfg.WorkDir, "logs")}
+	if err := tb.start(ctx); err != nil {
+		if stopErr := tb.Stop(); stopErr != nil {
+			err = fmt.Errorf("%w (and stopping what had started: %v)", err, stopErr)
+		}
+		return nil, err
+	}
+	return tb, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.WorkDir == "" {
+		errs = append(errs, errors.New("testbed: WorkDir is required"))
+	}
+	if c.RepoRoot == "" {
+		errs = append(errs, errors.New("testbed: RepoRoot is required"))
+	}
+	errs = append(errs, c.Binaries.validate())
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return errors.Join(errs...)
+}
+
+func (tb *Testbed) start(ctx context.Context) error {
+	begin := time.Now()
+	for _, previous := range []string{"pki", "etcd", "janus-data"} {
+		if _, err := os.Stat(filepath.Join(tb.cfg.WorkDir, previous)); err == nil {
+			return fmt.Errorf("work dir %s holds a previous testbed (%s/); remove it first", tb.cfg.WorkDir, previous)
+		}
+	}
+	if err := os.MkdirAll(tb.logDir, 0o755); err != nil {
+		return fmt.Errorf("creating log directory: %w", err)
+	}
+
+	err := tb.step("certificates", func() error {
+		ip, err := freeServiceIP()
+		if err != nil {
+			return err
+		}
+		tb.janusIP = ip
+		tb.pki, err = newPKI(filepath.Join(tb.cfg.WorkDir, "pki"), ip)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("generating certificates: %w", err)
+	}
+	if err := tb.step("etcd", func() error { return tb.startEtcd(ctx) }); err != nil {
+		return fmt.Errorf("starting etcd: %w", err)
+	}
+	if err := tb.step("kube-apiserver", func() error { return tb.startKubeAPIServer(ctx) }); err != nil {
+		return fmt.Errorf("starting kube-apiserver: %w", err)
+	}
+	if err := tb.writeUserKubeconfigs(); err != nil {
+		return err
+	}
+
+	// Janus needs nothing from the controller manager (TokenRequest works
+	// without it), so both come up side by side.
+	controllerManager := make(chan error, 1)
+	go func() {
+		controllerManager <- tb.step("kube-controller-manager", func() error { return tb.startControllerManager(ctx) })
+	}()
+	err = tb.startJanusAndRegister(ctx)
+	if cmErr := <-controllerManager; cmErr != nil {
+		err = errors.Join(err, fmt.Errorf("starting kube-controller-manager: %w", cmErr))
+	}
+	if err != nil {
+		return err
+	}
+	tb.record("total", time.Since(begin))
+	fmt.Fprintf(tb.cfg.Progress, "testbed: ready in %s (kube-apiserver %s, janus-apiserver on %s)\n",
+		time.Since(begin).Round(10*time.Millisecond), tb.serverURL, tb.JanusAddress())
+	return nil
+}
+
+func (tb *Testbed) startJanusAndRegister(ctx context.Context) error {
+	if err := tb.step("artifacts", func() error { return tb.applyArtifacts(ctx) }); err != nil {
+		return fmt.Errorf("applying artifacts: %w", err)
+	}
+	if err := tb.step("janus-apiserver", func() error { return tb.startJanus(ctx) }); err != nil {
+		return fmt.Errorf("starting janus-apiserver: %w", err)
+	}
+	if err := tb.step("aggregation", func() error { return tb.registerAPIService(ctx) }); err != nil {
+		return fmt.Errorf("registering janus-apiserver with the aggregator: %w", err)
+	}
+	if err := tb.step("demo clusters", func() error { return tb.createDemoClusters(ctx) }); err != nil {
+		return fmt.Errorf("creating demo clusters: %w", err)
+	}
+	return nil
+}
+
+// step runs one start-up step and records how long it took.
+func (tb *Testbed) step(name string, run func() error) error {
+	begin := time.Now()
+	fmt.Fprintf(tb.cfg.Progress, "testbed: %s ...\n", name)
+	err := run()
+	if err == nil {
+		tb.record(name, time.Since(begin))
+		fmt.Fprintf(tb.cfg.Progress, "testbed: %s done in %s\n", name, time.Since(begin).Round(10*time.Millisecond))
+	}
+	return err
+}
+
+func (tb *Testbed) record(name string, d time.Duration) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.timings = append(tb.timings, Timing{Name: name, Duration: d})
+}
+
+// launch starts a component and remembers it for Stop.
+func (tb *Testbed) launch(name, binary string, args []string) (*process, error) {
+	p, err := startProcess(name, tb.logDir, binary, args)
+	if err != nil {
+		return nil, err
+	}
+	tb.mu.Lock()
+	tb.procs = append(tb.procs, p)
+	tb.mu.Unlock()
+	return p, nil
+}
+
+// Stop ends every process by its PID: SIGTERM, then SIGKILL after 10s.
+// Clients of the kube-apiserver go first, etcd last, so nothing logs
+// errors about a vanished dependency. It is safe to call more than once.
+func (tb *Testbed) Stop() error {
+	tb.stopOnce.Do(func() {
+		tb.mu.Lock()
+		procs := append([]*process(nil), tb.procs...)
+		tb.mu.Unlock()
+		waves := [][]string{{"janus-apiserver", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}}
+		var errs []error
+		for _, wave := range waves {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for _, p := range procs {
+				if !slices.Contains(wave, p.Name) {
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := p.stop(); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		tb.stopErr = errors.Join(errs...)
+	})
+	return tb.stopErr
+}
+
+// Exited returns the name of a component that ended without Stop, or "".
+func (tb *Testbed) Exited() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, p := range tb.procs {
+		if p.exitedUnexpectedly() {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// Processes lists the running components.
+func (tb *Testbed) Processes() []ProcessInfo {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	var infos []ProcessInfo
+	for _, p := range tb.procs {
+		infos = append(infos, p.ProcessInfo)
+	}
+	return infos
+}
+
+// Timings are the durations of the start-up steps, "total" last.
+func (tb *Testbed) Timings() []Timing {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]Timing(nil), tb.timings...)
+}
+
+// ServerURL is the central kube-apiserver.
+func (tb *Testbed) ServerURL() string { return tb.serverURL }
+
+// JanusAddress is where janus-apiserver listens: the ClusterIP and port of
+// its Service.
+func (tb *Testbed) JanusAddress() string {
+	return net.JoinHostPort(tb.janusIP.String(), fmt.Sprint(janusServicePort))
+}
+
+// WorkDir is the directory the testbed lives in.
+func (tb *Testbed) WorkDir() string { return tb.cfg.WorkDir }
+
+// LogDir holds <component>.log for each process and the audit logs.
+func (tb *Testbed) LogDir() string { return tb.logDir }
+
+// AuditLogPath is the central kube-apiserver's audit log.
+func (tb *Testbed) AuditLogPath() string {
+	return filepath.Join(tb.logDir, "kube-apiserver-audit.log")
+}
+
+// JanusAuditLogPath is janus-apiserver's own audit log, which also records
+// request and response bodies.
+func (tb *Testbed) JanusAuditLogPath() string {
+	return filepath.Join(tb.logDir, "janus-apiserver-audit.log")
+}
+
+// Kubectl is the kubectl binary matching the kube-apiserver.
+func (tb *Testbed) Kubectl() string { return tb.cfg.Binaries.Kubectl }
+
+// logPath is where the component's stdout and stderr go.
+func (tb *Testbed) logPath(component string) string {
+	return filepath.Join(tb.logDir, component+".log")
+}
