@@ -6,13 +6,17 @@ export GOFLAGS := -buildvcs=false
 BIN := _output/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all up down test test-unit test-integration test-e2e build codegen verify verify-codegen lint bench clean
+.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen lint bench clean
 
 all: build
 
 ## up: start the local playground (control plane, janus-apiserver, demo users) and print what to type next
 up:
 	$(GO) run ./cmd/janus-playground up
+
+## status: show what the playground runs
+status:
+	$(GO) run ./cmd/janus-playground status
 
 ## down: stop the playground; nothing is left running
 down:

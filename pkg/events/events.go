@@ -42,7 +42,8 @@ func RefFor(name string, uid types.UID, resourceVersion string) *corev1.ObjectRe
 		Name:            name,
 		UID:             uid,
 		ResourceVersion: resourceVersion,
-		// Events of cluster-scoped objects live in the default namespace.
-		Namespace: metav1.NamespaceDefault,
+		// Cluster-scoped: no namespace in the reference (kubectl describe
+		// searches for exactly that); the recorder files the Event itself
+		// in the default namespace.
 	}
 }

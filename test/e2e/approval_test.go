@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -101,4 +102,23 @@ func TestWatchSeesPendingThenApproved(t *testing.T) {
 		t.Fatalf("bob approving %s: %v\n%s", name, res.err, res.output())
 	}
 	w.waitForLine(t, name, "Approved")
+}
+
+// TestDescribeTellsTheStory: every step leaves an Event on the request, so
+// kubectl describe shows who asked and who decided.
+func TestDescribeTellsTheStory(t *testing.T) {
+	t.Parallel()
+	name := createRequest(t, "alice", devRequest())
+	if res := approve(t, "bob", name); res.err != nil {
+		t.Fatalf("bob approving %s: %v\n%s", name, res.err, res.output())
+	}
+	eventually(t, "describe shows the Requested and Approved events", func() error {
+		out := mustKubectl(t, "admin", "describe", "accessrequest", name)
+		for _, want := range []string{"Requested", "alice requested access", "Approved", "approved by bob"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("describe lacks %q:\n%s", want, out)
+			}
+		}
+		return nil
+	})
 }
