@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/tools/leaderelection"
@@ -52,11 +51,17 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 		go func() { _ = controller.Run(ctx) }()
 		return nil
 	}
-	host, _ := os.Hostname()
+	// The identity is the host (the Pod's name): a replica restarted after
+	// a crash takes its own lease back at once instead of waiting for it to
+	// expire, so expiry timers fire on time after a kill -9.
+	host, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("reading the host name for leader election: %w", err)
+	}
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
 		Client:     extra.KubeClient.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: host + "_" + uuid.NewString(), EventRecorder: recorder},
+		LockConfig: resourcelock.ResourceLockConfig{Identity: host, EventRecorder: recorder},
 	}
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -32,9 +33,10 @@ type AgentConfig struct {
 }
 
 // RunAgent serves handler through the tunnel until ctx ends. It reconnects
-// after every failure with exponential backoff (1s doubling to 30s) and
-// jitter, so a fleet of agents does not reconnect in lockstep; a tunnel that
-// stayed up for a minute resets the backoff.
+// after every failure with exponential backoff (0.5s doubling to 30s) and
+// jitter, so a fleet of agents does not reconnect in lockstep; a tunnel
+// that came up resets the backoff, so a restarted server is found again
+// within about a second.
 func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error {
 	wsURL, err := connectURL(cfg.URL)
 	if err != nil {
@@ -58,16 +60,17 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 			headers := http.Header{}
 			headers.Set(HeaderCluster, cfg.Cluster)
 			headers.Set(HeaderAgentToken, strings.TrimSpace(string(token)))
-			started := time.Now()
+			var connected atomic.Bool
 			err = remotedialer.ConnectToProxyWithDialer(ctx, wsURL, headers, onlyAgentAPI, dialer, listener.dial,
 				func(context.Context, *remotedialer.Session) error {
+					connected.Store(true)
 					klog.InfoS("Tunnel up", "cluster", cfg.Cluster, "url", cfg.URL)
 					if cfg.OnConnect != nil {
 						cfg.OnConnect()
 					}
 					return nil
 				})
-			if time.Since(started) > time.Minute {
+			if connected.Load() {
 				backoff = newBackoff()
 			}
 			if ctx.Err() != nil {
@@ -84,7 +87,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 }
 
 func newBackoff() *wait.Backoff {
-	return &wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.5, Steps: 1 << 30, Cap: 30 * time.Second}
+	return &wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.5, Steps: 1 << 30, Cap: 30 * time.Second}
 }
 
 func connectURL(base string) (string, error) {

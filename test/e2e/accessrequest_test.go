@@ -68,7 +68,7 @@ func TestCreateRejectsInvalidRequestsWithFieldPaths(t *testing.T) {
 		{"namespace not a DNS label", func(r *accessRequest) { r.namespaces = []string{"Payments_EU"} }, []string{"spec.namespaces[0]"}},
 		{"no namespaces", func(r *accessRequest) { r.namespaces = nil }, []string{"spec.namespaces", "Required value"}},
 		{"missing reason", func(r *accessRequest) { r.reason = "" }, []string{"spec.reason", "Required value"}},
-		{"duration below the minimum", func(r *accessRequest) { r.duration = "1m" }, []string{"spec.duration"}},
+		{"duration below the minimum", func(r *accessRequest) { r.duration = "2s" }, []string{"spec.duration"}},
 		{"duration above the maximum", func(r *accessRequest) { r.duration = "24h" }, []string{"spec.duration"}},
 	}
 	for _, tc := range cases {

@@ -75,7 +75,13 @@ func runTests(m *testing.M) int {
 	kubectlCacheDir = filepath.Join(workDir, "kubectl-cache")
 	fmt.Fprintf(os.Stderr, "e2e: binaries ready after %s; starting the testbed in %s\n", time.Since(begin).Round(10*time.Millisecond), workDir)
 
-	bed, err = testbed.Start(ctx, testbed.Config{WorkDir: workDir, RepoRoot: repoRoot, Binaries: bins, Progress: os.Stderr})
+	bed, err = testbed.Start(ctx, testbed.Config{
+		WorkDir: workDir, RepoRoot: repoRoot, Binaries: bins, Progress: os.Stderr,
+		// Short requests let the expiry tests finish in seconds.
+		JanusArgs: []string{"--min-duration=5s"},
+		// The agent of dev refuses "restricted", which Janus itself allows.
+		Targets: []testbed.TargetSpec{{Name: "dev", AgentExcludedNamespaces: []string{"restricted"}}},
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the testbed: %v\n", err)
 		keepLogs(filepath.Join(workDir, "logs"))

@@ -24,6 +24,10 @@ type Binaries struct {
 	KubeControllerManager string `json:"kubeControllerManager"`
 	Kubectl               string `json:"kubectl"`
 	JanusAPIServer        string `json:"janusAPIServer"`
+	JanusAgent            string `json:"janusAgent"`
+	Kwok                  string `json:"kwok"`
+	// KwokStages is kwok's "fast" stage set (node and pod lifecycle).
+	KwokStages string `json:"kwokStages"`
 }
 
 // UpstreamBinaries are the binaries hack/testbin.sh leaves in binDir.
@@ -33,6 +37,8 @@ func UpstreamBinaries(binDir string) Binaries {
 		KubeAPIServer:         filepath.Join(binDir, "kube-apiserver"),
 		KubeControllerManager: filepath.Join(binDir, "kube-controller-manager"),
 		Kubectl:               filepath.Join(binDir, "kubectl"),
+		Kwok:                  filepath.Join(binDir, "kwok"),
+		KwokStages:            filepath.Join(binDir, "..", "kwok-stages", "fast.yaml"),
 	}
 }
 
@@ -40,7 +46,7 @@ func (b Binaries) validate() error {
 	var errs []error
 	for name, path := range map[string]string{
 		"etcd": b.Etcd, "kube-apiserver": b.KubeAPIServer, "kube-controller-manager": b.KubeControllerManager,
-		"kubectl": b.Kubectl, "janus-apiserver": b.JanusAPIServer,
+		"kubectl": b.Kubectl, "janus-apiserver": b.JanusAPIServer, "janus-agent": b.JanusAgent, "kwok": b.Kwok,
 	} {
 		if path == "" {
 			errs = append(errs, fmt.Errorf("testbed: no binary given for %s", name))
@@ -71,13 +77,14 @@ func BuildBinaries(ctx context.Context, repoRoot, janusDir string, progress io.W
 		return Binaries{}, fmt.Errorf("creating %s: %w", janusDir, err)
 	}
 	bins.JanusAPIServer = filepath.Join(janusDir, "janus-apiserver")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bins.JanusAPIServer, "./cmd/janus-apiserver")
+	bins.JanusAgent = filepath.Join(janusDir, "janus-agent")
+	build := exec.CommandContext(ctx, "go", "build", "-o", janusDir+"/", "./cmd/janus-apiserver", "./cmd/janus-agent")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = progress, progress
 	if err := build.Run(); err != nil {
-		return Binaries{}, fmt.Errorf("building janus-apiserver (go build ./cmd/janus-apiserver in %s): %w", repoRoot, err)
+		return Binaries{}, fmt.Errorf("building janus-apiserver and janus-agent (go build ./cmd/janus-apiserver ./cmd/janus-agent in %s): %w", repoRoot, err)
 	}
-	fmt.Fprintf(progress, "testbed: built %s (%s)\n", bins.JanusAPIServer, time.Since(begin).Round(10*time.Millisecond))
+	fmt.Fprintf(progress, "testbed: built %s and %s (%s)\n", bins.JanusAPIServer, bins.JanusAgent, time.Since(begin).Round(10*time.Millisecond))
 	return bins, bins.validate()
 }
 

@@ -18,6 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
 
@@ -80,7 +81,10 @@ type applier struct {
 }
 
 func (tb *Testbed) newApplier() (*applier, error) {
-	cfg := tb.bootstrapConfig()
+	return newApplierFor(tb.bootstrapConfig())
+}
+
+func newApplierFor(cfg *rest.Config) (*applier, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building dynamic client: %w", err)

@@ -125,6 +125,19 @@ func (p *process) stop() error {
 	return fmt.Errorf("%s (pid %d) ignored SIGTERM for %s and was killed", p.Name, p.PID, stopGrace)
 }
 
+// kill ends the process with SIGKILL, as a crash would; it counts as
+// asked for.
+func (p *process) kill() error {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("killing %s (pid %d): %w", p.Name, p.PID, err)
+	}
+	<-p.exited
+	return nil
+}
+
 // logTail returns the last lines of the process's log, for error messages.
 func (p *process) logTail(lines int) string {
 	return tailFile(p.LogFile, lines)

@@ -8,7 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +28,8 @@ type Config struct {
 	JanusArgs []string
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// Targets are target clusters to start, each with a connected agent.
+	Targets []TargetSpec
 }
 
 // Timing is how long one step of the start-up took.
@@ -52,6 +54,7 @@ type Testbed struct {
 	mu      sync.Mutex
 	procs   []*process
 	timings []Timing
+	targets []*Target
 
 	stopOnce sync.Once
 	stopErr  error
@@ -135,6 +138,15 @@ func (tb *Testbed) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, spec := range tb.cfg.Targets {
+		target, err := tb.StartTarget(ctx, spec)
+		if err != nil {
+			return err
+		}
+		tb.mu.Lock()
+		tb.targets = append(tb.targets, target)
+		tb.mu.Unlock()
+	}
 	tb.record("total", time.Since(begin))
 	fmt.Fprintf(tb.cfg.Progress, "testbed: ready in %s (kube-apiserver %s, janus-apiserver on %s)\n",
 		time.Since(begin).Round(10*time.Millisecond), tb.serverURL, tb.JanusAddress())
@@ -195,13 +207,12 @@ func (tb *Testbed) Stop() error {
 		tb.mu.Lock()
 		procs := append([]*process(nil), tb.procs...)
 		tb.mu.Unlock()
-		waves := [][]string{{"janus-apiserver", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}}
 		var errs []error
-		for _, wave := range waves {
+		for wave := range 3 {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			for _, p := range procs {
-				if !slices.Contains(wave, p.Name) {
+				if stopWave(p.Name) != wave {
 					continue
 				}
 				wg.Add(1)
@@ -219,6 +230,57 @@ func (tb *Testbed) Stop() error {
 		tb.stopErr = errors.Join(errs...)
 	})
 	return tb.stopErr
+}
+
+// stopWave orders Stop: clients of a kube-apiserver first, then the
+// kube-apiservers, etcd last.
+func stopWave(name string) int {
+	switch {
+	case name == "etcd":
+		return 2
+	case strings.HasSuffix(name, "kube-apiserver"):
+		return 1
+	}
+	return 0
+}
+
+// Target returns the target cluster called name, or nil.
+func (tb *Testbed) Target(name string) *Target {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, t := range tb.targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// JanusCAFile is the CA of janus-apiserver's serving certificate.
+func (tb *Testbed) JanusCAFile() string {
+	return filepath.Join(tb.pki.dir, "janus-serving-ca.crt")
+}
+
+// KillJanus ends janus-apiserver with SIGKILL, as a crash would.
+func (tb *Testbed) KillJanus() error {
+	tb.mu.Lock()
+	var janus *process
+	for _, p := range tb.procs {
+		if p.Name == "janus-apiserver" {
+			janus = p
+		}
+	}
+	tb.mu.Unlock()
+	if janus == nil {
+		return errors.New("janus-apiserver is not running")
+	}
+	return janus.kill()
+}
+
+// StartJanus starts janus-apiserver again on the same data directory, as
+// a restarted Pod would, and waits until it is ready.
+func (tb *Testbed) StartJanus(ctx context.Context) error {
+	return tb.startJanus(ctx)
 }
 
 // Exited returns the name of a component that ended without Stop, or "".

@@ -1,0 +1,33 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// NewAgentCommand returns the janus-agent command.
+func NewAgentCommand(ctx context.Context, o *AgentOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "janus-agent",
+		Short: "Provision Janus grants in this cluster for janus-apiserver",
+		Long: `janus-agent runs in each target cluster. It dials janus-apiserver (nothing
+dials in), proves who it is with a projected ServiceAccount token, and on
+Janus's behalf creates and removes the per-request ServiceAccounts, Roles and
+RoleBindings that give time-limited exec access to pods. Namespaces in
+--excluded-namespaces are never granted, whatever Janus asks.`,
+		SilenceUsage: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

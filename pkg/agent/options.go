@@ -1,0 +1,214 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+const (
+	// DefaultTokenFile is where the Deployment in artifacts/agent mounts
+	// the projected ServiceAccount token with the audience janus.infroware.io.
+	DefaultTokenFile = "/var/run/secrets/janus/token"
+	// DefaultNamespace is the agent's namespace when neither --namespace
+	// nor POD_NAMESPACE says otherwise.
+	DefaultNamespace = "janus"
+	// PodNamespaceEnv is set from the downward API in artifacts/agent.
+	PodNamespaceEnv = "POD_NAMESPACE"
+)
+
+// AgentOptions are the flags of janus-agent.
+type AgentOptions struct {
+	// JanusURL is janus-apiserver's tunnel endpoint, https://host:port.
+	JanusURL string
+	// Cluster is the name of this cluster's Cluster object in Janus.
+	Cluster string
+	// TokenFile holds the projected ServiceAccount token the agent proves
+	// its identity with; it is read again on every connect.
+	TokenFile string
+	// JanusCAFile, if set, is the only CA the agent trusts for JanusURL.
+	JanusCAFile string
+	// Namespace is the agent's own namespace, where the grants'
+	// ServiceAccounts live.
+	Namespace string
+	// ExcludedNamespaces may never be granted; Namespace is always added.
+	ExcludedNamespaces []string
+	// Kubeconfig reaches the target cluster from outside it; empty means
+	// the in-cluster ServiceAccount.
+	Kubeconfig string
+}
+
+// NewAgentOptions returns the defaults.
+func NewAgentOptions() *AgentOptions {
+	return &AgentOptions{
+		TokenFile:          DefaultTokenFile,
+		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
+	}
+}
+
+// AddFlags registers every flag.
+func (o *AgentOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.JanusURL, "janus-url", o.JanusURL, "janus-apiserver's address, https://host:port; the agent dials its /connect endpoint.")
+	fs.StringVar(&o.Cluster, "cluster", o.Cluster, "The name of this cluster's Cluster object in Janus.")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "The projected ServiceAccount token (audience janus.infroware.io) the agent authenticates with; read again on every connect.")
+	fs.StringVar(&o.JanusCAFile, "janus-ca-file", o.JanusCAFile, "PEM bundle of the CAs to trust for --janus-url instead of the system's.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The agent's own namespace, where per-request ServiceAccounts are made. Defaults to $"+PodNamespaceEnv+", else "+DefaultNamespace+".")
+	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces the agent never grants access to, whatever Janus asks. The agent's own namespace is always added.")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the target cluster; when empty the in-cluster ServiceAccount is used.")
+}
+
+// Complete fills in what the flags leave open.
+func (o *AgentOptions) Complete() error {
+	if o.Namespace == "" {
+		o.Namespace = os.Getenv(PodNamespaceEnv)
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	return nil
+}
+
+// Validate reports every problem with the flags.
+func (o *AgentOptions) Validate() error {
+	var errs []error
+	if o.JanusURL == "" {
+		errs = append(errs, errors.New("--janus-url is required"))
+	} else if u, err := url.Parse(o.JanusURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--janus-url must be an https URL with a host, not %q", o.JanusURL))
+	}
+	if o.Cluster == "" {
+		errs = append(errs, errors.New("--cluster is required"))
+	} else if msgs := validation.IsDNS1123Label(o.Cluster); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--cluster %q is not a Cluster name: %v", o.Cluster, msgs))
+	}
+	if o.TokenFile == "" {
+		errs = append(errs, errors.New("--token-file is required"))
+	}
+	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--namespace %q is not a namespace name: %v", o.Namespace, msgs))
+	}
+	for _, ns := range o.ExcludedNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--excluded-namespaces: %q is not a namespace name: %v", ns, msgs))
+		}
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config is a completed and validated configuration: the target cluster's
+// client and what the tunnel needs.
+type Config struct {
+	JanusURL  string
+	Cluster   string
+	TokenFile string
+	// TLSConfig verifies janus-apiserver.
+	TLSConfig *tls.Config
+
+	TargetClient       kubernetes.Interface
+	Namespace          string
+	ExcludedNamespaces []string
+}
+
+// Config builds the configuration from completed, valid options.
+func (o *AgentOptions) Config() (*Config, error) {
+	restConfig, err := o.targetRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	restConfig.UserAgent = "janus-agent/" + Version
+	// A reconcile after a reconnect ensures every active grant at once;
+	// client-go's default of 5 requests a second would stretch that out.
+	restConfig.QPS, restConfig.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating the target cluster's client: %w", err)
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.JanusCAFile != "" {
+		pem, err := os.ReadFile(o.JanusCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --janus-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--janus-ca-file %s holds no PEM certificate", o.JanusCAFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	return &Config{
+		JanusURL:           o.JanusURL,
+		Cluster:            o.Cluster,
+		TokenFile:          o.TokenFile,
+		TLSConfig:          tlsConfig,
+		TargetClient:       client,
+		Namespace:          o.Namespace,
+		ExcludedNamespaces: o.ExcludedNamespaces,
+	}, nil
+}
+
+func (o *AgentOptions) targetRESTConfig() (*rest.Config, error) {
+	if o.Kubeconfig == "" {
+		c, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading the in-cluster configuration (outside a cluster, pass --kubeconfig): %w", err)
+		}
+		return c, nil
+	}
+	c, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading --kubeconfig %s: %w", o.Kubeconfig, err)
+	}
+	return c, nil
+}
+
+// Run connects to Janus and serves the agent API until ctx ends.
+func (o *AgentOptions) Run(ctx context.Context) error {
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	return config.New().Run(ctx)
+}
+
+// Agent is a provisioner and the agent API it serves through the tunnel.
+type Agent struct {
+	Provisioner *Provisioner
+	Handler     http.Handler
+	config      *Config
+}
+
+// New builds the agent.
+func (c *Config) New() *Agent {
+	p := NewProvisioner(c.TargetClient, c.Namespace, c.ExcludedNamespaces)
+	return &Agent{Provisioner: p, Handler: NewHandler(p), config: c}
+}
+
+// Run dials janus-apiserver and serves the agent API through the tunnel,
+// reconnecting until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	c := a.config
+	klog.InfoS("Starting janus-agent", "version", Version, "cluster", c.Cluster, "janusURL", c.JanusURL,
+		"namespace", c.Namespace, "excludedNamespaces", sets.List(a.Provisioner.excluded))
+	return tunnel.RunAgent(ctx, tunnel.AgentConfig{
+		URL:       c.JanusURL,
+		Cluster:   c.Cluster,
+		TokenFile: c.TokenFile,
+		TLSConfig: c.TLSConfig,
+	}, a.Handler)
+}

@@ -1,0 +1,411 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+const (
+	// minTokenLifetime is the shortest token TokenRequest issues. A grant's
+	// end is enforced by removing its ServiceAccount, which invalidates the
+	// token (within the kube-apiserver's 10 s token cache); the token's own
+	// expiry is only the backstop.
+	minTokenLifetime = 10 * time.Minute
+	// undoTimeout bounds the clean-up of a failed grant, which runs even
+	// when the caller has given up.
+	undoTimeout = 30 * time.Second
+	// reconcileParallelism is how many grants a reconcile ensures at once.
+	reconcileParallelism = 4
+)
+
+// DefaultExcludedNamespaces may never be granted. The agent's own namespace
+// is always added to them.
+var DefaultExcludedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
+
+// Provisioner makes, refreshes and removes grants in the target cluster.
+// It is safe for concurrent use; the work on each request is serialised.
+type Provisioner struct {
+	client    kubernetes.Interface
+	namespace string
+	excluded  sets.Set[string]
+	kinds     grantKinds
+	now       func() time.Time
+	tokens    *tokenStore
+	locks     *requestLocks
+}
+
+// NewProvisioner returns a provisioner that works through client, keeps
+// the grants' ServiceAccounts in namespace (the agent's own) and never
+// grants access to the excluded namespaces or to namespace itself: exec
+// there would reach the agent and every grant's credentials.
+func NewProvisioner(client kubernetes.Interface, namespace string, excludedNamespaces []string) *Provisioner {
+	excluded := sets.New(excludedNamespaces...)
+	excluded.Insert(namespace)
+	return &Provisioner{
+		client:    client,
+		namespace: namespace,
+		excluded:  excluded,
+		kinds:     newGrantKinds(client, namespace),
+		now:       time.Now,
+		tokens:    newTokenStore(time.Now),
+		locks:     newRequestLocks(),
+	}
+}
+
+// Token returns the bearer token of request's grant while it is valid. It
+// is for the exec and log streams the agent forwards, and must never leave
+// the agent.
+func (p *Provisioner) Token(request string) (string, bool) {
+	t, ok := p.tokens.get(request)
+	return t.value, ok
+}
+
+// Ensure makes the grant spec asks for, or brings an existing one in line
+// with it and mints a fresh token (after an extension, say). Namespaces the
+// agent's policy forbids or the cluster does not have are refused before
+// anything is made. If a step fails or the grant is refused, what this
+// call made is undone, and so is the rest of the grant unless an earlier
+// Ensure left a working one.
+func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel.GrantStatus, error) {
+	if err := checkGrantSpec(spec); err != nil {
+		return tunnel.GrantStatus{}, fmt.Errorf("granting %s: %w", spec.Request, err)
+	}
+	defer p.locks.lock(spec.Request)()
+
+	_, hadToken := p.tokens.get(spec.Request)
+	var done undoList
+	err := p.refuse(ctx, spec)
+	if err == nil {
+		err = p.grant(ctx, spec, &done)
+	}
+	if err != nil {
+		// A grant without a token is of no use to anyone, so unless the
+		// previous one still works, nothing of it may stay behind.
+		removeAll := !hadToken || done.madeServiceAccount
+		if undoErr := p.undo(ctx, spec.Request, done, removeAll); undoErr != nil {
+			err = fmt.Errorf("%w (undoing the partial grant failed as well, the next reconcile removes what is left: %v)", err, undoErr)
+		}
+		klog.InfoS("Grant failed", "request", spec.Request, "namespaces", spec.Namespaces, "refused", IsRefused(err), "err", err)
+		return tunnel.GrantStatus{}, fmt.Errorf("granting %s: %w", spec.Request, err)
+	}
+
+	name := grantName(spec.Request)
+	status := tunnel.GrantStatus{Request: spec.Request, Grants: make([]v1alpha1.Grant, 0, len(spec.Namespaces))}
+	for _, ns := range spec.Namespaces {
+		status.Grants = append(status.Grants, v1alpha1.Grant{
+			Namespace:      ns,
+			ServiceAccount: p.namespace + "/" + name,
+			Role:           name,
+			RoleBinding:    name,
+		})
+	}
+	token, _ := p.tokens.get(spec.Request)
+	klog.InfoS("Granted", "request", spec.Request, "requester", spec.Requester, "namespaces", spec.Namespaces,
+		"expiresAt", spec.ExpiresAt.UTC().Format(time.RFC3339), "tokenExpiresAt", token.expiresAt.UTC().Format(time.RFC3339))
+	return status, nil
+}
+
+// refuse checks the grant against the agent's policy: no excluded
+// namespace, none the cluster does not have or is deleting.
+func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
+	var refusals []string
+	for _, ns := range spec.Namespaces {
+		if p.excluded.Has(ns) {
+			refusals = append(refusals, fmt.Sprintf("namespace %s is excluded by this cluster's Janus agent", ns))
+			continue
+		}
+		got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			refusals = append(refusals, fmt.Sprintf("namespace %s does not exist in this cluster", ns))
+		case err != nil:
+			return fmt.Errorf("looking up namespace %s: %w", ns, err)
+		case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
+			refusals = append(refusals, fmt.Sprintf("namespace %s is being deleted", ns))
+		}
+	}
+	if len(refusals) > 0 {
+		return refusedf("%s", strings.Join(refusals, "; "))
+	}
+	return nil
+}
+
+// grant makes or updates every object of the grant, then mints its token.
+// Everything it creates is recorded in done.
+func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *undoList) error {
+	if err := p.pruneNamespaces(ctx, spec); err != nil {
+		return err
+	}
+
+	sa := grantServiceAccount(spec, p.namespace)
+	created, err := ensureObject(ctx, p.client.CoreV1().ServiceAccounts(p.namespace), p.kinds.serviceAccounts.name, sa, updateServiceAccount)
+	if created {
+		done.madeServiceAccount = true
+		done.add(p.kinds.serviceAccounts, p.namespace, sa.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("creating serviceaccount in %s: %w", p.namespace, err)
+	}
+
+	for _, ns := range spec.Namespaces {
+		role := grantRole(spec, ns)
+		created, err := ensureObject(ctx, p.client.RbacV1().Roles(ns), p.kinds.roles.name, role, updateRole)
+		if created {
+			done.add(p.kinds.roles, ns, role.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("creating role in %s: %w", ns, err)
+		}
+
+		binding := grantRoleBinding(spec, ns, p.namespace)
+		created, err = ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
+		if created {
+			done.add(p.kinds.roleBindings, ns, binding.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("creating rolebinding in %s: %w", ns, err)
+		}
+	}
+
+	token, err := p.mintToken(ctx, spec)
+	if err != nil {
+		return err
+	}
+	p.tokens.put(spec.Request, token)
+	return nil
+}
+
+// pruneNamespaces removes the request's Roles and RoleBindings from
+// namespaces the grant no longer covers.
+func (p *Provisioner) pruneNamespaces(ctx context.Context, spec tunnel.GrantSpec) error {
+	for _, kind := range p.kinds.all() {
+		if !kind.perNamespace {
+			continue
+		}
+		objs, err := kind.list(ctx, grantSelector(spec.Request))
+		if err != nil {
+			return fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
+		}
+		for _, o := range objs {
+			if slices.Contains(spec.Namespaces, o.namespace) {
+				continue
+			}
+			if err := deleteObject(ctx, kind, o.namespace, o.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mintToken asks TokenRequest for a token of the grant's ServiceAccount
+// that lasts until the grant ends, for the target API server's own
+// audience.
+func (p *Provisioner) mintToken(ctx context.Context, spec tunnel.GrantSpec) (mintedToken, error) {
+	lifetime := max(spec.ExpiresAt.Sub(p.now()), minTokenLifetime)
+	seconds := int64(math.Ceil(lifetime.Seconds()))
+	name := grantName(spec.Request)
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}
+	minted, err := p.client.CoreV1().ServiceAccounts(p.namespace).CreateToken(ctx, name, req, metav1.CreateOptions{})
+	if err != nil {
+		return mintedToken{}, fmt.Errorf("minting a token for serviceaccount %s/%s: %w", p.namespace, name, err)
+	}
+	return mintedToken{
+		value:     minted.Status.Token,
+		expiresAt: minted.Status.ExpirationTimestamp.Time,
+		mintedAt:  p.now(),
+	}, nil
+}
+
+// undoList is what one Ensure created, in order.
+type undoList struct {
+	steps              []undoStep
+	madeServiceAccount bool
+}
+
+type undoStep struct {
+	kind            grantKind
+	namespace, name string
+}
+
+func (u *undoList) add(kind grantKind, namespace, name string) {
+	u.steps = append(u.steps, undoStep{kind: kind, namespace: namespace, name: name})
+}
+
+// undo deletes what a failed Ensure created, newest first, and with
+// removeAll everything else labelled for the request and its token too. It
+// goes on after ctx ends: a caller giving up must not leave half a grant.
+func (p *Provisioner) undo(ctx context.Context, request string, done undoList, removeAll bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	var errs []error
+	for _, step := range slices.Backward(done.steps) {
+		errs = append(errs, deleteObject(ctx, step.kind, step.namespace, step.name))
+	}
+	if removeAll {
+		p.tokens.forget(request)
+		errs = append(errs, p.removeObjects(ctx, request))
+	}
+	return errors.Join(errs...)
+}
+
+// Remove deletes the request's ServiceAccount, Roles and RoleBindings in
+// every namespace and forgets its token. A grant that is gone already is
+// no error.
+func (p *Provisioner) Remove(ctx context.Context, request string) error {
+	if err := checkRequestName(request); err != nil {
+		return fmt.Errorf("removing grant %s: %w", request, err)
+	}
+	defer p.locks.lock(request)()
+	p.tokens.forget(request)
+	if err := p.removeObjects(ctx, request); err != nil {
+		return fmt.Errorf("removing grant %s: %w", request, err)
+	}
+	klog.InfoS("Removed grant", "request", request)
+	return nil
+}
+
+// removeObjects deletes everything labelled for request, the
+// ServiceAccount first.
+func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
+	var errs []error
+	for _, kind := range p.kinds.all() {
+		objs, err := kind.list(ctx, grantSelector(request))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing %ss of %s: %w", kind.name, request, err))
+			continue
+		}
+		for _, o := range objs {
+			errs = append(errs, deleteObject(ctx, kind, o.namespace, o.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reconcile makes the cluster hold exactly the grants in req.Active: it
+// removes everything Janus labelled for any other request, then ensures
+// every active grant. The error is for when the agent cannot even tell what
+// is there; the failures of single grants are in the result.
+func (p *Provisioner) Reconcile(ctx context.Context, req tunnel.ReconcileRequest) (tunnel.ReconcileResult, error) {
+	started := p.now()
+	var result tunnel.ReconcileResult
+	active := sets.New[string]()
+	for _, spec := range req.Active {
+		active.Insert(spec.Request)
+	}
+
+	present, err := p.grantedRequests(ctx)
+	if err != nil {
+		return result, fmt.Errorf("listing what Janus created in this cluster: %w", err)
+	}
+	present = present.Union(p.tokens.requests())
+	fail := func(request, message string) {
+		if result.Failed == nil {
+			result.Failed = map[string]string{}
+		}
+		result.Failed[request] = message
+	}
+	for _, request := range sets.List(present.Difference(active)) {
+		removed, err := p.removeUnlessGrantedSince(ctx, request, started)
+		switch {
+		case err != nil:
+			fail(request, err.Error())
+		case removed:
+			result.Removed = append(result.Removed, request)
+		}
+	}
+
+	ensured := make([]error, len(req.Active))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, reconcileParallelism)
+	for i, spec := range req.Active {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			_, ensured[i] = p.Ensure(ctx, spec)
+		})
+	}
+	wg.Wait()
+	for i, spec := range req.Active {
+		if ensured[i] != nil {
+			fail(spec.Request, ensured[i].Error())
+			continue
+		}
+		result.Ensured = append(result.Ensured, spec.Request)
+	}
+	klog.InfoS("Reconciled", "active", len(req.Active), "removed", result.Removed, "ensured", len(result.Ensured), "failed", len(result.Failed))
+	return result, nil
+}
+
+// removeUnlessGrantedSince removes request's grant unless a PUT made it
+// after since: that instruction is newer than the list of active grants
+// the reconcile is working from.
+func (p *Provisioner) removeUnlessGrantedSince(ctx context.Context, request string, since time.Time) (bool, error) {
+	if err := checkRequestName(request); err != nil {
+		// Only someone other than the agent can have labelled it so.
+		return false, fmt.Errorf("leaving objects labelled %s=%q alone: %w", RequestLabel, request, err)
+	}
+	defer p.locks.lock(request)()
+	if t, ok := p.tokens.get(request); ok && !t.mintedAt.Before(since) {
+		klog.InfoS("Keeping grant made during reconcile", "request", request)
+		return false, nil
+	}
+	p.tokens.forget(request)
+	if err := p.removeObjects(ctx, request); err != nil {
+		return false, fmt.Errorf("removing grant %s: %w", request, err)
+	}
+	klog.InfoS("Removed grant", "request", request, "reason", "not active")
+	return true, nil
+}
+
+// grantedRequests lists every request that has an object labelled for it.
+func (p *Provisioner) grantedRequests(ctx context.Context) (sets.Set[string], error) {
+	requests := sets.New[string]()
+	for _, kind := range p.kinds.all() {
+		objs, err := kind.list(ctx, anyGrantSelector())
+		if err != nil {
+			return nil, fmt.Errorf("listing %ss: %w", kind.name, err)
+		}
+		for _, o := range objs {
+			requests.Insert(o.request)
+		}
+	}
+	return requests, nil
+}
+
+// Info describes the agent and the namespaces a request may name.
+func (p *Provisioner) Info(ctx context.Context) (tunnel.AgentInfo, error) {
+	version, err := p.client.Discovery().ServerVersionWithContext(ctx)
+	if err != nil {
+		return tunnel.AgentInfo{}, fmt.Errorf("reading the cluster's Kubernetes version: %w", err)
+	}
+	list, err := p.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return tunnel.AgentInfo{}, fmt.Errorf("listing namespaces: %w", err)
+	}
+	namespaces := []string{}
+	for _, ns := range list.Items {
+		if !p.excluded.Has(ns.Name) && ns.DeletionTimestamp == nil {
+			namespaces = append(namespaces, ns.Name)
+		}
+	}
+	slices.Sort(namespaces)
+	return tunnel.AgentInfo{Version: Version, KubernetesVersion: version.GitVersion, Namespaces: namespaces}, nil
+}

@@ -1,0 +1,625 @@
+package agent
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/infroware/janus/pkg/agent/internal/targetcluster"
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+func grantSpec(request string, namespaces ...string) tunnel.GrantSpec {
+	return tunnel.GrantSpec{
+		Request:    request,
+		Requester:  "alice@example.com",
+		Namespaces: namespaces,
+		ExpiresAt:  time.Now().Add(time.Hour),
+	}
+}
+
+// grantTest is what most tests of a grant start from: a provisioner
+// working as the admin with an agent namespace of its own, two namespaces
+// to grant, and a request whose grant is removed when the test ends.
+type grantTest struct {
+	cluster          *targetcluster.Cluster
+	ctx              context.Context
+	provisioner      *Provisioner
+	agentNS          string
+	payments, orders string
+	request          string
+}
+
+func newGrantTest(t *testing.T) grantTest {
+	t.Helper()
+	g := grantTest{cluster: targetCluster(t), ctx: testContext(t), request: newRequestName("alice")}
+	g.provisioner, g.agentNS = newTestProvisioner(t, g.ctx, g.cluster)
+	g.payments = newNamespace(t, g.ctx, g.cluster.Admin, "payments")
+	g.orders = newNamespace(t, g.ctx, g.cluster.Admin, "orders")
+	removeOnCleanup(t, g.cluster, g.agentNS, g.request)
+	return g
+}
+
+func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
+	g := newGrantTest(t)
+	c, ctx, p, agentNS := g.cluster, g.ctx, g.provisioner, g.agentNS
+	payments, orders, request := g.payments, g.orders, g.request
+
+	status, err := p.Ensure(ctx, grantSpec(request, payments, orders))
+	if err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+
+	name := "janus-" + request
+	wantStatus := tunnel.GrantStatus{Request: request, Grants: []v1alpha1.Grant{
+		{Namespace: payments, ServiceAccount: agentNS + "/" + name, Role: name, RoleBinding: name},
+		{Namespace: orders, ServiceAccount: agentNS + "/" + name, Role: name, RoleBinding: name},
+	}}
+	if !reflect.DeepEqual(status, wantStatus) {
+		t.Errorf("status %+v, want %+v", status, wantStatus)
+	}
+
+	objs := listGrantObjects(t, ctx, c.Admin, request)
+	wantLabels := map[string]string{RequestLabel: request, ManagedByLabel: ManagedBy}
+	wantAnnotations := map[string]string{RequesterAnnotation: "alice@example.com"}
+	checkMeta := func(kind string, m metav1.ObjectMeta) {
+		t.Helper()
+		if m.Name != name {
+			t.Errorf("%s %s/%s, want the name %s", kind, m.Namespace, m.Name, name)
+		}
+		if !reflect.DeepEqual(m.Labels, wantLabels) {
+			t.Errorf("%s %s/%s has labels %v, want %v", kind, m.Namespace, m.Name, m.Labels, wantLabels)
+		}
+		if !reflect.DeepEqual(m.Annotations, wantAnnotations) {
+			t.Errorf("%s %s/%s has annotations %v, want %v", kind, m.Namespace, m.Name, m.Annotations, wantAnnotations)
+		}
+	}
+
+	if len(objs.serviceAccounts) != 1 || objs.serviceAccounts[0].Namespace != agentNS {
+		t.Fatalf("serviceaccounts %v, want one in %s", objs, agentNS)
+	}
+	sa := objs.serviceAccounts[0]
+	checkMeta("serviceaccount", sa.ObjectMeta)
+	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("the grant's ServiceAccount lets pods mount its token")
+	}
+
+	var roleNamespaces, bindingNamespaces []string
+	for _, r := range objs.roles {
+		roleNamespaces = append(roleNamespaces, r.Namespace)
+		checkMeta("role", r.ObjectMeta)
+		if !reflect.DeepEqual(r.Rules, GrantRules()) {
+			t.Errorf("role %s/%s has rules %+v, want %+v", r.Namespace, r.Name, r.Rules, GrantRules())
+		}
+	}
+	for _, b := range objs.roleBindings {
+		bindingNamespaces = append(bindingNamespaces, b.Namespace)
+		checkMeta("rolebinding", b.ObjectMeta)
+		wantSubjects := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: agentNS, Name: name}}
+		if !reflect.DeepEqual(b.Subjects, wantSubjects) {
+			t.Errorf("rolebinding %s/%s binds %+v, want %+v", b.Namespace, b.Name, b.Subjects, wantSubjects)
+		}
+		if wantRef := (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}); b.RoleRef != wantRef {
+			t.Errorf("rolebinding %s/%s refers to %+v, want %+v", b.Namespace, b.Name, b.RoleRef, wantRef)
+		}
+	}
+	want := []string{orders, payments}
+	slices.Sort(want)
+	slices.Sort(roleNamespaces)
+	slices.Sort(bindingNamespaces)
+	if !slices.Equal(roleNamespaces, want) || !slices.Equal(bindingNamespaces, want) {
+		t.Errorf("roles in %v and rolebindings in %v, want exactly one of each in %v", roleNamespaces, bindingNamespaces, want)
+	}
+
+	token, ok := p.Token(request)
+	if !ok || token == "" {
+		t.Fatal("Token() has no token after Ensure")
+	}
+	secrets, err := c.Admin.CoreV1().Secrets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets.Items {
+		for _, v := range s.Data {
+			if string(v) == token {
+				t.Errorf("the token is stored in Secret %s/%s", s.Namespace, s.Name)
+			}
+		}
+	}
+}
+
+func TestGrantTokenMayExecOnlyInGrantedNamespaces(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+	p, agentNS := newTestProvisioner(t, ctx, c)
+	payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
+	other := newNamespace(t, ctx, c.Admin, "other")
+	request := newRequestName("alice")
+	removeOnCleanup(t, c, agentNS, request)
+
+	if _, err := p.Ensure(ctx, grantSpec(request, payments, orders)); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	token, _ := p.Token(request)
+	client := clientForToken(t, c, token)
+	waitUntilAuthenticatesAs(t, ctx, client, "system:serviceaccount:"+agentNS+":janus-"+request)
+
+	var allowed []access
+	for _, ns := range []string{payments, orders} {
+		allowed = append(allowed,
+			access{verb: "create", resource: "pods", subresource: "exec", namespace: ns},
+			access{verb: "get", resource: "pods", subresource: "exec", namespace: ns},
+			access{verb: "get", resource: "pods", namespace: ns},
+			access{verb: "list", resource: "pods", namespace: ns},
+			access{verb: "get", resource: "pods", subresource: "log", namespace: ns},
+			access{verb: "list", resource: "events", namespace: ns},
+		)
+	}
+	denied := []access{
+		{verb: "create", resource: "pods", subresource: "exec", namespace: other},
+		{verb: "create", resource: "pods", subresource: "exec", namespace: agentNS},
+		{verb: "create", resource: "pods", subresource: "exec", namespace: "kube-system"},
+		{verb: "list", resource: "pods", namespace: other},
+		{verb: "list", resource: "pods"},
+		{verb: "delete", resource: "pods", namespace: payments},
+		{verb: "create", resource: "pods", namespace: payments},
+		{verb: "update", resource: "pods", namespace: payments},
+		{verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace: payments},
+		{verb: "create", resource: "pods", subresource: "attach", namespace: payments},
+		{verb: "create", resource: "pods", subresource: "portforward", namespace: payments},
+		{verb: "get", resource: "secrets", namespace: payments},
+		{verb: "list", resource: "secrets", namespace: payments},
+		{verb: "get", resource: "configmaps", namespace: payments},
+		{verb: "watch", resource: "events", namespace: payments},
+		{verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings", namespace: payments},
+		{verb: "create", resource: "serviceaccounts", subresource: "token", namespace: agentNS},
+	}
+	requireAccess(t, ctx, client, allowed, denied)
+}
+
+func TestEnsureRefusesExcludedNamespacesAndCreatesNothing(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+	restricted := newNamespace(t, ctx, c.Admin, "restricted")
+	p, agentNS := newTestProvisioner(t, ctx, c, restricted)
+	payments := newNamespace(t, ctx, c.Admin, "payments")
+
+	for _, excluded := range []string{"kube-system", agentNS, restricted} {
+		t.Run(excluded, func(t *testing.T) {
+			request := newRequestName("alice")
+			_, err := p.Ensure(ctx, grantSpec(request, payments, excluded))
+			if !IsRefused(err) {
+				t.Fatalf("Ensure = %v, want a refusal", err)
+			}
+			if want := "namespace " + excluded + " is excluded"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+			requireNoGrantObjects(t, ctx, c.Admin, request)
+			if _, ok := p.Token(request); ok {
+				t.Error("a refused grant has a token")
+			}
+		})
+	}
+}
+
+func TestEnsureRefusesNamespacesTheClusterDoesNotHave(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+	p, _ := newTestProvisioner(t, ctx, c)
+	payments := newNamespace(t, ctx, c.Admin, "payments")
+	leaving := newNamespace(t, ctx, c.Admin, "leaving")
+	// No namespace controller runs, so it stays Terminating.
+	if err := c.Admin.CoreV1().Namespaces().Delete(ctx, leaving, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	for missing, want := range map[string]string{
+		"does-not-exist": "namespace does-not-exist does not exist in this cluster",
+		leaving:          "namespace " + leaving + " is being deleted",
+	} {
+		t.Run(missing, func(t *testing.T) {
+			request := newRequestName("alice")
+			_, err := p.Ensure(ctx, grantSpec(request, payments, missing))
+			if !IsRefused(err) {
+				t.Fatalf("Ensure = %v, want a refusal", err)
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+			requireNoGrantObjects(t, ctx, c.Admin, request)
+		})
+	}
+}
+
+func TestEnsureRejectsMalformedGrants(t *testing.T) {
+	p := NewProvisioner(nil, "janus", nil)
+	valid := grantSpec("alice-1", "payments")
+	for name, modify := range map[string]func(*tunnel.GrantSpec){
+		"no request":           func(s *tunnel.GrantSpec) { s.Request = "" },
+		"request is no name":   func(s *tunnel.GrantSpec) { s.Request = "Alice" },
+		"request too long":     func(s *tunnel.GrantSpec) { s.Request = strings.Repeat("a", 64) },
+		"no requester":         func(s *tunnel.GrantSpec) { s.Requester = "" },
+		"no namespaces":        func(s *tunnel.GrantSpec) { s.Namespaces = nil },
+		"namespace is no name": func(s *tunnel.GrantSpec) { s.Namespaces = []string{"pay.ments"} },
+		"duplicate namespace":  func(s *tunnel.GrantSpec) { s.Namespaces = []string{"payments", "payments"} },
+		"no expiry":            func(s *tunnel.GrantSpec) { s.ExpiresAt = time.Time{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := valid
+			spec.Namespaces = slices.Clone(valid.Namespaces)
+			modify(&spec)
+			// The provisioner has no client: a malformed grant must be
+			// rejected before the cluster is asked anything.
+			if _, err := p.Ensure(context.Background(), spec); !IsInvalid(err) {
+				t.Errorf("Ensure = %v, want an invalid-request error", err)
+			}
+		})
+	}
+}
+
+func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+
+	t.Run("a role of that name belongs to someone else", func(t *testing.T) {
+		g := newGrantTest(t)
+		p, payments, orders, request := g.provisioner, g.payments, g.orders, g.request
+		foreign := &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "janus-" + request, Namespace: orders},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}},
+		}
+		if _, err := c.Admin.RbacV1().Roles(orders).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+
+		_, err := p.Ensure(ctx, grantSpec(request, payments, orders))
+		if err == nil || IsRefused(err) {
+			t.Fatalf("Ensure = %v, want a failure", err)
+		}
+		for _, want := range []string{"creating role in " + orders, "was not created by Janus"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		requireNoGrantObjects(t, ctx, c.Admin, request)
+		if _, ok := p.Token(request); ok {
+			t.Error("a failed grant has a token")
+		}
+		got, err := c.Admin.RbacV1().Roles(orders).Get(ctx, foreign.Name, metav1.GetOptions{})
+		if err != nil || !reflect.DeepEqual(got.Rules, foreign.Rules) {
+			t.Errorf("the foreign role was changed or removed: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("the agent may not create roles in the second namespace", func(t *testing.T) {
+		agentNS := newNamespace(t, ctx, c.Admin, "agent")
+		payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
+		limited := limitedAgent(t, ctx, c, agentNS, []string{agentNS, payments}, true)
+		p := NewProvisioner(limited, agentNS, nil)
+		request := newRequestName("alice")
+		removeOnCleanup(t, c, agentNS, request)
+
+		_, err := p.Ensure(ctx, grantSpec(request, payments, orders))
+		if err == nil || IsRefused(err) {
+			t.Fatalf("Ensure = %v, want a failure", err)
+		}
+		for _, want := range []string{"creating role in " + orders, "is forbidden", "cannot create resource \"roles\""} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		requireNoGrantObjects(t, ctx, c.Admin, request)
+	})
+
+	t.Run("the agent may not mint the token", func(t *testing.T) {
+		agentNS := newNamespace(t, ctx, c.Admin, "agent")
+		payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
+		limited := limitedAgent(t, ctx, c, agentNS, []string{agentNS, payments, orders}, false)
+		p := NewProvisioner(limited, agentNS, nil)
+		request := newRequestName("alice")
+		removeOnCleanup(t, c, agentNS, request)
+
+		_, err := p.Ensure(ctx, grantSpec(request, payments, orders))
+		if err == nil || !strings.Contains(err.Error(), "minting a token for serviceaccount "+agentNS+"/janus-"+request) {
+			t.Fatalf("Ensure = %v, want a failure to mint the token", err)
+		}
+		requireNoGrantObjects(t, ctx, c.Admin, request)
+	})
+}
+
+// limitedAgent is a client for a user with the agent's rules in the given
+// namespaces only, and the token rule only if withToken.
+func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, agentNS string, namespaces []string, withToken bool) kubernetes.Interface {
+	t.Helper()
+	user := newRequestName("limited-agent")
+	rules := append([]rbacv1.PolicyRule{
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
+	}, GrantRules()...)
+	if withToken {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}})
+	}
+	clusterWide := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"list"}},
+	}
+	rbac := c.Admin.RbacV1()
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	mustCreate := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(rbac.ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}, metav1.CreateOptions{}))
+	mustCreate(rbac.ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user + "-cluster"}, Rules: clusterWide}, metav1.CreateOptions{}))
+	mustCreate(rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-cluster"},
+		Subjects:   subjects,
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user + "-cluster"},
+	}, metav1.CreateOptions{}))
+	for _, ns := range namespaces {
+		mustCreate(rbac.RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user},
+			Subjects:   subjects,
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user},
+		}, metav1.CreateOptions{}))
+	}
+
+	config := rest.CopyConfig(c.AdminConfig)
+	config.Impersonate = rest.ImpersonationConfig{UserName: user}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allowed []access
+	for _, ns := range namespaces {
+		allowed = append(allowed, access{verb: "create", group: "rbac.authorization.k8s.io", resource: "roles", namespace: ns})
+	}
+	allowed = append(allowed, access{verb: "list", group: "rbac.authorization.k8s.io", resource: "rolebindings"})
+	requireAccess(t, ctx, client, allowed, nil)
+	return client
+}
+
+func TestEnsureFailureKeepsAWorkingEarlierGrant(t *testing.T) {
+	g := newGrantTest(t)
+	c, ctx, p, agentNS := g.cluster, g.ctx, g.provisioner, g.agentNS
+	payments, orders, request := g.payments, g.orders, g.request
+	spec := grantSpec(request, payments, orders)
+	if _, err := p.Ensure(ctx, spec); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	before := listGrantObjects(t, ctx, c.Admin, request)
+	token, _ := p.Token(request)
+
+	// Someone swaps the binding in orders for one Janus did not make.
+	name := "janus-" + request
+	if err := c.Admin.RbacV1().RoleBindings(orders).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := grantRoleBinding(spec, orders, agentNS)
+	foreign.Labels = nil
+	if _, err := c.Admin.RbacV1().RoleBindings(orders).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	spec.ExpiresAt = spec.ExpiresAt.Add(time.Hour)
+	if _, err := p.Ensure(ctx, spec); err == nil {
+		t.Fatal("Ensure succeeded over a foreign RoleBinding")
+	}
+	if got, ok := p.Token(request); !ok || got != token {
+		t.Error("the earlier grant's token is gone")
+	}
+	after := listGrantObjects(t, ctx, c.Admin, request)
+	if len(after.serviceAccounts) != 1 || len(after.roles) != 2 || len(after.roleBindings) != len(before.roleBindings)-1 {
+		t.Errorf("after the failed refresh the grant has %v, want what it had (%v) but the replaced binding", after, before)
+	}
+}
+
+func TestEnsureAgainUpdatesTheGrantAndMintsANewToken(t *testing.T) {
+	g := newGrantTest(t)
+	c, ctx, p := g.cluster, g.ctx, g.provisioner
+	payments, orders, request := g.payments, g.orders, g.request
+	spec := grantSpec(request, payments, orders)
+	// Shorter than TokenRequest allows: the token gets the 10 minute floor.
+	spec.ExpiresAt = time.Now().Add(time.Minute)
+	if _, err := p.Ensure(ctx, spec); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	first, _ := p.tokens.get(request)
+	if floor := time.Now().Add(minTokenLifetime - time.Minute); first.expiresAt.Before(floor) {
+		t.Errorf("token expires at %s, before the 10 minute floor", first.expiresAt)
+	}
+	before := listGrantObjects(t, ctx, c.Admin, request)
+
+	// Someone widens the Role; the next Ensure puts it back.
+	name := "janus-" + request
+	role, err := c.Admin.RbacV1().Roles(payments).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+	if _, err := c.Admin.RbacV1().Roles(payments).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// An extension.
+	spec.ExpiresAt = time.Now().Add(2 * time.Hour)
+	if _, err := p.Ensure(ctx, spec); err != nil {
+		t.Fatalf("Ensure again: %v", err)
+	}
+	second, _ := p.tokens.get(request)
+	if second.value == first.value {
+		t.Error("Ensure again kept the old token")
+	}
+	// The API server reports the expiry in whole seconds.
+	if want := spec.ExpiresAt; second.expiresAt.Before(want.Add(-time.Second)) || second.expiresAt.After(want.Add(time.Minute)) {
+		t.Errorf("new token expires at %s, want about %s", second.expiresAt, want)
+	}
+	role, err = c.Admin.RbacV1().Roles(payments).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(role.Rules, GrantRules()) {
+		t.Errorf("role rules %+v, want %+v again", role.Rules, GrantRules())
+	}
+	after := listGrantObjects(t, ctx, c.Admin, request)
+	if len(after.serviceAccounts) != 1 || len(after.roles) != 2 || len(after.roleBindings) != 2 {
+		t.Fatalf("after Ensure again: %v, want the same objects as before: %v", after, before)
+	}
+	// Updated in place: the ServiceAccount is the same object, so tokens
+	// minted for it stay bound to it.
+	if after.serviceAccounts[0].UID != before.serviceAccounts[0].UID {
+		t.Error("Ensure again replaced the ServiceAccount")
+	}
+
+	// A grant that covers fewer namespaces now loses the others.
+	spec.Namespaces = []string{payments}
+	if _, err := p.Ensure(ctx, spec); err != nil {
+		t.Fatalf("Ensure with fewer namespaces: %v", err)
+	}
+	after = listGrantObjects(t, ctx, c.Admin, request)
+	if len(after.roles) != 1 || after.roles[0].Namespace != payments || len(after.roleBindings) != 1 || after.roleBindings[0].Namespace != payments {
+		t.Errorf("after narrowing to %s: %v", payments, after)
+	}
+}
+
+func TestRemoveDeletesEverythingAndTheTokenStopsWorking(t *testing.T) {
+	g := newGrantTest(t)
+	c, ctx, p, agentNS := g.cluster, g.ctx, g.provisioner, g.agentNS
+	payments, orders, request := g.payments, g.orders, g.request
+	if _, err := p.Ensure(ctx, grantSpec(request, payments, orders)); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	token, _ := p.Token(request)
+	client := clientForToken(t, c, token)
+	waitUntilAuthenticatesAs(t, ctx, client, "system:serviceaccount:"+agentNS+":janus-"+request)
+
+	if err := p.Remove(ctx, request); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	requireNoGrantObjects(t, ctx, c.Admin, request)
+	if _, ok := p.Token(request); ok {
+		t.Error("Token() still has a token after Remove")
+	}
+	waitFor(t, ctx, "the removed grant's token to be rejected", func(ctx context.Context) (bool, error) {
+		_, err := whoAmI(ctx, client)
+		return apierrors.IsUnauthorized(err), err
+	})
+
+	if err := p.Remove(ctx, request); err != nil {
+		t.Errorf("Remove again: %v, want nil", err)
+	}
+	if err := p.Remove(ctx, newRequestName("never")); err != nil {
+		t.Errorf("Remove of a grant that never was: %v, want nil", err)
+	}
+}
+
+func TestReconcileRemovesLeftoversAndRestoresActiveGrants(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+	p, agentNS := newTestProvisioner(t, ctx, c)
+	payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
+	ended, active, orphan, missing := newRequestName("ended"), newRequestName("active"), newRequestName("orphan"), newRequestName("missing")
+	refused, malformed := newRequestName("refused"), "Not-A-Name"
+	removeOnCleanup(t, c, agentNS, ended, active, orphan, missing)
+
+	for _, r := range []string{ended, active} {
+		if _, err := p.Ensure(ctx, grantSpec(r, payments, orders)); err != nil {
+			t.Fatalf("Ensure %s: %v", r, err)
+		}
+	}
+	// An agent that crashed mid-grant left a Role behind.
+	if _, err := c.Admin.RbacV1().Roles(payments).Create(ctx, grantRole(grantSpec(orphan, payments), payments), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone deleted a binding of an active grant.
+	if err := c.Admin.RbacV1().RoleBindings(orders).Delete(ctx, "janus-"+active, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	result, err := p.Reconcile(ctx, tunnel.ReconcileRequest{Active: []tunnel.GrantSpec{
+		grantSpec(active, payments, orders),
+		grantSpec(missing, payments),
+		grantSpec(refused, "kube-system"),
+		grantSpec(malformed, payments),
+	}})
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+
+	for _, r := range []string{ended, orphan} {
+		if !slices.Contains(result.Removed, r) {
+			t.Errorf("Removed %v lacks %s", result.Removed, r)
+		}
+		requireNoGrantObjects(t, ctx, c.Admin, r)
+	}
+	if _, ok := p.Token(ended); ok {
+		t.Errorf("%s still has a token", ended)
+	}
+	if want := []string{active, missing}; !slices.Equal(result.Ensured, want) {
+		t.Errorf("Ensured %v, want %v", result.Ensured, want)
+	}
+	if msg := result.Failed[refused]; !strings.Contains(msg, "kube-system is excluded") {
+		t.Errorf("Failed[%s] = %q, want the refusal", refused, msg)
+	}
+	if msg := result.Failed[malformed]; !strings.Contains(msg, "request: Invalid value") {
+		t.Errorf("Failed[%s] = %q, want why the name is invalid", malformed, msg)
+	}
+	if len(result.Failed) != 2 {
+		t.Errorf("Failed %v, want only %s and %s", result.Failed, refused, malformed)
+	}
+	for r, namespaces := range map[string]int{active: 2, missing: 1} {
+		objs := listGrantObjects(t, ctx, c.Admin, r)
+		if len(objs.serviceAccounts) != 1 || len(objs.roles) != namespaces || len(objs.roleBindings) != namespaces {
+			t.Errorf("%s has %v after reconcile, want a whole grant in %d namespaces", r, objs, namespaces)
+		}
+		if _, ok := p.Token(r); !ok {
+			t.Errorf("%s has no token after reconcile", r)
+		}
+	}
+}
+
+func TestInfoReportsVersionsAndGrantableNamespaces(t *testing.T) {
+	c := targetCluster(t)
+	ctx := testContext(t)
+	restricted := newNamespace(t, ctx, c.Admin, "restricted")
+	p, agentNS := newTestProvisioner(t, ctx, c, restricted)
+	payments := newNamespace(t, ctx, c.Admin, "payments")
+	leaving := newNamespace(t, ctx, c.Admin, "leaving")
+	if err := c.Admin.CoreV1().Namespaces().Delete(ctx, leaving, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	info, err := p.Info(ctx)
+	if err != nil {
+		t.Fatalf("Info: %v", err)
+	}
+	if info.Version != Version {
+		t.Errorf("version %q, want %q", info.Version, Version)
+	}
+	if info.KubernetesVersion != "v1.37.2" {
+		t.Errorf("Kubernetes version %q, want v1.37.2", info.KubernetesVersion)
+	}
+	if !slices.Contains(info.Namespaces, payments) || !slices.Contains(info.Namespaces, "default") {
+		t.Errorf("namespaces %v lack %s or default", info.Namespaces, payments)
+	}
+	for _, ns := range []string{"kube-system", "kube-public", "kube-node-lease", agentNS, restricted, leaving} {
+		if slices.Contains(info.Namespaces, ns) {
+			t.Errorf("namespaces %v include %s, which may not be granted", info.Namespaces, ns)
+		}
+	}
+	if !slices.IsSorted(info.Namespaces) {
+		t.Errorf("namespaces %v are not sorted", info.Namespaces)
+	}
+}
