@@ -79,7 +79,7 @@ background until "janus-playground down".`,
 // newServeCommand is the background daemon "up" starts. It owns the
 // processes and stops them on SIGTERM.
 func newServeCommand(o *options) *cobra.Command {
-	var binDir, janusAPIServer string
+	var binDir, janusAPIServer, janusAgent string
 	cmd := &cobra.Command{
 		Use:    "serve",
 		Short:  "Run the playground in the foreground (up starts this in the background)",
@@ -92,6 +92,7 @@ func newServeCommand(o *options) *cobra.Command {
 			}
 			bins := testbed.UpstreamBinaries(binDir)
 			bins.JanusAPIServer = janusAPIServer
+			bins.JanusAgent = janusAgent
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, l, bins)
@@ -99,7 +100,9 @@ func newServeCommand(o *options) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&binDir, "bin-dir", "", "Directory of etcd, kube-apiserver, kube-controller-manager and kubectl.")
 	cmd.Flags().StringVar(&janusAPIServer, "janus-apiserver", "", "The janus-apiserver binary.")
+	cmd.Flags().StringVar(&janusAgent, "janus-agent", "", "The janus-agent binary.")
 	_ = cmd.MarkFlagRequired("bin-dir")
+	_ = cmd.MarkFlagRequired("janus-agent")
 	_ = cmd.MarkFlagRequired("janus-apiserver")
 	return cmd
 }

@@ -37,14 +37,23 @@ Try it (from the repository root):
 
   # bob approves for cluster dev (alice may not approve, not even her own):
   kubectl --kubeconfig %[3]s create --raw /apis/janus.infroware.io/v1alpha1/accessrequests/$NAME/approve -f artifacts/examples/approval.json
-  kubectl get ar $NAME
+  kubectl get ar $NAME      # Active: the agent of dev has made the grant
+
+  # what the grant is, in the target cluster dev (kwok runs its pods):
+  kubectl --kubeconfig %[5]s get pods -A
+  kubectl --kubeconfig %[5]s get serviceaccounts,roles,rolebindings -A -l janus.infroware.io/request=$NAME
+
+  # carol revokes; the grant is gone from dev at once:
+  kubectl --kubeconfig %[6]s create --raw /apis/janus.infroware.io/v1alpha1/accessrequests/$NAME/revoke -f artifacts/examples/revocation.json
+  kubectl --kubeconfig %[5]s get serviceaccounts,roles,rolebindings -A -l janus.infroware.io/request=$NAME
+  kubectl describe ar $NAME
 
   # who may approve what is plain RBAC:
   kubectl --kubeconfig %[4]s auth can-i approve clusters.janus.infroware.io/prod --as bob
   kubectl --kubeconfig %[4]s auth can-i approve clusters.janus.infroware.io/prod --as carol
 
 Stop it with: make down  (or go run ./cmd/janus-playground down)
-`, display(l.binDir()), kc("alice"), kc("bob"), kc("admin"))
+`, display(l.binDir()), kc("alice"), kc("bob"), kc("admin"), display(filepath.Join(l.dir(), "dev-admin.kubeconfig")), kc("carol"))
 }
 
 // formatTimings reads "9.1s (etcd 0.8s, kube-apiserver 3.0s, ...)".

@@ -27,6 +27,8 @@ func serve(ctx context.Context, l layout, bins testbed.Binaries) error {
 		RepoRoot: l.repo,
 		Binaries: bins,
 		Progress: os.Stdout,
+		// dev is a real target cluster (kube-apiserver, kwok pods, agent).
+		Targets: []testbed.TargetSpec{{Name: "dev"}},
 	})
 	if err != nil {
 		_ = os.WriteFile(l.failedFile(), []byte(err.Error()+"\n"), 0o644)

@@ -54,7 +54,7 @@ func up(ctx context.Context, l layout) error {
 	}
 	defer logFile.Close()
 	daemon := exec.Command(self, "serve", "--repo", l.repo,
-		"--bin-dir", filepath.Dir(bins.Kubectl), "--janus-apiserver", bins.JanusAPIServer)
+		"--bin-dir", filepath.Dir(bins.Kubectl), "--janus-apiserver", bins.JanusAPIServer, "--janus-agent", bins.JanusAgent)
 	daemon.Stdout, daemon.Stderr = logFile, logFile
 	// A session of its own: closing the terminal or the end of `make up`
 	// does not reach it.

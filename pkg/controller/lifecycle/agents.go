@@ -63,6 +63,14 @@ func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error
 		if _, failed := result.Failed[spec.Request]; !failed {
 			c.provisioned.set(spec.Request, spec.ExpiresAt)
 		}
+		// A request that ended while the reconciliation ran may just have
+		// had its grant re-created by it: take that grant back.
+		if ar, err := c.requests.Get(spec.Request); err == nil && ar.Status.Phase != v1alpha1.AccessRequestActive {
+			if err := agent.RemoveGrant(ctx, spec.Request); err != nil {
+				klog.ErrorS(err, "Removing a grant that ended during reconciliation", "request", spec.Request)
+			}
+			c.provisioned.forget(spec.Request)
+		}
 	}
 	klog.InfoS("Reconciled cluster", "cluster", cluster, "active", len(active), "removed", result.Removed, "failed", len(result.Failed))
 

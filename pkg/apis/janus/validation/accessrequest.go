@@ -23,9 +23,10 @@ const (
 )
 
 // ValidateAccessRequest checks a new AccessRequest on its own, without the
-// policy of its cluster.
+// policy of its cluster. Names are DNS labels (at most 63 characters): the
+// agent labels what it creates in the target cluster with the name.
 func ValidateAccessRequest(ar *janus.AccessRequest) field.ErrorList {
-	allErrs := apimachineryvalidation.ValidateObjectMeta(&ar.ObjectMeta, false, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&ar.ObjectMeta, false, apimachineryvalidation.NameIsDNSLabel, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateAccessRequestSpec(&ar.Spec, field.NewPath("spec"))...)
 	return allErrs
 }

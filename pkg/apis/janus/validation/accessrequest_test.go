@@ -49,6 +49,8 @@ func TestValidateAccessRequest(t *testing.T) {
 		"reason 1024 runes":     {func(ar *janus.AccessRequest) { ar.Spec.Reason = strings.Repeat("ü", 1024) }, nil},
 		"reason 1025 runes":     {func(ar *janus.AccessRequest) { ar.Spec.Reason = strings.Repeat("ü", 1025) }, []string{"spec.reason"}},
 		"bad name":              {func(ar *janus.AccessRequest) { ar.Name = "Alice!" }, []string{"metadata.name"}},
+		"name with a dot":       {func(ar *janus.AccessRequest) { ar.Name = "alice.x7k2" }, []string{"metadata.name"}},
+		"name of 64 characters": {func(ar *janus.AccessRequest) { ar.Name = strings.Repeat("a", 64) }, []string{"metadata.name"}},
 		"twenty-one namespaces": {func(ar *janus.AccessRequest) { ar.Spec.Namespaces = manyNamespaces(21) }, []string{"spec.namespaces"}},
 		"twenty namespaces":     {func(ar *janus.AccessRequest) { ar.Spec.Namespaces = manyNamespaces(20) }, nil},
 	}
