@@ -57,7 +57,7 @@ type Controller struct {
 // New builds the controller on informers of a (loopback) Janus client.
 func New(client versioned.Interface, requests informers.AccessRequestInformer, clusters informers.ClusterInformer, agents Agents, recorder record.EventRecorder, opts Options) *Controller {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = 16
 	}
 	c := &Controller{
 		client:   client,

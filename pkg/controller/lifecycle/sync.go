@@ -84,6 +84,7 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	if d := ar.Status.GrantedDuration; d != nil {
 		granted = d.Duration
 	}
+	klog.V(2).InfoS("Provisioning", "request", ar.Name, "cluster", ar.Spec.Cluster)
 	now = now.Truncate(time.Second) // the API keeps seconds; the timer must match what is stored
 	expires := now.Add(granted)
 	status, err := agent.EnsureGrant(ctx, tunnel.GrantSpec{
