@@ -60,6 +60,7 @@ lint:
 bench:
 	hack/ensure-postgres.sh
 	$(GO) test ./test/integration -run '^$$' -bench . -benchtime 300x
+	$(GO) test ./test/e2e -run '^$$' -bench . -benchtime 100x
 
 clean:
 	rm -rf _output
