@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// objectClient is what the typed clients of ServiceAccounts, Roles and
+// objectClient is what the typed clients of ServiceAccounts and
 // RoleBindings have in common.
 type objectClient[T metav1.Object] interface {
 	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -79,9 +79,22 @@ func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
 	w.warnings = append(w.warnings, text)
 }
 
-// applyAgentArtifacts applies the target cluster's manifests as the admin,
-// with server-side apply, and fails on any warning.
+// applyAgentArtifacts applies the target cluster's manifests as the admin.
 func applyAgentArtifacts(t *testing.T, ctx context.Context, c *targetcluster.Cluster) {
+	t.Helper()
+	applyManifests(t, ctx, c, readManifests(t, targetManifests...))
+}
+
+// applyGrantClusterRole applies the ClusterRole janus-grant of rbac.yaml
+// as the admin, as shipped: every grant binds it.
+func applyGrantClusterRole(t *testing.T, ctx context.Context, c *targetcluster.Cluster) {
+	t.Helper()
+	applyManifests(t, ctx, c, []*unstructured.Unstructured{rbacObject(t, "ClusterRole", GrantClusterRole)})
+}
+
+// applyManifests applies objs as the admin, with server-side apply, and
+// fails on any warning.
+func applyManifests(t *testing.T, ctx context.Context, c *targetcluster.Cluster, objs []*unstructured.Unstructured) {
 	t.Helper()
 	warnings := &warningRecorder{}
 	config := rest.CopyConfig(c.AdminConfig)
@@ -91,7 +104,7 @@ func applyAgentArtifacts(t *testing.T, ctx context.Context, c *targetcluster.Clu
 		t.Fatal(err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Admin.Discovery()))
-	for _, obj := range readManifests(t, targetManifests...) {
+	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
@@ -123,20 +136,37 @@ func TestAgentRBACFromArtifactsIsEnough(t *testing.T) {
 	requireAccess(t, ctx, agent, []access{
 		// One permission from each binding, so that both have reached the
 		// API server's RBAC cache before the agent works.
-		{verb: "create", group: rbacGroup, resource: "roles", namespace: payments},
+		{verb: "create", group: rbacGroup, resource: "rolebindings", namespace: payments},
 		{verb: "create", resource: "serviceaccounts", subresource: "token", namespace: agentNS},
+		{verb: "bind", group: rbacGroup, resource: "clusterroles", name: GrantClusterRole},
 	}, []access{
-		// Neither escalate nor bind: the agent cannot hand out what it
-		// does not hold itself.
+		// No escalate at all, and bind on janus-grant alone: the agent
+		// can hand out the grant rules and nothing else.
 		{verb: "escalate", group: rbacGroup, resource: "roles", namespace: payments},
-		{verb: "bind", group: rbacGroup, resource: "roles", namespace: payments},
 		{verb: "escalate", group: rbacGroup, resource: "clusterroles"},
+		{verb: "escalate", group: rbacGroup, resource: "clusterroles", name: GrantClusterRole},
+		{verb: "bind", group: rbacGroup, resource: "roles", namespace: payments},
 		{verb: "bind", group: rbacGroup, resource: "clusterroles"},
+		{verb: "bind", group: rbacGroup, resource: "clusterroles", name: "admin"},
+		{verb: "bind", group: rbacGroup, resource: "clusterroles", name: "cluster-admin"},
+		{verb: "bind", group: rbacGroup, resource: "clusterroles", name: "janus-agent"},
+		{verb: "update", group: rbacGroup, resource: "clusterroles", name: GrantClusterRole},
+		{verb: "patch", group: rbacGroup, resource: "clusterroles", name: GrantClusterRole},
+		{verb: "delete", group: rbacGroup, resource: "clusterroles", name: GrantClusterRole},
 		{verb: "create", group: rbacGroup, resource: "clusterroles"},
 		{verb: "create", group: rbacGroup, resource: "clusterrolebindings"},
-		{verb: "patch", group: rbacGroup, resource: "roles", namespace: payments},
-		{verb: "watch", group: rbacGroup, resource: "roles"},
+		{verb: "create", group: rbacGroup, resource: "roles", namespace: payments},
+		{verb: "get", group: rbacGroup, resource: "roles", namespace: payments},
+		{verb: "patch", group: rbacGroup, resource: "rolebindings", namespace: payments},
+		{verb: "watch", group: rbacGroup, resource: "rolebindings"},
 		{verb: "deletecollection", group: rbacGroup, resource: "rolebindings", namespace: payments},
+		// None of the grant rules: the agent cannot exec anywhere itself.
+		{verb: "create", resource: "pods", subresource: "exec", namespace: payments},
+		{verb: "create", resource: "pods", subresource: "exec", namespace: "kube-system"},
+		{verb: "get", resource: "pods", subresource: "log", namespace: payments},
+		{verb: "list", resource: "pods", namespace: payments},
+		{verb: "get", resource: "pods", namespace: payments},
+		{verb: "list", resource: "events", namespace: payments},
 		{verb: "impersonate", resource: "users"},
 		{verb: "impersonate", resource: "serviceaccounts", namespace: agentNS},
 		{verb: "get", resource: "secrets", namespace: payments},
@@ -176,11 +206,11 @@ func TestAgentRBACFromArtifactsIsEnough(t *testing.T) {
 		t.Errorf("Ensure again as the agent: %v", err)
 	}
 	// Undoing a failed grant deletes what it made.
-	if _, err := c.Admin.RbacV1().Roles(orders).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "janus-" + blocked}}, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Admin.RbacV1().RoleBindings(orders).Create(ctx, foreignRoleBinding("janus-"+blocked, orders), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Ensure(ctx, grantSpec(blocked, payments, orders)); err == nil {
-		t.Error("Ensure over a foreign Role succeeded")
+		t.Error("Ensure over a foreign RoleBinding succeeded")
 	}
 	requireNoGrantObjects(t, ctx, c.Admin, blocked)
 
@@ -194,60 +224,64 @@ func TestAgentRBACFromArtifactsIsEnough(t *testing.T) {
 	requireNoGrantObjects(t, ctx, c.Admin, request)
 }
 
-// rbacRules flattens the rules of the ClusterRole or Role named kind in
-// rbac.yaml into "group/resource verb" strings.
-func rbacRules(t *testing.T, kind string) sets.Set[string] {
+// rbacObject is the object of that kind and name in rbac.yaml.
+func rbacObject(t *testing.T, kind, name string) *unstructured.Unstructured {
 	t.Helper()
-	rules := sets.New[string]()
-	found := false
 	for _, obj := range readManifests(t, "rbac.yaml") {
-		if obj.GetKind() != kind {
-			continue
+		if obj.GetKind() == kind && obj.GetName() == name {
+			return obj
 		}
-		found = true
-		var role rbacv1.ClusterRole
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &role); err != nil {
-			t.Fatal(err)
-		}
-		rules = rules.Union(flattenRules(role.Rules))
 	}
-	if !found {
-		t.Fatalf("rbac.yaml has no %s", kind)
-	}
-	return rules
+	t.Fatalf("rbac.yaml has no %s %s", kind, name)
+	return nil
 }
 
-func flattenRules(rules []rbacv1.PolicyRule) sets.Set[string] {
-	out := sets.New[string]()
-	for _, r := range rules {
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				for _, v := range r.Verbs {
-					out.Insert(fmt.Sprintf("%s/%s %s", g, res, v))
-				}
-			}
-		}
+// rbacRole is the ClusterRole or Role of that name in rbac.yaml.
+func rbacRole(t *testing.T, kind, name string) rbacv1.ClusterRole {
+	t.Helper()
+	var role rbacv1.ClusterRole
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(rbacObject(t, kind, name).Object, &role); err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return role
 }
 
-// TestAgentRBACHoldsNothingBeyondWhatItNeeds pins the artifact's rules: the
-// grant rules (which the escalation check requires), its own objects, and
-// namespaces. A new rule must come with a reason and a change here.
+// TestAgentRBACHoldsNothingBeyondWhatItNeeds pins the artifact's rules for
+// the agent: its own objects, bind on janus-grant, and namespaces. A new
+// rule must come with a reason and a change here.
 func TestAgentRBACHoldsNothingBeyondWhatItNeeds(t *testing.T) {
-	wantClusterWide := flattenRules(GrantRules()).Union(flattenRules([]rbacv1.PolicyRule{
-		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
+	wantClusterWide := permissions([]rbacv1.PolicyRule{
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{GrantClusterRole}, Verbs: []string{"bind", "get"}},
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
-	}))
-	if got := rbacRules(t, "ClusterRole"); !got.Equal(wantClusterWide) {
+	})
+	if got := permissions(rbacRole(t, "ClusterRole", "janus-agent").Rules); !got.Equal(wantClusterWide) {
 		t.Errorf("ClusterRole janus-agent: extra %v, missing %v", sets.List(got.Difference(wantClusterWide)), sets.List(wantClusterWide.Difference(got)))
 	}
-	wantOwnNamespace := flattenRules([]rbacv1.PolicyRule{
+	wantOwnNamespace := permissions([]rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
 	})
-	if got := rbacRules(t, "Role"); !got.Equal(wantOwnNamespace) {
+	if got := permissions(rbacRole(t, "Role", "janus-agent").Rules); !got.Equal(wantOwnNamespace) {
 		t.Errorf("Role janus-agent: extra %v, missing %v", sets.List(got.Difference(wantOwnNamespace)), sets.List(wantOwnNamespace.Difference(got)))
+	}
+}
+
+// TestGrantClusterRoleHoldsExactlyGrantRules pins the shipped ClusterRole
+// every grant binds to GrantRules, which the agent checks it against, and
+// makes sure rbac.yaml binds it to no one.
+func TestGrantClusterRoleHoldsExactlyGrantRules(t *testing.T) {
+	role := rbacRole(t, "ClusterRole", GrantClusterRole)
+	if !reflect.DeepEqual(role.Rules, GrantRules()) {
+		t.Errorf("ClusterRole %s has rules %+v, want GrantRules() %+v", GrantClusterRole, role.Rules, GrantRules())
+	}
+	if role.AggregationRule != nil {
+		t.Errorf("ClusterRole %s aggregates other roles: %+v", GrantClusterRole, role.AggregationRule)
+	}
+	for _, obj := range readManifests(t, targetManifests...) {
+		if ref, _, _ := unstructured.NestedString(obj.Object, "roleRef", "name"); ref == GrantClusterRole {
+			t.Errorf("%s %s binds %s; only the agent's per-request RoleBindings may", obj.GetKind(), obj.GetName(), GrantClusterRole)
+		}
 	}
 }
 

@@ -13,9 +13,10 @@ func NewAgentCommand(ctx context.Context, o *AgentOptions) *cobra.Command {
 		Short: "Provision Janus grants in this cluster for janus-apiserver",
 		Long: `janus-agent runs in each target cluster. It dials janus-apiserver (nothing
 dials in), proves who it is with a projected ServiceAccount token, and on
-Janus's behalf creates and removes the per-request ServiceAccounts, Roles and
-RoleBindings that give time-limited exec access to pods. Namespaces in
---excluded-namespaces are never granted, whatever Janus asks.`,
+Janus's behalf creates and removes the per-request ServiceAccounts, and the
+RoleBindings of the ClusterRole janus-grant (artifacts/agent/rbac.yaml), that
+give time-limited exec access to pods. Namespaces in --excluded-namespaces
+are never granted, whatever Janus asks.`,
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(); err != nil {

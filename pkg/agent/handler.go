@@ -33,8 +33,22 @@ var _ Grants = (*Provisioner)(nil)
 // for a malformed request, 422 for a grant the agent's policy refuses, 5xx
 // when the target cluster or the agent failed.
 func NewHandler(grants Grants) http.Handler {
+	return newMux(grants, nil)
+}
+
+// NewHandlerWithStreams also relays exec and log streams, and ends a
+// request's streams when its grant is removed.
+func NewHandlerWithStreams(p *Provisioner, streams *StreamRelay) http.Handler {
+	return newMux(grantsCuttingStreams{Provisioner: p, streams: streams}, streams)
+}
+
+func newMux(grants Grants, streams *StreamRelay) http.Handler {
 	h := &handler{grants: grants}
 	mux := http.NewServeMux()
+	if streams != nil {
+		mux.HandleFunc(tunnel.PathExec+"{request}/{namespace}/{pod}", streams.exec)
+		mux.HandleFunc("GET "+tunnel.PathLog+"{request}/{namespace}/{pod}", streams.log)
+	}
 	mux.HandleFunc("GET "+tunnel.PathInfo, h.info)
 	mux.HandleFunc("PUT "+tunnel.PathGrants+"{request}", h.putGrant)
 	mux.HandleFunc("DELETE "+tunnel.PathGrants+"{request}", h.deleteGrant)

@@ -44,7 +44,7 @@ func (g *recordingGrants) Ensure(_ context.Context, spec tunnel.GrantSpec) (tunn
 	}
 	var grants []v1alpha1.Grant
 	for _, ns := range spec.Namespaces {
-		grants = append(grants, v1alpha1.Grant{Namespace: ns, Role: grantName(spec.Request)})
+		grants = append(grants, v1alpha1.Grant{Namespace: ns, Role: GrantClusterRole, RoleBinding: grantName(spec.Request)})
 	}
 	return tunnel.GrantStatus{Request: spec.Request, Grants: grants}, nil
 }
@@ -131,8 +131,8 @@ func TestHandlerAnswersEveryPathOfTheProtocol(t *testing.T) {
 		wantStatus: http.StatusBadRequest, wantBody: `namespaces: Required value`,
 	}, {
 		name: "put failing in the target cluster", method: http.MethodPut, path: tunnel.PathGrants + "alice-1", body: grantBody,
-		grantsErr:  errors.New(`granting alice-1: creating role in payments: roles.rbac.authorization.k8s.io "janus-alice-1" is forbidden`),
-		wantStatus: http.StatusInternalServerError, wantBody: `creating role in payments`,
+		grantsErr:  errors.New(`granting alice-1: creating rolebinding in payments: rolebindings.rbac.authorization.k8s.io "janus-alice-1" is forbidden`),
+		wantStatus: http.StatusInternalServerError, wantBody: `creating rolebinding in payments`,
 	}, {
 		name: "delete", method: http.MethodDelete, path: tunnel.PathGrants + "alice-1",
 		wantStatus: http.StatusNoContent,

@@ -16,24 +16,22 @@ type labelledObject struct {
 
 // grantKind is one kind of object a grant is made of, found by its labels.
 type grantKind struct {
-	name string
-	// perNamespace kinds exist once in each granted namespace; the others
-	// once, in the agent's namespace.
-	perNamespace bool
-	list         func(ctx context.Context, selector string) ([]labelledObject, error)
-	delete       func(ctx context.Context, namespace, name string) error
+	name   string
+	list   func(ctx context.Context, selector string) ([]labelledObject, error)
+	delete func(ctx context.Context, namespace, name string) error
 }
 
-// grantKinds are the kinds of a grant's objects.
+// grantKinds are the kinds of a grant's objects: one ServiceAccount, in
+// the agent's namespace, and a RoleBinding in each granted namespace.
 type grantKinds struct {
-	serviceAccounts, roleBindings, roles grantKind
+	serviceAccounts, roleBindings grantKind
 }
 
 // all lists the kinds with the ServiceAccount first: deleting it
 // invalidates every token minted for it, so a removal that fails half-way
 // still ends the access.
 func (k grantKinds) all() []grantKind {
-	return []grantKind{k.serviceAccounts, k.roleBindings, k.roles}
+	return []grantKind{k.serviceAccounts, k.roleBindings}
 }
 
 func newGrantKinds(client kubernetes.Interface, agentNamespace string) grantKinds {
@@ -52,8 +50,7 @@ func newGrantKinds(client kubernetes.Interface, agentNamespace string) grantKind
 			},
 		},
 		roleBindings: grantKind{
-			name:         "rolebinding",
-			perNamespace: true,
+			name: "rolebinding",
 			list: func(ctx context.Context, selector string) ([]labelledObject, error) {
 				l, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector})
 				if err != nil {
@@ -63,20 +60,6 @@ func newGrantKinds(client kubernetes.Interface, agentNamespace string) grantKind
 			},
 			delete: func(ctx context.Context, namespace, name string) error {
 				return client.RbacV1().RoleBindings(namespace).Delete(ctx, name, metav1.DeleteOptions{})
-			},
-		},
-		roles: grantKind{
-			name:         "role",
-			perNamespace: true,
-			list: func(ctx context.Context, selector string) ([]labelledObject, error) {
-				l, err := client.RbacV1().Roles(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector})
-				if err != nil {
-					return nil, err
-				}
-				return labelledObjects(l.Items), nil
-			},
-			delete: func(ctx context.Context, namespace, name string) error {
-				return client.RbacV1().Roles(namespace).Delete(ctx, name, metav1.DeleteOptions{})
 			},
 		},
 	}

@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"fmt"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
 
 	"github.com/infroware/janus/pkg/tunnel"
@@ -25,13 +27,21 @@ const (
 	ManagedBy      = "janus"
 )
 
-// grantName names the ServiceAccount, Roles and RoleBindings of a request.
+// GrantClusterRole is the ClusterRole, shipped in artifacts/agent/rbac.yaml,
+// that every grant binds in each namespace it covers. Binding one shared
+// role instead of creating a Role per request spares every grant RBAC's
+// escalation check: the agent holds "bind" on this one ClusterRole, so
+// kube-apiserver authorizes the RoleBinding without resolving all of the
+// agent's own rules, and the agent itself needs none of the grant rules.
+const GrantClusterRole = "janus-grant"
+
+// grantName names the ServiceAccount and RoleBindings of a request.
 func grantName(request string) string { return "janus-" + request }
 
 // GrantRules are the only permissions a grant gives, in each namespace it
-// covers: find a pod, exec into it, read its logs and events. The agent's
-// own ClusterRole in artifacts/agent must hold exactly these too, or the
-// RBAC escalation check refuses to let it create such Roles.
+// covers: find a pod, exec into it, read its logs and events. The
+// ClusterRole GrantClusterRole in artifacts/agent/rbac.yaml must hold
+// exactly these; the agent checks that it does before it binds it.
 func GrantRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}},
@@ -39,6 +49,33 @@ func GrantRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
 	}
+}
+
+// permissions spells rules out as one string per permission they give,
+// "group/resource verb" (with " name" when the rule names its objects, and
+// "url verb" for non-resource URLs), so that two lists of rules can be
+// compared by what they allow rather than how they are written. A
+// wildcard stays a "*" and so equals nothing but another wildcard.
+func permissions(rules []rbacv1.PolicyRule) sets.Set[string] {
+	out := sets.New[string]()
+	for _, r := range rules {
+		for _, v := range r.Verbs {
+			for _, u := range r.NonResourceURLs {
+				out.Insert(fmt.Sprintf("%s %s", u, v))
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					if len(r.ResourceNames) == 0 {
+						out.Insert(fmt.Sprintf("%s/%s %s", g, res, v))
+					}
+					for _, name := range r.ResourceNames {
+						out.Insert(fmt.Sprintf("%s/%s %s %s", g, res, v, name))
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // grantSelector selects the objects of one request.
@@ -93,13 +130,9 @@ func grantServiceAccount(spec tunnel.GrantSpec, namespace string) *corev1.Servic
 	}
 }
 
-func grantRole(spec tunnel.GrantSpec, namespace string) *rbacv1.Role {
-	return &rbacv1.Role{
-		ObjectMeta: grantObjectMeta(spec, namespace),
-		Rules:      GrantRules(),
-	}
-}
-
+// grantRoleBinding gives the request's ServiceAccount the grant rules in
+// namespace. It is a RoleBinding of the ClusterRole, so the rules hold in
+// that namespace only.
 func grantRoleBinding(spec tunnel.GrantSpec, namespace, serviceAccountNamespace string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
 		ObjectMeta: grantObjectMeta(spec, namespace),
@@ -110,8 +143,8 @@ func grantRoleBinding(spec tunnel.GrantSpec, namespace, serviceAccountNamespace 
 		}},
 		RoleRef: rbacv1.RoleRef{
 			APIGroup: rbacv1.GroupName,
-			Kind:     "Role",
-			Name:     grantName(spec.Request),
+			Kind:     "ClusterRole",
+			Name:     GrantClusterRole,
 		},
 	}
 }
@@ -119,12 +152,6 @@ func grantRoleBinding(spec tunnel.GrantSpec, namespace, serviceAccountNamespace 
 func updateServiceAccount(have, want *corev1.ServiceAccount) (*corev1.ServiceAccount, bool) {
 	adoptMeta(have, want)
 	have.AutomountServiceAccountToken = want.AutomountServiceAccountToken
-	return have, true
-}
-
-func updateRole(have, want *rbacv1.Role) (*rbacv1.Role, bool) {
-	adoptMeta(have, want)
-	have.Rules = want.Rules
 	return have, true
 }
 

@@ -121,6 +121,7 @@ type Config struct {
 	TLSConfig *tls.Config
 
 	TargetClient       kubernetes.Interface
+	TargetRESTConfig   *rest.Config
 	Namespace          string
 	ExcludedNamespaces []string
 }
@@ -157,6 +158,7 @@ func (o *AgentOptions) Config() (*Config, error) {
 		TokenFile:          o.TokenFile,
 		TLSConfig:          tlsConfig,
 		TargetClient:       client,
+		TargetRESTConfig:   restConfig,
 		Namespace:          o.Namespace,
 		ExcludedNamespaces: o.ExcludedNamespaces,
 	}, nil
@@ -183,7 +185,11 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return config.New().Run(ctx)
+	agent, err := config.New()
+	if err != nil {
+		return err
+	}
+	return agent.Run(ctx)
 }
 
 // Agent is a provisioner and the agent API it serves through the tunnel.
@@ -194,9 +200,13 @@ type Agent struct {
 }
 
 // New builds the agent.
-func (c *Config) New() *Agent {
+func (c *Config) New() (*Agent, error) {
 	p := NewProvisioner(c.TargetClient, c.Namespace, c.ExcludedNamespaces)
-	return &Agent{Provisioner: p, Handler: NewHandler(p), config: c}
+	streams, err := NewStreamRelay(c.TargetRESTConfig, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{Provisioner: p, Handler: NewHandlerWithStreams(p, streams), config: c}, nil
 }
 
 // Run dials janus-apiserver and serves the agent API through the tunnel,
@@ -205,6 +215,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	c := a.config
 	klog.InfoS("Starting janus-agent", "version", Version, "cluster", c.Cluster, "janusURL", c.JanusURL,
 		"namespace", c.Namespace, "excludedNamespaces", sets.List(a.Provisioner.excluded))
+	// The agent connects all the same: every grant is then refused with
+	// the same message, which reaches the requester, and works as soon as
+	// the administrators have fixed the cluster.
+	if err := a.Provisioner.checkGrantClusterRole(ctx); err != nil {
+		klog.ErrorS(err, "This cluster cannot be granted until its administrators fix it", "clusterRole", GrantClusterRole)
+	}
 	return tunnel.RunAgent(ctx, tunnel.AgentConfig{
 		URL:       c.JanusURL,
 		Cluster:   c.Cluster,

@@ -112,8 +112,9 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 		status.Grants = append(status.Grants, v1alpha1.Grant{
 			Namespace:      ns,
 			ServiceAccount: p.namespace + "/" + name,
-			Role:           name,
-			RoleBinding:    name,
+			// A ClusterRole, bound in the namespace by RoleBinding.
+			Role:        GrantClusterRole,
+			RoleBinding: name,
 		})
 	}
 	token, _ := p.tokens.get(spec.Request)
@@ -122,9 +123,13 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 	return status, nil
 }
 
-// refuse checks the grant against the agent's policy: no excluded
-// namespace, none the cluster does not have or is deleting.
+// refuse checks the grant against the agent's policy and the cluster: the
+// ClusterRole to bind is as shipped, and no namespace is excluded, missing
+// or being deleted.
 func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
+	if err := p.checkGrantClusterRole(ctx); err != nil {
+		return err
+	}
 	var refusals []string
 	for _, ns := range spec.Namespaces {
 		if p.excluded.Has(ns) {
@@ -147,6 +152,29 @@ func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
 	return nil
 }
 
+// checkGrantClusterRole makes sure that the ClusterRole every grant binds
+// exists and gives exactly GrantRules: a binding to a missing ClusterRole
+// grants nothing, and one to a widened ClusterRole more than Janus
+// promises. Only the cluster's administrators can fix either, so both are
+// refusals that say how.
+func (p *Provisioner) checkGrantClusterRole(ctx context.Context) error {
+	role, err := p.client.RbacV1().ClusterRoles().Get(ctx, GrantClusterRole, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return refusedf("ClusterRole %s is missing: apply artifacts/agent/rbac.yaml", GrantClusterRole)
+	case apierrors.IsForbidden(err):
+		return refusedf("the agent may not read ClusterRole %s: apply artifacts/agent/rbac.yaml", GrantClusterRole)
+	case err != nil:
+		return fmt.Errorf("reading ClusterRole %s: %w", GrantClusterRole, err)
+	}
+	have, want := permissions(role.Rules), permissions(GrantRules())
+	if !have.Equal(want) {
+		return refusedf("ClusterRole %s does not hold exactly the grant rules (extra %v, missing %v): apply artifacts/agent/rbac.yaml",
+			GrantClusterRole, sets.List(have.Difference(want)), sets.List(want.Difference(have)))
+	}
+	return nil
+}
+
 // grant makes or updates every object of the grant, then mints its token.
 // Everything it creates is recorded in done.
 func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *undoList) error {
@@ -165,17 +193,8 @@ func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *un
 	}
 
 	for _, ns := range spec.Namespaces {
-		role := grantRole(spec, ns)
-		created, err := ensureObject(ctx, p.client.RbacV1().Roles(ns), p.kinds.roles.name, role, updateRole)
-		if created {
-			done.add(p.kinds.roles, ns, role.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("creating role in %s: %w", ns, err)
-		}
-
 		binding := grantRoleBinding(spec, ns, p.namespace)
-		created, err = ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
+		created, err := ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
 		if created {
 			done.add(p.kinds.roleBindings, ns, binding.Name)
 		}
@@ -192,24 +211,20 @@ func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *un
 	return nil
 }
 
-// pruneNamespaces removes the request's Roles and RoleBindings from
-// namespaces the grant no longer covers.
+// pruneNamespaces removes the request's RoleBindings from namespaces the
+// grant no longer covers.
 func (p *Provisioner) pruneNamespaces(ctx context.Context, spec tunnel.GrantSpec) error {
-	for _, kind := range p.kinds.all() {
-		if !kind.perNamespace {
+	kind := p.kinds.roleBindings
+	objs, err := kind.list(ctx, grantSelector(spec.Request))
+	if err != nil {
+		return fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
+	}
+	for _, o := range objs {
+		if slices.Contains(spec.Namespaces, o.namespace) {
 			continue
 		}
-		objs, err := kind.list(ctx, grantSelector(spec.Request))
-		if err != nil {
-			return fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
-		}
-		for _, o := range objs {
-			if slices.Contains(spec.Namespaces, o.namespace) {
-				continue
-			}
-			if err := deleteObject(ctx, kind, o.namespace, o.name); err != nil {
-				return err
-			}
+		if err := deleteObject(ctx, kind, o.namespace, o.name); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -266,7 +281,7 @@ func (p *Provisioner) undo(ctx context.Context, request string, done undoList, r
 	return errors.Join(errs...)
 }
 
-// Remove deletes the request's ServiceAccount, Roles and RoleBindings in
+// Remove deletes the request's ServiceAccount and its RoleBindings in
 // every namespace and forgets its token. A grant that is gone already is
 // no error.
 func (p *Provisioner) Remove(ctx context.Context, request string) error {

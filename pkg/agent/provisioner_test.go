@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/infroware/janus/pkg/agent/internal/targetcluster"
@@ -62,8 +65,8 @@ func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
 
 	name := "janus-" + request
 	wantStatus := tunnel.GrantStatus{Request: request, Grants: []v1alpha1.Grant{
-		{Namespace: payments, ServiceAccount: agentNS + "/" + name, Role: name, RoleBinding: name},
-		{Namespace: orders, ServiceAccount: agentNS + "/" + name, Role: name, RoleBinding: name},
+		{Namespace: payments, ServiceAccount: agentNS + "/" + name, Role: GrantClusterRole, RoleBinding: name},
+		{Namespace: orders, ServiceAccount: agentNS + "/" + name, Role: GrantClusterRole, RoleBinding: name},
 	}}
 	if !reflect.DeepEqual(status, wantStatus) {
 		t.Errorf("status %+v, want %+v", status, wantStatus)
@@ -94,14 +97,7 @@ func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
 		t.Error("the grant's ServiceAccount lets pods mount its token")
 	}
 
-	var roleNamespaces, bindingNamespaces []string
-	for _, r := range objs.roles {
-		roleNamespaces = append(roleNamespaces, r.Namespace)
-		checkMeta("role", r.ObjectMeta)
-		if !reflect.DeepEqual(r.Rules, GrantRules()) {
-			t.Errorf("role %s/%s has rules %+v, want %+v", r.Namespace, r.Name, r.Rules, GrantRules())
-		}
-	}
+	var bindingNamespaces []string
 	for _, b := range objs.roleBindings {
 		bindingNamespaces = append(bindingNamespaces, b.Namespace)
 		checkMeta("rolebinding", b.ObjectMeta)
@@ -109,16 +105,15 @@ func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
 		if !reflect.DeepEqual(b.Subjects, wantSubjects) {
 			t.Errorf("rolebinding %s/%s binds %+v, want %+v", b.Namespace, b.Name, b.Subjects, wantSubjects)
 		}
-		if wantRef := (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}); b.RoleRef != wantRef {
+		if wantRef := (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: GrantClusterRole}); b.RoleRef != wantRef {
 			t.Errorf("rolebinding %s/%s refers to %+v, want %+v", b.Namespace, b.Name, b.RoleRef, wantRef)
 		}
 	}
 	want := []string{orders, payments}
 	slices.Sort(want)
-	slices.Sort(roleNamespaces)
 	slices.Sort(bindingNamespaces)
-	if !slices.Equal(roleNamespaces, want) || !slices.Equal(bindingNamespaces, want) {
-		t.Errorf("roles in %v and rolebindings in %v, want exactly one of each in %v", roleNamespaces, bindingNamespaces, want)
+	if !slices.Equal(bindingNamespaces, want) {
+		t.Errorf("rolebindings in %v, want exactly one in each of %v", bindingNamespaces, want)
 	}
 
 	token, ok := p.Token(request)
@@ -135,6 +130,118 @@ func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
 				t.Errorf("the token is stored in Secret %s/%s", s.Namespace, s.Name)
 			}
 		}
+	}
+}
+
+// requestLog records the method and path of every request a client sends.
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.requests = append(l.requests, r.Method+" "+r.URL.Path)
+		l.mu.Unlock()
+		return rt.RoundTrip(r)
+	})
+}
+
+func (l *requestLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestEnsureWritesOnlyAServiceAccountRoleBindingsAndAToken: a grant binds
+// the shipped ClusterRole, so it creates no Role (whose escalation check
+// made grants slow) and changes no ClusterRole; its only writes are the
+// ServiceAccount, one RoleBinding per namespace and the TokenRequest.
+func TestEnsureWritesOnlyAServiceAccountRoleBindingsAndAToken(t *testing.T) {
+	g := newGrantTest(t)
+	log := &requestLog{}
+	config := rest.CopyConfig(g.cluster.AdminConfig)
+	config.Wrap(log.wrap)
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvisioner(client, g.agentNS, DefaultExcludedNamespaces)
+
+	if _, err := p.Ensure(g.ctx, grantSpec(g.request, g.payments, g.orders)); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+
+	const rbacPath = "/apis/rbac.authorization.k8s.io/v1"
+	wantWrites := []string{
+		"POST /api/v1/namespaces/" + g.agentNS + "/serviceaccounts",
+		"POST " + rbacPath + "/namespaces/" + g.payments + "/rolebindings",
+		"POST " + rbacPath + "/namespaces/" + g.orders + "/rolebindings",
+		"POST /api/v1/namespaces/" + g.agentNS + "/serviceaccounts/janus-" + g.request + "/token",
+	}
+	var writes []string
+	for _, r := range log.get() {
+		if strings.Contains(r, "/roles") {
+			t.Errorf("Ensure sent %s; a grant has no Roles", r)
+		}
+		if !strings.HasPrefix(r, http.MethodGet+" ") {
+			writes = append(writes, r)
+		}
+	}
+	if !slices.Equal(writes, wantWrites) {
+		t.Errorf("Ensure wrote\n\t%s\nwant\n\t%s", strings.Join(writes, "\n\t"), strings.Join(wantWrites, "\n\t"))
+	}
+}
+
+// TestEnsureRefusesWhileGrantClusterRoleIsNotAsShipped: binding a missing
+// ClusterRole would grant nothing, and a widened one more than Janus
+// promises; either way the requester learns what the cluster's
+// administrators must do, and nothing is made.
+func TestEnsureRefusesWhileGrantClusterRoleIsNotAsShipped(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(ctx context.Context, roles rbacclient.ClusterRoleInterface) error
+		want   string
+	}{
+		"missing": {
+			change: func(ctx context.Context, roles rbacclient.ClusterRoleInterface) error {
+				return roles.Delete(ctx, GrantClusterRole, metav1.DeleteOptions{})
+			},
+			want: "ClusterRole janus-grant is missing: apply artifacts/agent/rbac.yaml",
+		},
+		"widened": {
+			change: func(ctx context.Context, roles rbacclient.ClusterRoleInterface) error {
+				role, err := roles.Get(ctx, GrantClusterRole, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+				_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
+				return err
+			},
+			want: "ClusterRole janus-grant does not hold exactly the grant rules (extra [/secrets get], missing []): apply artifacts/agent/rbac.yaml",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := newGrantTest(t)
+			t.Cleanup(func() { applyGrantClusterRole(t, context.Background(), g.cluster) })
+			if err := tc.change(g.ctx, g.cluster.Admin.RbacV1().ClusterRoles()); err != nil {
+				t.Fatal(err)
+			}
+
+			_, err := g.provisioner.Ensure(g.ctx, grantSpec(g.request, g.payments))
+			if !IsRefused(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Ensure = %v, want a refusal saying %q", err, tc.want)
+			}
+			requireNoGrantObjects(t, g.ctx, g.cluster.Admin, g.request)
+			if _, ok := g.provisioner.Token(g.request); ok {
+				t.Error("a refused grant has a token")
+			}
+		})
 	}
 }
 
@@ -271,14 +378,11 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 	c := targetCluster(t)
 	ctx := testContext(t)
 
-	t.Run("a role of that name belongs to someone else", func(t *testing.T) {
+	t.Run("a rolebinding of that name belongs to someone else", func(t *testing.T) {
 		g := newGrantTest(t)
 		p, payments, orders, request := g.provisioner, g.payments, g.orders, g.request
-		foreign := &rbacv1.Role{
-			ObjectMeta: metav1.ObjectMeta{Name: "janus-" + request, Namespace: orders},
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}},
-		}
-		if _, err := c.Admin.RbacV1().Roles(orders).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		foreign := foreignRoleBinding("janus-"+request, orders)
+		if _, err := c.Admin.RbacV1().RoleBindings(orders).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -286,7 +390,7 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 		if err == nil || IsRefused(err) {
 			t.Fatalf("Ensure = %v, want a failure", err)
 		}
-		for _, want := range []string{"creating role in " + orders, "was not created by Janus"} {
+		for _, want := range []string{"creating rolebinding in " + orders, "was not created by Janus"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
@@ -295,16 +399,16 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 		if _, ok := p.Token(request); ok {
 			t.Error("a failed grant has a token")
 		}
-		got, err := c.Admin.RbacV1().Roles(orders).Get(ctx, foreign.Name, metav1.GetOptions{})
-		if err != nil || !reflect.DeepEqual(got.Rules, foreign.Rules) {
-			t.Errorf("the foreign role was changed or removed: %+v, %v", got, err)
+		got, err := c.Admin.RbacV1().RoleBindings(orders).Get(ctx, foreign.Name, metav1.GetOptions{})
+		if err != nil || got.RoleRef != foreign.RoleRef || !reflect.DeepEqual(got.Subjects, foreign.Subjects) {
+			t.Errorf("the foreign rolebinding was changed or removed: %+v, %v", got, err)
 		}
 	})
 
-	t.Run("the agent may not create roles in the second namespace", func(t *testing.T) {
+	t.Run("the agent may not create rolebindings in the second namespace", func(t *testing.T) {
 		agentNS := newNamespace(t, ctx, c.Admin, "agent")
 		payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
-		limited := limitedAgent(t, ctx, c, agentNS, []string{agentNS, payments}, true)
+		limited := limitedAgent(t, ctx, c, agentNS, agentLimits{namespaces: []string{agentNS, payments}})
 		p := NewProvisioner(limited, agentNS, nil)
 		request := newRequestName("alice")
 		removeOnCleanup(t, c, agentNS, request)
@@ -313,7 +417,30 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 		if err == nil || IsRefused(err) {
 			t.Fatalf("Ensure = %v, want a failure", err)
 		}
-		for _, want := range []string{"creating role in " + orders, "is forbidden", "cannot create resource \"roles\""} {
+		for _, want := range []string{"creating rolebinding in " + orders, "is forbidden", "cannot create resource \"rolebindings\""} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		requireNoGrantObjects(t, ctx, c.Admin, request)
+	})
+
+	// Without bind on janus-grant, kube-apiserver falls back to the
+	// escalation check, which an agent holding none of the grant rules
+	// fails: bind is what lets it grant.
+	t.Run("the agent may not bind janus-grant", func(t *testing.T) {
+		agentNS := newNamespace(t, ctx, c.Admin, "agent")
+		payments := newNamespace(t, ctx, c.Admin, "payments")
+		limited := limitedAgent(t, ctx, c, agentNS, agentLimits{namespaces: []string{agentNS, payments}, noBind: true})
+		p := NewProvisioner(limited, agentNS, nil)
+		request := newRequestName("alice")
+		removeOnCleanup(t, c, agentNS, request)
+
+		_, err := p.Ensure(ctx, grantSpec(request, payments))
+		if err == nil || IsRefused(err) {
+			t.Fatalf("Ensure = %v, want a failure", err)
+		}
+		for _, want := range []string{"creating rolebinding in " + payments, "is forbidden", "not currently held"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
@@ -324,7 +451,7 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 	t.Run("the agent may not mint the token", func(t *testing.T) {
 		agentNS := newNamespace(t, ctx, c.Admin, "agent")
 		payments, orders := newNamespace(t, ctx, c.Admin, "payments"), newNamespace(t, ctx, c.Admin, "orders")
-		limited := limitedAgent(t, ctx, c, agentNS, []string{agentNS, payments, orders}, false)
+		limited := limitedAgent(t, ctx, c, agentNS, agentLimits{namespaces: []string{agentNS, payments, orders}, noToken: true})
 		p := NewProvisioner(limited, agentNS, nil)
 		request := newRequestName("alice")
 		removeOnCleanup(t, c, agentNS, request)
@@ -337,21 +464,46 @@ func TestEnsureFailingPartWayLeavesNothingBehind(t *testing.T) {
 	})
 }
 
-// limitedAgent is a client for a user with the agent's rules in the given
-// namespaces only, and the token rule only if withToken.
-func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, agentNS string, namespaces []string, withToken bool) kubernetes.Interface {
+// agentLimits narrow what limitedAgent may do.
+type agentLimits struct {
+	// namespaces are the only ones where it may make RoleBindings and
+	// ServiceAccounts.
+	namespaces []string
+	// noToken takes away minting tokens.
+	noToken bool
+	// noBind takes away bind on janus-grant.
+	noBind bool
+}
+
+// foreignRoleBinding is a binding of that name that Janus did not make.
+func foreignRoleBinding(name, namespace string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "mallory@example.com"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+	}
+}
+
+// limitedAgent is a client for a user with the agent's rules, narrowed by
+// limits.
+func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, agentNS string, limits agentLimits) kubernetes.Interface {
 	t.Helper()
 	user := newRequestName("limited-agent")
-	rules := append([]rbacv1.PolicyRule{
-		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
-	}, GrantRules()...)
-	if withToken {
+	}
+	if !limits.noToken {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}})
+	}
+	grantRole := rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{GrantClusterRole}, Verbs: []string{"get", "bind"}}
+	if limits.noBind {
+		grantRole.Verbs = []string{"get"}
 	}
 	clusterWide := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
-		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"list"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"list"}},
+		grantRole,
 	}
 	rbac := c.Admin.RbacV1()
 	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
@@ -368,7 +520,7 @@ func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, a
 		Subjects:   subjects,
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user + "-cluster"},
 	}, metav1.CreateOptions{}))
-	for _, ns := range namespaces {
+	for _, ns := range limits.namespaces {
 		mustCreate(rbac.RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: user},
 			Subjects:   subjects,
@@ -383,10 +535,10 @@ func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, a
 		t.Fatal(err)
 	}
 	var allowed []access
-	for _, ns := range namespaces {
-		allowed = append(allowed, access{verb: "create", group: "rbac.authorization.k8s.io", resource: "roles", namespace: ns})
+	for _, ns := range limits.namespaces {
+		allowed = append(allowed, access{verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings", namespace: ns})
 	}
-	allowed = append(allowed, access{verb: "list", group: "rbac.authorization.k8s.io", resource: "rolebindings"})
+	allowed = append(allowed, access{verb: "get", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: GrantClusterRole})
 	requireAccess(t, ctx, client, allowed, nil)
 	return client
 }
@@ -421,7 +573,7 @@ func TestEnsureFailureKeepsAWorkingEarlierGrant(t *testing.T) {
 		t.Error("the earlier grant's token is gone")
 	}
 	after := listGrantObjects(t, ctx, c.Admin, request)
-	if len(after.serviceAccounts) != 1 || len(after.roles) != 2 || len(after.roleBindings) != len(before.roleBindings)-1 {
+	if len(after.serviceAccounts) != 1 || len(after.roleBindings) != len(before.roleBindings)-1 {
 		t.Errorf("after the failed refresh the grant has %v, want what it had (%v) but the replaced binding", after, before)
 	}
 }
@@ -442,14 +594,15 @@ func TestEnsureAgainUpdatesTheGrantAndMintsANewToken(t *testing.T) {
 	}
 	before := listGrantObjects(t, ctx, c.Admin, request)
 
-	// Someone widens the Role; the next Ensure puts it back.
+	// Someone adds a subject to a binding; the next Ensure takes it out.
 	name := "janus-" + request
-	role, err := c.Admin.RbacV1().Roles(payments).Get(ctx, name, metav1.GetOptions{})
+	binding, err := c.Admin.RbacV1().RoleBindings(payments).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
-	if _, err := c.Admin.RbacV1().Roles(payments).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+	wantSubjects := binding.Subjects
+	binding.Subjects = append(slices.Clone(binding.Subjects), rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "mallory@example.com"})
+	if _, err := c.Admin.RbacV1().RoleBindings(payments).Update(ctx, binding, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -466,15 +619,15 @@ func TestEnsureAgainUpdatesTheGrantAndMintsANewToken(t *testing.T) {
 	if want := spec.ExpiresAt; second.expiresAt.Before(want.Add(-time.Second)) || second.expiresAt.After(want.Add(time.Minute)) {
 		t.Errorf("new token expires at %s, want about %s", second.expiresAt, want)
 	}
-	role, err = c.Admin.RbacV1().Roles(payments).Get(ctx, name, metav1.GetOptions{})
+	binding, err = c.Admin.RbacV1().RoleBindings(payments).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(role.Rules, GrantRules()) {
-		t.Errorf("role rules %+v, want %+v again", role.Rules, GrantRules())
+	if !reflect.DeepEqual(binding.Subjects, wantSubjects) {
+		t.Errorf("rolebinding subjects %+v, want %+v again", binding.Subjects, wantSubjects)
 	}
 	after := listGrantObjects(t, ctx, c.Admin, request)
-	if len(after.serviceAccounts) != 1 || len(after.roles) != 2 || len(after.roleBindings) != 2 {
+	if len(after.serviceAccounts) != 1 || len(after.roleBindings) != 2 {
 		t.Fatalf("after Ensure again: %v, want the same objects as before: %v", after, before)
 	}
 	// Updated in place: the ServiceAccount is the same object, so tokens
@@ -489,7 +642,7 @@ func TestEnsureAgainUpdatesTheGrantAndMintsANewToken(t *testing.T) {
 		t.Fatalf("Ensure with fewer namespaces: %v", err)
 	}
 	after = listGrantObjects(t, ctx, c.Admin, request)
-	if len(after.roles) != 1 || after.roles[0].Namespace != payments || len(after.roleBindings) != 1 || after.roleBindings[0].Namespace != payments {
+	if len(after.roleBindings) != 1 || after.roleBindings[0].Namespace != payments {
 		t.Errorf("after narrowing to %s: %v", payments, after)
 	}
 }
@@ -539,8 +692,8 @@ func TestReconcileRemovesLeftoversAndRestoresActiveGrants(t *testing.T) {
 			t.Fatalf("Ensure %s: %v", r, err)
 		}
 	}
-	// An agent that crashed mid-grant left a Role behind.
-	if _, err := c.Admin.RbacV1().Roles(payments).Create(ctx, grantRole(grantSpec(orphan, payments), payments), metav1.CreateOptions{}); err != nil {
+	// An agent that crashed mid-grant left a RoleBinding behind.
+	if _, err := c.Admin.RbacV1().RoleBindings(payments).Create(ctx, grantRoleBinding(grantSpec(orphan, payments), payments, agentNS), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Someone deleted a binding of an active grant.
@@ -581,7 +734,7 @@ func TestReconcileRemovesLeftoversAndRestoresActiveGrants(t *testing.T) {
 	}
 	for r, namespaces := range map[string]int{active: 2, missing: 1} {
 		objs := listGrantObjects(t, ctx, c.Admin, r)
-		if len(objs.serviceAccounts) != 1 || len(objs.roles) != namespaces || len(objs.roleBindings) != namespaces {
+		if len(objs.serviceAccounts) != 1 || len(objs.roleBindings) != namespaces {
 			t.Errorf("%s has %v after reconcile, want a whole grant in %d namespaces", r, objs, namespaces)
 		}
 		if _, ok := p.Token(r); !ok {

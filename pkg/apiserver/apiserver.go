@@ -105,6 +105,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 		Policy:            c.ExtraConfig.Policy,
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
 		Recorder:          recorder,
+		Streams:           tunnels,
 	})
 	if err != nil {
 		return nil, err

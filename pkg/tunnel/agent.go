@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -44,7 +45,8 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 	}
 	listener := newPipeListener()
 	defer listener.Close()
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()
 
@@ -84,6 +86,15 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 		}
 	}
 	return nil
+}
+
+type connKey struct{}
+
+// ConnFrom returns the tunnel connection a request of the agent API came
+// in on; closing it ends that request's stream at once.
+func ConnFrom(ctx context.Context) (net.Conn, bool) {
+	c, ok := ctx.Value(connKey{}).(net.Conn)
+	return c, ok
 }
 
 func newBackoff() *wait.Backoff {

@@ -30,22 +30,29 @@ func (e *AgentError) Error() string { return e.Message }
 
 // AgentClient calls one cluster's agent through its tunnel.
 type AgentClient struct {
-	cluster string
-	http    *http.Client
+	cluster   string
+	http      *http.Client
+	transport *http.Transport
 }
 
 func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, error)) *AgentClient {
-	return &AgentClient{
-		cluster: cluster,
-		http: &http.Client{
-			Timeout: 30 * time.Second,
-			Transport: &http.Transport{
-				DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
-				MaxIdleConnsPerHost: 8,
-				IdleConnTimeout:     90 * time.Second,
-			},
-		},
+	transport := &http.Transport{
+		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
 	}
+	return &AgentClient{
+		cluster:   cluster,
+		transport: transport,
+		http:      &http.Client{Timeout: 30 * time.Second, Transport: transport},
+	}
+}
+
+// StreamLocation is where the agent serves a stream (PathExec, PathLog),
+// and the transport whose dialer reaches it through the tunnel. Streams
+// have no overall timeout; they last as long as the user's session.
+func (c *AgentClient) StreamLocation(path string, query url.Values) (*url.URL, *http.Transport) {
+	return &url.URL{Scheme: "http", Host: agentAddress, Path: path, RawQuery: query.Encode()}, c.transport
 }
 
 // Info asks the agent about itself and its cluster.

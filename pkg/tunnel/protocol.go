@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"net/url"
 	"time"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -18,7 +19,20 @@ const (
 	// labelled in the target cluster that is not listed is removed, and every
 	// listed grant is ensured. Sent on every (re)connect.
 	PathReconcile = "/v1/reconcile"
+	// PathExec prefixes /v1/exec/<request>/<namespace>/<pod>: the agent
+	// runs pods/exec in the target cluster with the request's own token and
+	// relays the stream (websocket upgrade, v5.channel.k8s.io). The query is
+	// the pods/exec query (container, command, stdin, stdout, stderr, tty).
+	PathExec = "/v1/exec/"
+	// PathLog prefixes /v1/log/<request>/<namespace>/<pod>: pods/log, the
+	// same way; the query is the pods/log query.
+	PathLog = "/v1/log/"
 )
+
+// StreamPath is the agent path of an exec or log stream.
+func StreamPath(prefix, request, namespace, pod string) string {
+	return prefix + url.PathEscape(request) + "/" + url.PathEscape(namespace) + "/" + url.PathEscape(pod)
+}
 
 // GrantSpec asks the agent for a grant for one AccessRequest.
 type GrantSpec struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -150,4 +151,15 @@ func (s *Server) Agent(cluster string) (*AgentClient, error) {
 	})
 	s.clients[cluster] = c
 	return c, nil
+}
+
+// Locate implements the registry's stream locator: where cluster's agent
+// serves path, and how to reach it.
+func (s *Server) Locate(cluster, path string, query url.Values) (*url.URL, http.RoundTripper, error) {
+	agent, err := s.Agent(cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	location, transport := agent.StreamLocation(path, query)
+	return location, transport, nil
 }

@@ -19,7 +19,7 @@ func TestApproveByClusterApprover(t *testing.T) {
 	if !strings.Contains(res.stdout, `"phase":"Approved"`) {
 		t.Errorf("the approve response is not the approved request:\n%s", res.stdout)
 	}
-	expectPhase(t, name, "Approved")
+	expectApproved(t, name)
 	if got := field(t, name, "{.status.approvals[*].user}"); got != "bob" {
 		t.Errorf("approvals by %q, want bob", got)
 	}
@@ -34,7 +34,7 @@ func TestClusterWideApproverApprovesProd(t *testing.T) {
 	if res := approve(t, "carol", name); res.err != nil {
 		t.Fatalf("carol approving %s: %v\n%s", name, res.err, res.output())
 	}
-	expectPhase(t, name, "Approved")
+	expectApproved(t, name)
 }
 
 func TestApproveForbiddenOutsideApproversClusters(t *testing.T) {

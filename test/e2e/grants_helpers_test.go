@@ -91,7 +91,9 @@ func waitForPhase(t testing.TB, name string, phase v1alpha1.AccessRequestPhase, 
 	return last
 }
 
-// grantObjects lists what the agent made for a request in the target.
+// grantObjects lists what the agent made for a request in the target:
+// kind/namespace/name, and for a RoleBinding the kind/name of the role it
+// binds.
 func grantObjects(t testing.TB, name string) []string {
 	t.Helper()
 	c := devCluster(t)
@@ -104,19 +106,12 @@ func grantObjects(t testing.TB, name string) []string {
 	for _, o := range sas.Items {
 		out = append(out, "serviceaccount/"+o.Namespace+"/"+o.Name)
 	}
-	roles, err := c.RbacV1().Roles("").List(bg(t), sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range roles.Items {
-		out = append(out, "role/"+o.Namespace+"/"+o.Name)
-	}
 	bindings, err := c.RbacV1().RoleBindings("").List(bg(t), sel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range bindings.Items {
-		out = append(out, "rolebinding/"+o.Namespace+"/"+o.Name)
+		out = append(out, "rolebinding/"+o.Namespace+"/"+o.Name+" "+o.RoleRef.Kind+"/"+o.RoleRef.Name)
 	}
 	return out
 }

@@ -38,13 +38,13 @@ func TestApprovalGrantsNarrowAccessAndRevokeTakesItBack(t *testing.T) {
 		t.Errorf("status.grants = %+v, want one in payments", active.Status.Grants)
 	}
 	objs := grantObjects(t, ar.Name)
-	for _, want := range []string{"serviceaccount/janus/janus-" + ar.Name, "role/payments/", "rolebinding/payments/"} {
+	for _, want := range []string{"serviceaccount/janus/janus-" + ar.Name, "rolebinding/payments/janus-" + ar.Name + " ClusterRole/janus-grant"} {
 		if !hasObject(objs, want) {
 			t.Errorf("target lacks %s; has %v", want, objs)
 		}
 	}
-	if hasObject(objs, "role/default/") {
-		t.Errorf("a Role was created in a namespace that was not requested: %v", objs)
+	if len(objs) != 2 {
+		t.Errorf("target holds %v, want only the ServiceAccount and the RoleBinding in payments", objs)
 	}
 	checks := []struct {
 		verb, ns, resource, sub string
@@ -88,8 +88,8 @@ func TestWithdrawRemovesGrant(t *testing.T) {
 	ar := newRequest(t, time.Hour, "payments", "default")
 	approveAs(t, "bob", ar.Name)
 	waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 30*time.Second)
-	if objs := grantObjects(t, ar.Name); len(objs) != 5 {
-		t.Errorf("target holds %v, want a ServiceAccount and a Role and RoleBinding in each of 2 namespaces", objs)
+	if objs := grantObjects(t, ar.Name); len(objs) != 3 {
+		t.Errorf("target holds %v, want a ServiceAccount and a RoleBinding in each of 2 namespaces", objs)
 	}
 	if _, err := janusAs(t, "alice").JanusV1alpha1().AccessRequests().Withdraw(bg(t), ar.Name, &v1alpha1.Withdrawal{Reason: "done"}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("alice withdrawing: %v", err)

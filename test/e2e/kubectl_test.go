@@ -190,3 +190,8 @@ func writeFile(t *testing.T, name, content string) string {
 func repoFile(rel string) string {
 	return filepath.Join(repoRoot, filepath.FromSlash(rel))
 }
+
+func readFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	return string(data), err
+}

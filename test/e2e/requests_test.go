@@ -72,3 +72,12 @@ func expectPhase(t *testing.T, name, want string) {
 		t.Errorf("phase of %s = %q, want %q", name, got, want)
 	}
 }
+
+// expectApproved checks that the request was approved: for dev, whose
+// agent is connected, it may already be Active.
+func expectApproved(t *testing.T, name string) {
+	t.Helper()
+	if got := field(t, name, "{.status.phase}"); got != "Approved" && got != "Active" {
+		t.Errorf("phase of %s = %q, want Approved or Active", name, got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,7 +26,21 @@ metadata:
 spec:
   execs:
   - local: {}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: demo
+spec:
+  logs:
+  - containers: ["main"]
+    logsFile: LOGS_FILE
+    follow: true
 `
+
+// demoLog is what every demo container "logged", in the CRI log format
+// kwok reads.
+const demoLog = "2026-11-26T07:00:00.000000000Z stdout F starting payments-api\n2026-11-26T07:00:01.000000000Z stdout F listening on :8080\n"
 
 // startKwok runs kwok as the kubelet of one fake node, serving exec over
 // TLS on loopback, and creates the demo pods on it.
@@ -47,7 +62,9 @@ func (t *Target) startKwok(ctx context.Context) error {
 		return err
 	}
 	certFile, keyFile, execFile := filepath.Join(t.dir, "kwok.crt"), filepath.Join(t.dir, "kwok.key"), filepath.Join(t.dir, "kwok-exec.yaml")
-	for path, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, execFile: []byte(kwokExecConfig)} {
+	logsFile := filepath.Join(t.dir, "demo-container.log")
+	execConfig := strings.ReplaceAll(kwokExecConfig, "LOGS_FILE", logsFile)
+	for path, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, execFile: []byte(execConfig), logsFile: []byte(demoLog)} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			return err
 		}

@@ -132,7 +132,7 @@ type Grant struct {
 	Namespace string
 	// serviceAccount is namespace/name of the per-request ServiceAccount.
 	ServiceAccount string
-	// role is the name of the Role in the namespace.
+	// role is the name of the (Cluster)Role the binding refers to.
 	Role string
 	// roleBinding is the name of the RoleBinding in the namespace.
 	RoleBinding string

@@ -1135,7 +1135,7 @@ func schema_pkg_apis_janus_v1alpha1_Grant(ref common.ReferenceCallback) common.O
 					},
 					"role": {
 						SchemaProps: spec.SchemaProps{
-							Description: "role is the name of the Role in the namespace.",
+							Description: "role is the name of the (Cluster)Role the binding refers to.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

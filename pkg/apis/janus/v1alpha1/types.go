@@ -171,7 +171,7 @@ type Grant struct {
 	// serviceAccount is namespace/name of the per-request ServiceAccount.
 	// +optional
 	ServiceAccount string `json:"serviceAccount,omitempty"`
-	// role is the name of the Role in the namespace.
+	// role is the name of the (Cluster)Role the binding refers to.
 	// +optional
 	Role string `json:"role,omitempty"`
 	// roleBinding is the name of the RoleBinding in the namespace.

@@ -34,6 +34,8 @@ type Options struct {
 	AllowSelfApproval bool
 	// Recorder records an Event for every request and decision.
 	Recorder record.EventRecorder
+	// Streams reaches the agents for exec and log.
+	Streams StreamLocator
 }
 
 // Storage is the AccessRequest resource and all its subresources.
@@ -45,6 +47,8 @@ type Storage struct {
 	Revoke        *ActionREST
 	Withdraw      *ActionREST
 	Extend        *ActionREST
+	Exec          *ExecREST
+	Log           *LogREST
 }
 
 // Resources maps resource paths ("accessrequests", "accessrequests/approve",
@@ -58,6 +62,8 @@ func (s *Storage) Resources() map[string]rest.Storage {
 		"accessrequests/revoke":   s.Revoke,
 		"accessrequests/withdraw": s.Withdraw,
 		"accessrequests/extend":   s.Extend,
+		"accessrequests/exec":     s.Exec,
+		"accessrequests/log":      s.Log,
 	}
 }
 
@@ -125,6 +131,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Revoke:        actionREST(revokeAction{authz: authz}),
 		Withdraw:      actionREST(withdrawAction{authz: authz}),
 		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
+		Exec:          &ExecREST{store: store, streams: opts.Streams},
+		Log:           &LogREST{store: store, streams: opts.Streams},
 	}, nil
 }
 

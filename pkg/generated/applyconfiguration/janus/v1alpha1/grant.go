@@ -27,7 +27,7 @@ type GrantApplyConfiguration struct {
 	Namespace *string `json:"namespace,omitempty"`
 	// serviceAccount is namespace/name of the per-request ServiceAccount.
 	ServiceAccount *string `json:"serviceAccount,omitempty"`
-	// role is the name of the Role in the namespace.
+	// role is the name of the (Cluster)Role the binding refers to.
 	Role *string `json:"role,omitempty"`
 	// roleBinding is the name of the RoleBinding in the namespace.
 	RoleBinding *string `json:"roleBinding,omitempty"`

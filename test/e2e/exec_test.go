@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/remotecommand"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// execAs runs command in pod through accessrequests/NAME/exec as user,
+// with the websocket (v5.channel.k8s.io) executor kubectl itself uses.
+func execAs(ctx context.Context, t testing.TB, user, name, namespace, pod string, command ...string) (string, string, error) {
+	t.Helper()
+	cfg, err := bed.RESTConfigFor(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"namespace": {namespace}, "pod": {pod}, "command": command, "stdout": {"true"}, "stderr": {"true"}}
+	u, err := url.Parse(cfg.Host + "/apis/janus.infroware.io/v1alpha1/accessrequests/" + name + "/exec?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	executor, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	return stdout.String(), stderr.String(), err
+}
+
+func activeRequest(t *testing.T, duration time.Duration, namespaces ...string) *v1alpha1.AccessRequest {
+	t.Helper()
+	ar := newRequest(t, duration, namespaces...)
+	approveAs(t, "bob", ar.Name)
+	return waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 30*time.Second)
+}
+
+func TestExecRunsCommandInGrantedPod(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, errOut, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "echo", "janus-exec-ok")
+	if err != nil {
+		t.Fatalf("exec through Janus: %v (stderr %q)", err, errOut)
+	}
+	if strings.TrimSpace(out) != "janus-exec-ok" {
+		t.Errorf("stdout = %q, want janus-exec-ok", out)
+	}
+}
+
+// TestExecRefusals: only the requester, only while Active, only in the
+// request's namespaces; each refusal says why.
+func TestExecRefusals(t *testing.T) {
+	t.Parallel()
+	active := activeRequest(t, time.Hour, "payments")
+	pending := newRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cases := []struct {
+		name, user, request, namespace, pod, why string
+	}{
+		{"another user", "bob", active.Name, "payments", "payments-api-0", "only the requester"},
+		{"a namespace not granted", "alice", active.Name, "default", "web-0", "not granted"},
+		{"before approval", "alice", pending.Name, "payments", "payments-api-0", "Pending"},
+		{"a user without the exec permission", "dave", active.Name, "payments", "payments-api-0", "forbidden"},
+	}
+	for _, tc := range cases {
+		_, _, err := execAs(ctx, t, tc.user, tc.request, tc.namespace, tc.pod, "echo", "should-not-run")
+		if err == nil {
+			t.Errorf("%s: exec succeeded", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.why) && !strings.Contains(strings.ToLower(err.Error()), tc.why) {
+			t.Errorf("%s: error %q does not say %q", tc.name, err, tc.why)
+		}
+	}
+}
+
+// TestRevokeCutsOpenSession: a running session ends soon after the
+// request is revoked; the test measures how soon.
+func TestRevokeCutsOpenSession(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		// Bounded: kwok never delivers stdin EOF, and a session that is not
+		// cut must still end.
+		_, _, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "sh", "-c", "echo started; sleep 40")
+		done <- err
+	}()
+	waitForSession(t, ar.Name)
+	revoked := time.Now()
+	if _, err := janusAs(t, "carol").JanusV1alpha1().AccessRequests().Revoke(bg(t), ar.Name, &v1alpha1.Revocation{Reason: "e2e cut"}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Logf("session ended %s after the revocation (err: %v)", time.Since(revoked).Round(time.Millisecond), err)
+		if time.Since(revoked) > 5*time.Second {
+			t.Errorf("the session outlived the revocation by %s", time.Since(revoked))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the session was not cut within 30s of the revocation")
+	}
+}
+
+// waitForSession waits until the agent relays a stream of the request:
+// its log says so.
+func waitForSession(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, "the session is open", func() error {
+		if strings.Contains(tailAgentLog(t), `"Stream" request="`+name+`"`) {
+			return nil
+		}
+		return errors.New("no stream yet")
+	})
+}
+
+func tailAgentLog(t *testing.T) string {
+	t.Helper()
+	for _, p := range bed.Processes() {
+		if p.Name == "dev-janus-agent" {
+			data, err := readFile(p.LogFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+	t.Fatal("no agent process")
+	return ""
+}
+
+func TestLogsStreamThroughJanus(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	client := janusAs(t, "alice").JanusV1alpha1().RESTClient()
+	body, err := client.Get().Resource("accessrequests").Name(ar.Name).SubResource("log").
+		Param("namespace", "payments").Param("pod", "payments-api-0").Param("container", "main").Stream(bg(t))
+	if err != nil {
+		t.Fatalf("reading logs through Janus: %v", err)
+	}
+	defer body.Close()
+	buf := make([]byte, 4096)
+	n, err := io.ReadAtLeast(body, buf, len("starting payments-api"))
+	if err != nil {
+		t.Fatalf("reading the log stream: %v", err)
+	}
+	if !strings.Contains(string(buf[:n]), "starting payments-api") {
+		t.Errorf("logs = %q", buf[:n])
+	}
+	// Logs of a namespace that was not granted are refused.
+	_, err = client.Get().Resource("accessrequests").Name(ar.Name).SubResource("log").
+		Param("namespace", "default").Param("pod", "web-0").Stream(bg(t))
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("logs of a namespace not granted: %v, want 403", err)
+	}
+}
