@@ -133,9 +133,11 @@ func (o *AgentOptions) Config() (*Config, error) {
 		return nil, err
 	}
 	restConfig.UserAgent = "janus-agent/" + Version
-	// A reconcile after a reconnect ensures every active grant at once;
-	// client-go's default of 5 requests a second would stretch that out.
-	restConfig.QPS, restConfig.Burst = 50, 100
+	// Grants are made and removed in bursts (a reconcile after a reconnect,
+	// a hundred requests expiring in the same second) and each takes a few
+	// calls; a client-side limit would make access outlive its expiry. The
+	// target's own priority and fairness protects it.
+	restConfig.QPS, restConfig.Burst = 500, 1000
 	client, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {
 		return nil, fmt.Errorf("creating the target cluster's client: %w", err)

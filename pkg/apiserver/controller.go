@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
@@ -31,7 +32,11 @@ type LeaderElection struct {
 }
 
 func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnel.Server, recorder record.EventRecorder, opts lifecycle.Options) error {
-	client, err := versioned.NewForConfig(hook.LoopbackClientConfig)
+	// Expiries come in bursts and must not queue behind a client-side rate
+	// limit; loopback requests are exempt from priority and fairness.
+	loopback := rest.CopyConfig(hook.LoopbackClientConfig)
+	loopback.QPS, loopback.Burst = 1000, 2000
+	client, err := versioned.NewForConfig(loopback)
 	if err != nil {
 		return fmt.Errorf("building loopback client: %w", err)
 	}

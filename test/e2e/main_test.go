@@ -100,7 +100,7 @@ func runTests(m *testing.M) int {
 		code = 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: testbed stopped in %s; whole run %s\n", time.Since(stopBegin).Round(10*time.Millisecond), time.Since(begin).Round(10*time.Millisecond))
-	if code != 0 || bed.Exited() != "" {
+	if code != 0 || bed.Exited() != "" || os.Getenv("JANUS_E2E_KEEP_LOGS") != "" {
 		keepLogs(bed.LogDir())
 	}
 	return code
