@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,8 @@ import (
 // requests: approved ones waiting for the agent get their grant, finished
 // ones get their removal confirmed.
 func (c *Controller) AgentConnected(cluster string) {
+	heartbeat, stop := context.WithCancel(context.Background())
+	c.heartbeats.start(cluster, stop)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -28,11 +31,37 @@ func (c *Controller) AgentConnected(cluster string) {
 		for _, ar := range c.requestsOf(cluster) {
 			c.queue.Add(ar.Name)
 		}
+		c.keepClusterStatus(heartbeat, cluster)
 	}()
+}
+
+// keepClusterStatus refreshes lastSeen and the namespace list from the
+// agent while its tunnel is up, so the request form shows namespaces that
+// appeared since the agent connected.
+func (c *Controller) keepClusterStatus(ctx context.Context, cluster string) {
+	ticker := time.NewTicker(clusterStatusInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		agent, err := c.agents.Agent(cluster)
+		if err != nil {
+			continue
+		}
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if info, err := agent.Info(callCtx); err == nil {
+			c.recordAgent(callCtx, cluster, info)
+		}
+		cancel()
+	}
 }
 
 // AgentDisconnected records the lost tunnel in the Cluster's status.
 func (c *Controller) AgentDisconnected(cluster string) {
+	c.heartbeats.stop(cluster)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -78,12 +107,17 @@ func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error
 	if err != nil {
 		return fmt.Errorf("reading agent info of %s: %w", cluster, err)
 	}
+	c.recordAgent(ctx, cluster, info)
+	return nil
+}
+
+// recordAgent writes what a connected agent reported into its Cluster.
+func (c *Controller) recordAgent(ctx context.Context, cluster string, info tunnel.AgentInfo) {
 	c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
 		now := metav1.Now()
 		s.Agent = v1alpha1.AgentStatus{Connected: true, LastSeen: &now, Version: info.Version, KubernetesVersion: info.KubernetesVersion}
 		s.Namespaces = sets.List(sets.New(info.Namespaces...))
 	})
-	return nil
 }
 
 func (c *Controller) updateClusterStatus(ctx context.Context, cluster string, mutate func(*v1alpha1.ClusterStatus)) {
@@ -103,5 +137,36 @@ func (c *Controller) updateClusterStatus(ctx context.Context, cluster string, mu
 			return
 		}
 		klog.V(2).InfoS("Retrying cluster status update", "cluster", cluster, "err", err)
+	}
+}
+
+// clusterStatusInterval is how often a connected agent's Cluster status is
+// refreshed.
+const clusterStatusInterval = 30 * time.Second
+
+// heartbeats stops the status refresh of a cluster whose agent left.
+type heartbeats struct {
+	mu    sync.Mutex
+	stops map[string]context.CancelFunc
+}
+
+func (h *heartbeats) start(cluster string, stop context.CancelFunc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stops == nil {
+		h.stops = map[string]context.CancelFunc{}
+	}
+	if previous, ok := h.stops[cluster]; ok {
+		previous()
+	}
+	h.stops[cluster] = stop
+}
+
+func (h *heartbeats) stop(cluster string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if stop, ok := h.stops[cluster]; ok {
+		stop()
+		delete(h.stops, cluster)
 	}
 }

@@ -52,6 +52,7 @@ type Controller struct {
 	// makes the controller ensure every active grant once more: idempotent,
 	// and it repairs grants an agent lost.
 	provisioned *expiryMemory
+	heartbeats  heartbeats
 }
 
 // New builds the controller on informers of a (loopback) Janus client.
