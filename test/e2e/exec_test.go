@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -58,6 +62,24 @@ func TestExecRunsCommandInGrantedPod(t *testing.T) {
 	if strings.TrimSpace(out) != "janus-exec-ok" {
 		t.Errorf("stdout = %q, want janus-exec-ok", out)
 	}
+	// The session is on the record, with who, where, what and how much.
+	eventually(t, "the session is recorded in the request's status", func() error {
+		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(got.Status.Sessions) != 1 {
+			return fmt.Errorf("sessions = %+v, want one", got.Status.Sessions)
+		}
+		s := got.Status.Sessions[0]
+		if s.User != "alice" || s.Namespace != "payments" || s.Pod != "payments-api-0" || strings.Join(s.Command, " ") != "echo janus-exec-ok" {
+			return fmt.Errorf("session %+v does not describe alice's echo in payments-api-0", s)
+		}
+		if s.EndedAt == nil || s.BytesOut == 0 || s.EndReason == "" {
+			return fmt.Errorf("session %+v is not closed with its byte count and reason", s)
+		}
+		return nil
+	})
 }
 
 // TestExecRefusals: only the requester, only while Active, only in the
@@ -95,27 +117,112 @@ func TestRevokeCutsOpenSession(t *testing.T) {
 	ar := activeRequest(t, time.Hour, "payments")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		// Bounded: kwok never delivers stdin EOF, and a session that is not
-		// cut must still end.
-		_, _, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "sh", "-c", "echo started; sleep 40")
-		done <- err
-	}()
-	waitForSession(t, ar.Name)
+	done := openSession(ctx, t, ar.Name)
 	revoked := time.Now()
 	if _, err := janusAs(t, "carol").JanusV1alpha1().AccessRequests().Revoke(bg(t), ar.Name, &v1alpha1.Revocation{Reason: "e2e cut"}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		t.Logf("session ended %s after the revocation (err: %v)", time.Since(revoked).Round(time.Millisecond), err)
-		if time.Since(revoked) > 5*time.Second {
-			t.Errorf("the session outlived the revocation by %s", time.Since(revoked))
+	case res := <-done:
+		took := time.Since(revoked)
+		t.Logf("session ended %s after the revocation (err: %v)", took.Round(time.Millisecond), res.err)
+		if took > 5*time.Second {
+			t.Errorf("the session outlived the revocation by %s", took)
+		}
+		if res.err == nil || !strings.Contains(res.err.Error(), "access revoked by carol: e2e cut") {
+			t.Errorf("exit error %v does not say the access was revoked by carol", res.err)
+		}
+		if !strings.Contains(res.stderr, "janus: access revoked by carol: e2e cut") {
+			t.Errorf("the terminal (stderr %q) does not say why the session ended", res.stderr)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the session was not cut within 30s of the revocation")
 	}
+}
+
+// TestExpiryCutsOpenSession: at expiresAt the session ends, and says so.
+func TestExpiryCutsOpenSession(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, 6*time.Second, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := openSession(ctx, t, ar.Name)
+	select {
+	case res := <-done:
+		late := time.Since(ar.Status.ExpiresAt.Time)
+		t.Logf("session ended %s after expiresAt (err: %v)", late.Round(time.Millisecond), res.err)
+		if late < -time.Second || late > 5*time.Second {
+			t.Errorf("session ended %s after expiresAt", late)
+		}
+		if res.err == nil || !strings.Contains(res.err.Error(), "access expired") {
+			t.Errorf("exit error %v does not say the access expired", res.err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("the session was not cut at expiry")
+	}
+}
+
+// TestOversizedMessageEndsSession: a user message over the limit closes
+// the session instead of growing memory. client-go never sends one, so a
+// raw websocket client does.
+func TestOversizedMessageEndsSession(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	cfg, err := bed.RESTConfigFor("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"namespace": {"payments"}, "pod": {"payments-api-0"}, "command": {"sleep", "20"}, "stdin": {"true"}, "stdout": {"true"}}
+	u := strings.Replace(cfg.Host, "https://", "wss://", 1) + "/apis/janus.infroware.io/v1alpha1/accessrequests/" + ar.Name + "/exec?" + q.Encode()
+	dialer := websocket.Dialer{TLSClientConfig: tlsConfig, Subprotocols: []string{"v5.channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	conn, _, err := dialer.Dial(u, http.Header{"Authorization": {"Bearer " + cfg.BearerToken}})
+	if err != nil {
+		t.Fatalf("opening the session: %v", err)
+	}
+	defer conn.Close()
+	huge := append([]byte{0}, bytes.Repeat([]byte("x"), 1<<20)...)
+	_ = conn.WriteMessage(websocket.BinaryMessage, huge)
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break
+		}
+	}
+	eventually(t, "the session ends because of the oversized message", func() error {
+		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, s := range got.Status.Sessions {
+			if s.EndedAt != nil && strings.Contains(s.EndReason, "bytes") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no session ended for the oversized message in %+v", got.Status.Sessions)
+	})
+}
+
+type sessionResult struct {
+	stderr string
+	err    error
+}
+
+// openSession starts a long command (bounded: kwok never delivers stdin
+// EOF, and a session that is not cut must still end) and returns once the
+// agent relays it.
+func openSession(ctx context.Context, t *testing.T, name string) <-chan sessionResult {
+	t.Helper()
+	done := make(chan sessionResult, 1)
+	go func() {
+		_, stderr, err := execAs(ctx, t, "alice", name, "payments", "payments-api-0", "sh", "-c", "echo started; sleep 40")
+		done <- sessionResult{stderr: stderr, err: err}
+	}()
+	waitForSession(t, name)
+	return done
 }
 
 // waitForSession waits until the agent relays a stream of the request:

@@ -131,7 +131,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Revoke:        actionREST(revokeAction{authz: authz}),
 		Withdraw:      actionREST(withdrawAction{authz: authz}),
 		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
-		Exec:          &ExecREST{store: store, streams: opts.Streams},
+		Exec:          &ExecREST{store: store, status: &statusStore, streams: opts.Streams},
 		Log:           &LogREST{store: store, streams: opts.Streams},
 	}, nil
 }

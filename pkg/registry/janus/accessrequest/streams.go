@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -71,6 +72,7 @@ func streamGate(ctx context.Context, store *genericregistry.Store, name, namespa
 // ExecREST relays pods/exec through the agent of the request's cluster.
 type ExecREST struct {
 	store   *genericregistry.Store
+	status  *genericregistry.Store
 	streams StreamLocator
 }
 
@@ -113,7 +115,41 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 			query.Set(param, "true")
 		}
 	}
-	return relay(ctx, r.streams, ar, tunnel.StreamPath(tunnel.PathExec, name, o.Namespace, o.Pod), query, true, responder)
+	path := tunnel.StreamPath(tunnel.PathExec, name, o.Namespace, o.Pod)
+	proxied, err := relay(ctx, r.streams, ar, path, query, true, responder)
+	if err != nil {
+		return nil, err
+	}
+	location, transport, err := r.streams.Locate(ar.Spec.Cluster, path, query)
+	if err != nil {
+		return nil, err
+	}
+	httpTransport, ok := transport.(*http.Transport)
+	if !ok {
+		return proxied, nil
+	}
+	u, _ := genericapirequest.UserFrom(ctx)
+	ws := &websocketRelay{
+		ctx:       context.WithoutCancel(ctx),
+		store:     r.store,
+		sessions:  sessionRecorder{store: r.status},
+		location:  location,
+		transport: httpTransport,
+		request:   name,
+		session: janus.Session{
+			ID: newSessionID(), User: u.GetName(), Namespace: o.Namespace, Pod: o.Pod, Container: o.Container,
+			Command: o.Command, StartedAt: metav1.Now(),
+		},
+	}
+	// Websocket sessions (kubectl ≥ 1.30, client-go's websocket executor)
+	// are relayed message by message; SPDY ones byte by byte.
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if websocket.IsWebSocketUpgrade(req) {
+			ws.ServeHTTP(w, req)
+			return
+		}
+		proxied.ServeHTTP(w, req)
+	}), nil
 }
 
 func relay(ctx context.Context, streams StreamLocator, ar *janus.AccessRequest, path string, query url.Values, upgrade bool, responder rest.Responder) (http.Handler, error) {
