@@ -62,7 +62,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 }
 
 func expires(ar *janus.AccessRequest, now time.Time) string {
-	if ar.Status.ExpiresAt == nil {
+	if ar.Status.ExpiresAt == nil || ar.Status.Phase != janus.AccessRequestActive {
 		return "<none>"
 	}
 	if d := ar.Status.ExpiresAt.Sub(now); d > 0 {

@@ -1,0 +1,74 @@
+package kubectljanus
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// completeRequestNames completes the first argument with the names of the
+// AccessRequests the user may list, only those in one of phases when any
+// are given (approve offers pending requests, exec active ones).
+func completeRequestNames(o *Options, phases ...v1alpha1.AccessRequestPhase) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := o.clients()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx := completionContext(cmd)
+		list, err := c.requests().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []cobra.Completion
+		for _, ar := range list.Items {
+			if !strings.HasPrefix(ar.Name, toComplete) {
+				continue
+			}
+			if len(phases) > 0 && !slices.Contains(phases, ar.Status.Phase) {
+				continue
+			}
+			names = append(names, cobra.CompletionWithDesc(ar.Name, string(ar.Status.Phase)+" "+ar.Spec.Cluster+" "+ar.Spec.Requester.Username))
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeClusterNames completes --cluster with the registered Clusters.
+func completeClusterNames(o *Options) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		c, err := o.clients()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx := completionContext(cmd)
+		list, err := c.janus.JanusV1alpha1().Clusters().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []cobra.Completion
+		for _, cl := range list.Items {
+			if strings.HasPrefix(cl.Name, toComplete) {
+				names = append(names, cobra.CompletionWithDesc(cl.Name, cl.Spec.DisplayName))
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completionContext is the command's context; cobra leaves it unset when
+// the shell asks for completions outside ExecuteContext.
+func completionContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
