@@ -43,7 +43,13 @@ Try it (from the repository root):
   kubectl --kubeconfig %[5]s get pods -A
   kubectl --kubeconfig %[5]s get serviceaccounts,roles,rolebindings -A -l janus.infroware.io/request=$NAME
 
-  # carol revokes; the grant is gone from dev at once:
+  # alice execs into a pod of dev through Janus (no kubeconfig for dev needed):
+  kubectl janus exec $NAME -n payments payments-api-0 -- echo hello from payments
+  # keep a session open in a second terminal (same exports):
+  kubectl janus exec $NAME -n payments payments-api-0 -- sleep 600
+
+  # carol revokes; the grant is gone from dev and alice's session is cut
+  # with "janus: access revoked by carol: incident closed":
   kubectl --kubeconfig %[6]s create --raw /apis/janus.infroware.io/v1alpha1/accessrequests/$NAME/revoke -f artifacts/examples/revocation.json
   kubectl --kubeconfig %[5]s get serviceaccounts,roles,rolebindings -A -l janus.infroware.io/request=$NAME
   kubectl describe ar $NAME

@@ -78,7 +78,7 @@ func BuildBinaries(ctx context.Context, repoRoot, janusDir string, progress io.W
 	}
 	bins.JanusAPIServer = filepath.Join(janusDir, "janus-apiserver")
 	bins.JanusAgent = filepath.Join(janusDir, "janus-agent")
-	build := exec.CommandContext(ctx, "go", "build", "-o", janusDir+"/", "./cmd/janus-apiserver", "./cmd/janus-agent")
+	build := exec.CommandContext(ctx, "go", "build", "-o", janusDir+"/", "./cmd/janus-apiserver", "./cmd/janus-agent", "./cmd/kubectl-janus")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = progress, progress
 	if err := build.Run(); err != nil {
