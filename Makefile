@@ -60,7 +60,8 @@ lint:
 bench:
 	hack/ensure-postgres.sh
 	$(GO) test ./test/integration -run '^$$' -bench . -benchtime 300x
-	$(GO) test ./test/e2e -run '^$$' -bench . -benchtime 100x
+	$(GO) test ./test/e2e -run '^$$' -bench 'ApproveToActive|ExpiryToGrantRemoved' -benchtime 100x
+	$(GO) test ./test/e2e -run '^$$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x
 
 clean:
 	rm -rf _output

@@ -18,7 +18,7 @@ import (
 // kube-apiserver, aggregated janus-apiserver, target cluster and agent,
 // all real processes on loopback.
 //
-//	go test ./test/e2e -run '^$' -bench . -benchtime 100x
+//	go test ./test/e2e -run '^$' -bench 'ApproveToActive|ExpiryToGrantRemoved' -benchtime 100x
 
 // BenchmarkApproveToActive measures from bob's approve POST until the
 // request is Active, which means the agent has created the grant in the
