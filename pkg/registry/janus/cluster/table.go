@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"strconv"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
+	"github.com/infroware/janus/pkg/registry/janus/printing"
 )
 
 var columns = []metav1.TableColumnDefinition{
@@ -26,12 +26,7 @@ var columns = []metav1.TableColumnDefinition{
 type tableConvertor struct{}
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	}
+	table := printing.NewTable(obj, columns)
 	var items []janus.Cluster
 	switch o := obj.(type) {
 	case *janus.Cluster:
