@@ -31,6 +31,9 @@ type ExtraConfig struct {
 	PendingTimeout time.Duration
 	// Retention deletes finished requests after this long; 0 keeps them.
 	Retention time.Duration
+	// IdleTimeout closes exec sessions without input or output for this
+	// long; 0 never does.
+	IdleTimeout time.Duration
 	// KubeClient reaches the central kube-apiserver, for Events and the
 	// controller's leader election. Without it Events are only logged and
 	// the controller runs unelected (a single replica).
@@ -106,6 +109,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
 		Recorder:          recorder,
 		Streams:           tunnels,
+		IdleTimeout:       c.ExtraConfig.IdleTimeout,
 	})
 	if err != nil {
 		return nil, err

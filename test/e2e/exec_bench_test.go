@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,7 +141,7 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 	janusPath := execPaths(b, request)[1]
 	const sessions = 200
 	for b.Loop() {
-		before := map[string]int64{"janus-apiserver": rss(b, "janus-apiserver"), "dev-janus-agent": rss(b, "dev-janus-agent")}
+		before := map[string]int64{"janus-apiserver": processRSS(b, "janus-apiserver"), "dev-janus-agent": processRSS(b, "dev-janus-agent")}
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		var started atomic.Int64
@@ -165,34 +162,13 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 		if started.Load() < sessions {
 			b.Fatalf("only %d of %d sessions started", started.Load(), sessions)
 		}
-		after := map[string]int64{"janus-apiserver": rss(b, "janus-apiserver"), "dev-janus-agent": rss(b, "dev-janus-agent")}
+		after := map[string]int64{"janus-apiserver": processRSS(b, "janus-apiserver"), "dev-janus-agent": processRSS(b, "dev-janus-agent")}
 		cancel()
 		wg.Wait()
 		b.ReportMetric(float64(after["janus-apiserver"]-before["janus-apiserver"])/sessions/1024, "janus-KiB/session")
 		b.ReportMetric(float64(after["dev-janus-agent"]-before["dev-janus-agent"])/sessions/1024, "agent-KiB/session")
 		b.ReportMetric(float64(after["janus-apiserver"])/(1<<20), "janus-RSS-MiB")
 	}
-}
-
-// rss is the resident set of a testbed process, in bytes.
-func rss(b *testing.B, name string) int64 {
-	for _, p := range bed.Processes() {
-		if p.Name != name {
-			continue
-		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID))
-		if err != nil {
-			continue // an earlier, exited instance of the same component
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	b.Fatalf("no running process %s", name)
-	return 0
 }
 
 func activeRequestForBench(b *testing.B) string {

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -64,4 +68,44 @@ func TestJanusKilledBeforeExpiry(t *testing.T) {
 	waitForNoGrant(t, ar.Name, 30*time.Second)
 	t.Logf("after a kill -9 and restart: expired %s after expiresAt, grant gone %s after it",
 		expiredAt.Sub(active.Status.ExpiresAt.Time), time.Since(active.Status.ExpiresAt.Time).Round(time.Millisecond))
+}
+
+// TestExecIdleSessionIsClosed restarts janus-apiserver with a short
+// --idle-timeout: a silent session is warned, then closed, and says so.
+func TestExecIdleSessionIsClosed(t *testing.T) {
+	if err := bed.RestartJanus(bg(t), "--idle-timeout=4s"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bed.RestartJanus(context.Background()); err != nil {
+			t.Errorf("restarting janus-apiserver with its usual flags: %v", err)
+		}
+		if err := bed.Target("dev").WaitConnected(context.Background(), true); err != nil {
+			t.Errorf("the agent did not reconnect: %v", err)
+		}
+	})
+	if err := bed.Target("dev").WaitConnected(bg(t), true); err != nil {
+		t.Fatal(err)
+	}
+	ar := activeRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, stderr, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "sh", "-c", "echo started; sleep 40")
+	if err == nil || !strings.Contains(err.Error(), "janus: session closed after 4s idle") {
+		t.Errorf("exit error %v, want the idle close", err)
+	}
+	if !strings.Contains(stderr, "will be closed in 2s") {
+		t.Errorf("stderr %q lacks the warning", stderr)
+	}
+	got := waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 5*time.Second)
+	eventually(t, "the session is recorded as idle", func() error {
+		got, err = janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(got.Status.Sessions) != 1 || got.Status.Sessions[0].EndReason != "idle" {
+			return fmt.Errorf("sessions %+v, want one ended as idle", got.Status.Sessions)
+		}
+		return nil
+	})
 }

@@ -21,7 +21,7 @@ const janusTokenLifetime = 7 * 24 * time.Hour
 // janus-apiserver ServiceAccount: authentication and authorization of
 // every request are delegated to the kube-apiserver (TokenReview,
 // SubjectAccessReview), so RBAC decides.
-func (tb *Testbed) startJanus(ctx context.Context) error {
+func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 	kubeconfig, err := tb.writeJanusKubeconfig(ctx)
 	if err != nil {
 		return err
@@ -40,6 +40,7 @@ func (tb *Testbed) startJanus(ctx context.Context) error {
 		"--audit-log-path=" + tb.JanusAuditLogPath(),
 	}
 	args = append(args, tb.cfg.JanusArgs...)
+	args = append(args, extraArgs...)
 	proc, err := tb.launch("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
 	if err != nil {
 		return err

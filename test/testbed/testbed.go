@@ -261,20 +261,39 @@ func (tb *Testbed) JanusCAFile() string {
 	return filepath.Join(tb.pki.dir, "janus-serving-ca.crt")
 }
 
-// KillJanus ends janus-apiserver with SIGKILL, as a crash would.
-func (tb *Testbed) KillJanus() error {
+// janusProcess is the running janus-apiserver, the last one started.
+func (tb *Testbed) janusProcess() (*process, error) {
 	tb.mu.Lock()
-	var janus *process
-	for _, p := range tb.procs {
-		if p.Name == "janus-apiserver" {
-			janus = p
+	defer tb.mu.Unlock()
+	for i := len(tb.procs) - 1; i >= 0; i-- {
+		if tb.procs[i].Name == "janus-apiserver" {
+			return tb.procs[i], nil
 		}
 	}
-	tb.mu.Unlock()
-	if janus == nil {
-		return errors.New("janus-apiserver is not running")
+	return nil, errors.New("janus-apiserver is not running")
+}
+
+// KillJanus ends janus-apiserver with SIGKILL, as a crash would.
+func (tb *Testbed) KillJanus() error {
+	janus, err := tb.janusProcess()
+	if err != nil {
+		return err
 	}
 	return janus.kill()
+}
+
+// RestartJanus stops janus-apiserver and starts it again on the same data
+// with extraArgs after Config.JanusArgs, for tests of a flag.
+func (tb *Testbed) RestartJanus(ctx context.Context, extraArgs ...string) error {
+	janus, err := tb.janusProcess()
+	if err != nil {
+		return err
+	}
+	if err := janus.stop(); err != nil {
+		// Killed after the grace period: the restart is still wanted.
+		fmt.Fprintf(tb.cfg.Progress, "testbed: %v\n", err)
+	}
+	return tb.startJanus(ctx, extraArgs...)
 }
 
 // StartJanus starts janus-apiserver again on the same data directory, as

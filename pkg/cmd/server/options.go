@@ -53,6 +53,7 @@ type JanusServerOptions struct {
 	AllowSelfApproval  bool
 	PendingTimeout     time.Duration
 	Retention          time.Duration
+	IdleTimeout        time.Duration
 	LeaderElection     apiserver.LeaderElection
 
 	// AlternateDNS are extra names for the self-signed serving certificate.
@@ -75,6 +76,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
 		PendingTimeout:     24 * time.Hour,
 		Retention:          7 * 24 * time.Hour,
+		IdleTimeout:        15 * time.Minute,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",
@@ -103,6 +105,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AllowSelfApproval, "allow-self-approval", o.AllowSelfApproval, "Let requesters approve and extend their own requests. Only for single-person playgrounds.")
 	fs.DurationVar(&o.PendingTimeout, "pending-timeout", o.PendingTimeout, "Deny requests nobody decided on within this time (reason PendingTimeout); 0 waits forever.")
 	fs.DurationVar(&o.Retention, "retention", o.Retention, "Delete finished requests this long after they ended; 0 keeps them forever.")
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "Close exec sessions with no input or output for this long, warning the user a minute before (half way for timeouts under 2m); 0 never closes them.")
 	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
@@ -129,8 +132,8 @@ func (o *JanusServerOptions) Validate() error {
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
-	if o.PendingTimeout < 0 || o.Retention < 0 {
-		errs = append(errs, errors.New("--pending-timeout and --retention must not be negative"))
+	if o.PendingTimeout < 0 || o.Retention < 0 || o.IdleTimeout < 0 {
+		errs = append(errs, errors.New("--pending-timeout, --retention and --idle-timeout must not be negative"))
 	}
 	if o.MaxDuration < o.MinDuration {
 		errs = append(errs, fmt.Errorf("--max-duration (%s) must not be shorter than --min-duration (%s)", o.MaxDuration, o.MinDuration))
@@ -196,15 +199,20 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			AllowSelfApproval: o.AllowSelfApproval,
 			PendingTimeout:    o.PendingTimeout,
 			Retention:         o.Retention,
+			IdleTimeout:       o.IdleTimeout,
 			KubeClient:        kubeClient,
 			LeaderElection:    o.LeaderElection,
 		},
 	}, nil
 }
 
-// Run serves until ctx is done.
+// Run serves until ctx is done. The embedded datastore outlives the
+// server's graceful shutdown: stopping it with the server would leave the
+// draining server's storage clients retrying a vanished socket.
 func (o *JanusServerOptions) Run(ctx context.Context) error {
-	config, err := o.Config(ctx)
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStore()
+	config, err := o.Config(storeCtx)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -36,6 +37,8 @@ type Options struct {
 	Recorder record.EventRecorder
 	// Streams reaches the agents for exec and log.
 	Streams StreamLocator
+	// IdleTimeout ends exec sessions idle this long; 0 never does.
+	IdleTimeout time.Duration
 }
 
 // Storage is the AccessRequest resource and all its subresources.
@@ -131,7 +134,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Revoke:        actionREST(revokeAction{authz: authz}),
 		Withdraw:      actionREST(withdrawAction{authz: authz}),
 		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
-		Exec:          &ExecREST{store: store, status: &statusStore, streams: opts.Streams},
+		Exec:          &ExecREST{store: store, status: &statusStore, streams: opts.Streams, recorder: opts.Recorder, idleTimeout: opts.IdleTimeout},
 		Log:           &LogREST{store: store, streams: opts.Streams},
 	}, nil
 }

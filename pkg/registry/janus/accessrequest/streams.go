@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,9 +21,12 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/events"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -71,9 +75,12 @@ func streamGate(ctx context.Context, store *genericregistry.Store, name, namespa
 
 // ExecREST relays pods/exec through the agent of the request's cluster.
 type ExecREST struct {
-	store   *genericregistry.Store
-	status  *genericregistry.Store
-	streams StreamLocator
+	store    *genericregistry.Store
+	status   *genericregistry.Store
+	streams  StreamLocator
+	recorder record.EventRecorder
+
+	idleTimeout time.Duration
 }
 
 var _ rest.Connecter = &ExecREST{}
@@ -133,13 +140,18 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		ctx:       context.WithoutCancel(ctx),
 		store:     r.store,
 		sessions:  sessionRecorder{store: r.status},
+		recorder:  r.recorder,
 		location:  location,
 		transport: httpTransport,
 		request:   name,
+		ref:       events.Ref(ar),
 		session: janus.Session{
 			ID: newSessionID(), User: u.GetName(), Namespace: o.Namespace, Pod: o.Pod, Container: o.Container,
 			Command: o.Command, StartedAt: metav1.Now(),
 		},
+		noticeChannel: noticeChannel(o),
+		idleTimeout:   r.idleTimeout,
+		clock:         clock.RealClock{},
 	}
 	// Websocket sessions (kubectl ≥ 1.30, client-go's websocket executor)
 	// are relayed message by message; SPDY ones byte by byte.
@@ -150,6 +162,18 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		}
 		proxied.ServeHTTP(w, req)
 	}), nil
+}
+
+// noticeChannel is where the user reads Janus's own lines: stderr, or
+// stdout in a terminal session (kubectl exec -t asks for no stderr).
+func noticeChannel(o *janus.AccessRequestExecOptions) byte {
+	switch {
+	case o.Stderr:
+		return channelStderr
+	case o.Stdout:
+		return channelStdout
+	}
+	return 0
 }
 
 func relay(ctx context.Context, streams StreamLocator, ar *janus.AccessRequest, path string, query url.Values, upgrade bool, responder rest.Responder) (http.Handler, error) {
