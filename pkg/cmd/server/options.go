@@ -173,6 +173,10 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	// exec and log streams last as long as the user's session: no request
 	// timeout, and not counted as in-flight requests.
 	serverConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString("exec", "log"))
+	// Watches (kube-controller-manager watches every aggregated resource)
+	// are told to end at shutdown instead of holding the server open for
+	// the whole request timeout.
+	serverConfig.ShutdownWatchTerminationGracePeriod = 5 * time.Second
 	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
 	serverConfig.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
 
