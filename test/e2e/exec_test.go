@@ -277,3 +277,24 @@ func TestLogsStreamThroughJanus(t *testing.T) {
 		t.Errorf("logs of a namespace not granted: %v, want 403", err)
 	}
 }
+
+// TestWithdrawCutsOpenSession: the requester withdrawing ends their own
+// open session too, and it says so.
+func TestWithdrawCutsOpenSession(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := openSession(ctx, t, ar.Name)
+	if _, err := janusAs(t, "alice").JanusV1alpha1().AccessRequests().Withdraw(bg(t), ar.Name, &v1alpha1.Withdrawal{Reason: "fixed"}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-done:
+		if res.err == nil || !strings.Contains(res.err.Error(), "access withdrawn by alice: fixed") {
+			t.Errorf("exit error %v does not say the access was withdrawn", res.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the session was not cut within 30s of the withdrawal")
+	}
+}
