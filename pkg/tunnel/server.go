@@ -155,7 +155,7 @@ func (s *Server) Agent(cluster string) (*AgentClient, error) {
 
 // Locate implements the registry's stream locator: where cluster's agent
 // serves path, and how to reach it.
-func (s *Server) Locate(cluster, path string, query url.Values) (*url.URL, http.RoundTripper, error) {
+func (s *Server) Locate(cluster, path string, query url.Values) (*url.URL, *http.Transport, error) {
 	agent, err := s.Agent(cluster)
 	if err != nil {
 		return nil, nil, err

@@ -261,18 +261,9 @@ func formatBytes(n int64) string {
 // whyEnded explains a session the far side closed: the command ended, or
 // Janus cut it because the request ended.
 func (r *websocketRelay) whyEnded(ctx context.Context, err error) string {
-	obj, getErr := r.store.Get(context.WithoutCancel(ctx), r.request, &metav1.GetOptions{})
-	if getErr == nil {
-		ar := obj.(*janus.AccessRequest)
-		switch ar.Status.Phase {
-		case janus.AccessRequestRevoked, janus.AccessRequestWithdrawn, janus.AccessRequestExpired:
-			return "janus: " + describeEnd(ar)
-		case janus.AccessRequestActive:
-			// At expiry the grant (and its sessions) go before the phase
-			// changes.
-			if ar.Status.ExpiresAt != nil && !time.Now().Before(ar.Status.ExpiresAt.Time) {
-				return fmt.Sprintf("janus: access expired at %s", ar.Status.ExpiresAt.UTC().Format(time.RFC3339))
-			}
+	if obj, getErr := r.store.Get(context.WithoutCancel(ctx), r.request, &metav1.GetOptions{}); getErr == nil {
+		if why := accessEnded(obj.(*janus.AccessRequest), r.clock.Now()); why != "" {
+			return "janus: " + why
 		}
 	}
 	var closeErr *websocket.CloseError
@@ -282,17 +273,30 @@ func (r *websocketRelay) whyEnded(ctx context.Context, err error) string {
 	return "connection to the pod closed"
 }
 
-func describeEnd(ar *janus.AccessRequest) string {
+// accessEnded says why the access of ar is over, or "" while it lasts. At
+// expiry the grant (and its sessions) go before the phase changes, so an
+// Active request past expiresAt has expired too.
+func accessEnded(ar *janus.AccessRequest, now time.Time) string {
+	phase := strings.ToLower(string(ar.Status.Phase))
 	d := ar.Status.Decision
-	switch {
-	case ar.Status.Phase == janus.AccessRequestExpired:
+	switch ar.Status.Phase {
+	case janus.AccessRequestActive:
+		if ar.Status.ExpiresAt == nil || now.Before(ar.Status.ExpiresAt.Time) {
+			return ""
+		}
+		fallthrough
+	case janus.AccessRequestExpired:
 		return fmt.Sprintf("access expired at %s", ar.Status.ExpiresAt.UTC().Format(time.RFC3339))
-	case d == nil:
-		return "access " + strings.ToLower(string(ar.Status.Phase))
-	case d.Reason != "":
-		return fmt.Sprintf("access %s by %s: %s", strings.ToLower(string(ar.Status.Phase)), d.User, d.Reason)
+	case janus.AccessRequestRevoked, janus.AccessRequestWithdrawn:
+		switch {
+		case d == nil:
+			return "access " + phase
+		case d.Reason != "":
+			return fmt.Sprintf("access %s by %s: %s", phase, d.User, d.Reason)
+		}
+		return fmt.Sprintf("access %s by %s", phase, d.User)
 	}
-	return fmt.Sprintf("access %s by %s", strings.ToLower(string(ar.Status.Phase)), d.User)
+	return ""
 }
 
 // tellUser writes why on the user's terminal and ends the session with a

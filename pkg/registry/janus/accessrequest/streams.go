@@ -32,7 +32,7 @@ import (
 
 // StreamLocator finds where a cluster's agent serves exec and log streams.
 type StreamLocator interface {
-	Locate(cluster, path string, query url.Values) (*url.URL, http.RoundTripper, error)
+	Locate(cluster, path string, query url.Values) (*url.URL, *http.Transport, error)
 }
 
 // streamGate checks who may open a stream under a request: the requester
@@ -123,18 +123,11 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		}
 	}
 	path := tunnel.StreamPath(tunnel.PathExec, name, o.Namespace, o.Pod)
-	proxied, err := relay(ctx, r.streams, ar, path, query, true, responder)
+	location, transport, err := locate(ctx, r.streams, ar, path, query)
 	if err != nil {
 		return nil, err
 	}
-	location, transport, err := r.streams.Locate(ar.Spec.Cluster, path, query)
-	if err != nil {
-		return nil, err
-	}
-	httpTransport, ok := transport.(*http.Transport)
-	if !ok {
-		return proxied, nil
-	}
+	proxied := proxyHandler(location, transport, true, responder)
 	u, _ := genericapirequest.UserFrom(ctx)
 	ws := &websocketRelay{
 		ctx:       context.WithoutCancel(ctx),
@@ -142,7 +135,7 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		sessions:  sessionRecorder{store: r.status},
 		recorder:  r.recorder,
 		location:  location,
-		transport: httpTransport,
+		transport: transport,
 		request:   name,
 		ref:       events.Ref(ar),
 		session: janus.Session{
@@ -176,19 +169,26 @@ func noticeChannel(o *janus.AccessRequestExecOptions) byte {
 	return 0
 }
 
-func relay(ctx context.Context, streams StreamLocator, ar *janus.AccessRequest, path string, query url.Values, upgrade bool, responder rest.Responder) (http.Handler, error) {
+// locate finds the agent's stream endpoint for ar; an agent that is not
+// connected is a 503 the user can retry.
+func locate(ctx context.Context, streams StreamLocator, ar *janus.AccessRequest, path string, query url.Values) (*url.URL, *http.Transport, error) {
 	location, transport, err := streams.Locate(ar.Spec.Cluster, path, query)
 	if errors.Is(err, tunnel.ErrNotConnected) {
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the agent of cluster %s is not connected", ar.Spec.Cluster))
+		return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the agent of cluster %s is not connected", ar.Spec.Cluster))
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, _ := genericapirequest.UserFrom(ctx)
 	klog.InfoS("Relaying stream", "request", ar.Name, "user", u.GetName(), "path", path)
+	return location, transport, nil
+}
+
+// proxyHandler relays a stream byte by byte (SPDY exec, logs).
+func proxyHandler(location *url.URL, transport *http.Transport, upgrade bool, responder rest.Responder) http.Handler {
 	handler := proxy.NewUpgradeAwareHandler(location, transport, false, upgrade, proxy.NewErrorResponder(responder))
 	handler.UseLocationHost = true
-	return handler, nil
+	return handler
 }
 
 // LogREST relays pods/log through the agent of the request's cluster.
@@ -232,5 +232,9 @@ func (r *LogREST) Connect(ctx context.Context, name string, opts runtime.Object,
 			query.Set(param, strconv.FormatInt(*v, 10))
 		}
 	}
-	return relay(ctx, r.streams, ar, tunnel.StreamPath(tunnel.PathLog, name, o.Namespace, o.Pod), query, false, responder)
+	location, transport, err := locate(ctx, r.streams, ar, tunnel.StreamPath(tunnel.PathLog, name, o.Namespace, o.Pod), query)
+	if err != nil {
+		return nil, err
+	}
+	return proxyHandler(location, transport, false, responder), nil
 }
