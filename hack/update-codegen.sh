@@ -10,7 +10,14 @@ export GOPROXY="${GOPROXY:-$(go env GOPROXY | cut -d, -f1)}"
 GOPROXY="${GOPROXY%%,direct}"
 
 MODULE=$(go list -m)
+# On a machine whose module cache is empty, `go list -m` prints no directory
+# for a module not yet downloaded; download it (at go.mod's version) first.
+go mod download k8s.io/code-generator
 CODEGEN_PKG=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+if [[ -z "${CODEGEN_PKG}" || ! -f "${CODEGEN_PKG}/kube_codegen.sh" ]]; then
+  echo "k8s.io/code-generator is not in the module cache (GOPROXY=${GOPROXY}); cannot generate" >&2
+  exit 1
+fi
 # shellcheck source=/dev/null
 source "${CODEGEN_PKG}/kube_codegen.sh"
 
