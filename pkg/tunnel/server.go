@@ -147,7 +147,11 @@ func (s *Server) Agent(cluster string) (*AgentClient, error) {
 	}
 	dial := s.dialer.Dialer(cluster)
 	c := newAgentClient(cluster, func(ctx context.Context) (netConn, error) {
-		return dial(ctx, "tcp", agentAddress)
+		conn, err := dial(ctx, "tcp", agentAddress)
+		if err != nil {
+			return nil, err
+		}
+		return newTunnelConn(conn), nil
 	})
 	s.clients[cluster] = c
 	return c, nil
