@@ -1,31 +1,27 @@
 package agent
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/util/proxy"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
-// Query parameters passed on to pods/exec and pods/log; anything else a
-// caller adds is dropped.
-var (
-	execParams = []string{"container", "command", "stdin", "stdout", "stderr", "tty"}
-	logParams  = []string{"container", "follow", "previous", "sinceSeconds", "timestamps", "tailLines", "limitBytes"}
-	// streamHeaders are the request headers a stream needs; credentials
-	// and identities of the caller (Authorization, Impersonate-*,
-	// X-Remote-*) never reach the target.
-	streamHeaders = []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol",
-		"Sec-Websocket-Extensions", "X-Stream-Protocol-Version", "Accept", "Content-Type", "User-Agent"}
-)
+// targetReadBuffer is the buffer a stream from the target is read
+// through; see leanCopy.
+const targetReadBuffer = 4 << 10
 
 // tokenSource hands out the in-memory token of a live grant.
 type tokenSource interface {
@@ -34,11 +30,14 @@ type tokenSource interface {
 
 // StreamRelay runs exec and log in the target cluster as a request's own
 // ServiceAccount, so the target's RBAC has the last word, and cuts every
-// stream of a request when its grant is removed.
+// stream of a request when its grant is removed. What reaches the target
+// is rebuilt from decoded options (tunnel.DecodeExecOptions), never the
+// caller's query or headers.
 type StreamRelay struct {
-	target    *url.URL
-	transport *http.Transport
-	tokens    tokenSource
+	target *url.URL
+	tls    *tls.Config
+	client *http.Client
+	tokens tokenSource
 
 	mu       sync.Mutex
 	sessions map[string]map[net.Conn]struct{}
@@ -57,60 +56,205 @@ func NewStreamRelay(restConfig *rest.Config, tokens tokenSource) (*StreamRelay, 
 	if err != nil {
 		return nil, fmt.Errorf("building TLS for the target: %w", err)
 	}
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{}
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = target.Hostname()
+	}
 	return &StreamRelay{
-		target:    target,
-		transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment},
-		tokens:    tokens,
-		sessions:  map[string]map[net.Conn]struct{}{},
+		target:   target,
+		tls:      tlsConfig,
+		client:   &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}},
+		tokens:   tokens,
+		sessions: map[string]map[net.Conn]struct{}{},
 	}, nil
 }
 
+// streamTarget is what a stream path names and the grant it runs under.
+type streamTarget struct {
+	request, namespace, pod, token string
+}
+
+// resolve reads the path and finds the request's token, or answers.
+func (s *StreamRelay) resolve(w http.ResponseWriter, r *http.Request) (streamTarget, bool) {
+	t := streamTarget{request: r.PathValue("request"), namespace: r.PathValue("namespace"), pod: r.PathValue("pod")}
+	if err := checkRequestName(t.request); err != nil {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+		return t, false
+	}
+	token, ok := s.tokens.Token(t.request)
+	if !ok {
+		writeError(w, http.StatusForbidden, tunnel.Error{Message: fmt.Sprintf("request %s has no live grant in this cluster", t.request), Refused: true})
+		return t, false
+	}
+	t.token = token
+	return t, true
+}
+
+func (s *StreamRelay) location(t streamTarget, subresource string, query url.Values) *url.URL {
+	u := *s.target
+	u.Path = fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/%s", url.PathEscape(t.namespace), url.PathEscape(t.pod), subresource)
+	u.RawQuery = query.Encode()
+	return &u
+}
+
+// exec relays a websocket exec: the handshake with the request's token,
+// then the bytes both ways, untouched.
 func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, "exec", execParams, true)
-}
-
-func (s *StreamRelay) log(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, "log", logParams, false)
-}
-
-func (s *StreamRelay) relay(w http.ResponseWriter, r *http.Request, subresource string, params []string, upgrade bool) {
-	request, namespace, pod := r.PathValue("request"), r.PathValue("namespace"), r.PathValue("pod")
-	if err := checkRequestName(request); err != nil {
+	t, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	if !httpstream.IsUpgradeRequest(r) || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: "exec streams are websockets"})
+		return
+	}
+	opts, err := tunnel.DecodeExecOptions(r.URL.Query())
+	if err != nil {
 		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
 		return
 	}
-	token, ok := s.tokens.Token(request)
-	if !ok {
-		writeError(w, http.StatusForbidden, tunnel.Error{Message: fmt.Sprintf("request %s has no live grant in this cluster", request), Refused: true})
+	protocols := tunnel.StreamProtocols(r.Header.Values("Sec-Websocket-Protocol"))
+	if len(protocols) == 0 {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: "no *.channel.k8s.io websocket protocol offered"})
 		return
 	}
-	query := url.Values{}
-	for _, p := range params {
-		if v, ok := r.URL.Query()[p]; ok {
-			query[p] = v
+	query, err := tunnel.EncodeExecOptions(opts)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+		return
+	}
+	location := s.location(t, "exec", query)
+	klog.InfoS("Stream", "request", t.request, "subresource", "exec", "namespace", t.namespace, "pod", t.pod, "query", location.RawQuery)
+
+	dialer := tls.Dialer{Config: s.httpOneTLS()}
+	upstream, err := dialer.DialContext(r.Context(), "tcp", hostPort(s.target))
+	if err != nil {
+		writeError(w, http.StatusBadGateway, tunnel.Error{Message: "reaching the target cluster: " + err.Error()})
+		return
+	}
+	out, _ := http.NewRequest(http.MethodGet, location.String(), nil)
+	out.Header = http.Header{
+		"Connection":             {"Upgrade"},
+		"Upgrade":                {"websocket"},
+		"Sec-Websocket-Key":      {r.Header.Get("Sec-Websocket-Key")},
+		"Sec-Websocket-Version":  {"13"},
+		"Sec-Websocket-Protocol": {strings.Join(protocols, ", ")},
+		"Authorization":          {"Bearer " + t.token},
+		"User-Agent":             {"janus-agent"},
+	}
+	if err := out.Write(upstream); err != nil {
+		upstream.Close()
+		writeError(w, http.StatusBadGateway, tunnel.Error{Message: "writing to the target cluster: " + err.Error()})
+		return
+	}
+	upstreamR := bufio.NewReaderSize(upstream, targetReadBuffer)
+	resp, err := http.ReadResponse(upstreamR, out)
+	if err != nil {
+		upstream.Close()
+		writeError(w, http.StatusBadGateway, tunnel.Error{Message: "reading the target cluster's answer: " + err.Error()})
+		return
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		// The target's answer (a 403 of its RBAC, a 404) reaches the user.
+		defer upstream.Close()
+		copyAnswer(w, resp)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		upstream.Close()
+		return
+	}
+	if stream, ok := tunnel.ConnFrom(r.Context()); ok {
+		s.track(t.request, stream)
+		defer s.untrack(t.request, stream)
+	}
+	answer := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + resp.Header.Get("Sec-Websocket-Accept") + "\r\n" +
+		"Sec-WebSocket-Protocol: " + resp.Header.Get("Sec-Websocket-Protocol") + "\r\n\r\n"
+	if _, err := io.WriteString(conn, answer); err != nil {
+		conn.Close()
+		upstream.Close()
+		return
+	}
+	splice(conn, rw.Reader, upstream, upstreamR)
+}
+
+// log relays pods/log with the decoded options only, flushing as lines come.
+func (s *StreamRelay) log(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	opts, err := tunnel.DecodeLogOptions(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+		return
+	}
+	query, err := tunnel.EncodeLogOptions(opts)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+		return
+	}
+	location := s.location(t, "log", query)
+	klog.InfoS("Stream", "request", t.request, "subresource", "log", "namespace", t.namespace, "pod", t.pod, "query", location.RawQuery)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if stream, ok := tunnel.ConnFrom(r.Context()); ok {
+		s.track(t.request, stream)
+		defer s.untrack(t.request, stream)
+	}
+	out, _ := http.NewRequestWithContext(ctx, http.MethodGet, location.String(), nil)
+	out.Header.Set("Authorization", "Bearer "+t.token)
+	out.Header.Set("User-Agent", "janus-agent")
+	resp, err := s.client.Do(out)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, tunnel.Error{Message: "reaching the target cluster: " + err.Error()})
+		return
+	}
+	copyAnswer(w, resp)
+}
+
+// copyAnswer passes an answer of the target on: its status, its content
+// type and its body, flushed as it arrives.
+func copyAnswer(w http.ResponseWriter, resp *http.Response) {
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	bp := spliceBuffers.Get().(*[]byte)
+	defer spliceBuffers.Put(bp)
+	for {
+		n, err := resp.Body.Read(*bp)
+		if n > 0 {
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
 		}
 	}
-	location := *s.target
-	location.Path = fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/%s", url.PathEscape(namespace), url.PathEscape(pod), subresource)
-	location.RawQuery = query.Encode()
+}
 
-	out := r.Clone(r.Context())
-	out.Header = http.Header{}
-	for _, h := range streamHeaders {
-		if v := r.Header.Values(h); len(v) > 0 {
-			out.Header[http.CanonicalHeaderKey(h)] = v
-		}
-	}
-	out.Header.Set("Authorization", "Bearer "+token)
+// httpOneTLS is the target's TLS for a connection taken over after one
+// HTTP/1.1 exchange.
+func (s *StreamRelay) httpOneTLS() *tls.Config {
+	c := s.tls.Clone()
+	c.NextProtos = []string{"http/1.1"}
+	return c
+}
 
-	if conn, ok := tunnel.ConnFrom(r.Context()); ok {
-		s.track(request, conn)
-		defer s.untrack(request, conn)
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
 	}
-	klog.InfoS("Stream", "request", request, "subresource", subresource, "namespace", namespace, "pod", pod)
-	handler := proxy.NewUpgradeAwareHandler(&location, s.transport, false, upgrade, streamErrorResponder{})
-	handler.UseLocationHost = true
-	handler.ServeHTTP(w, out)
+	return net.JoinHostPort(u.Hostname(), "443")
 }
 
 func (s *StreamRelay) track(request string, c net.Conn) {
@@ -144,12 +288,6 @@ func (s *StreamRelay) Cut(request string) int {
 		klog.InfoS("Cut streams", "request", request, "streams", len(conns))
 	}
 	return len(conns)
-}
-
-type streamErrorResponder struct{}
-
-func (streamErrorResponder) Error(w http.ResponseWriter, _ *http.Request, err error) {
-	writeError(w, http.StatusBadGateway, tunnel.Error{Message: "relaying to the target cluster: " + err.Error()})
 }
 
 // grantsCuttingStreams removes grants like the provisioner and also ends

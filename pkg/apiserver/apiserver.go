@@ -17,6 +17,7 @@ import (
 	"github.com/infroware/janus/pkg/events"
 	"github.com/infroware/janus/pkg/registry/janus/accessrequest"
 	"github.com/infroware/janus/pkg/registry/janus/cluster"
+	"github.com/infroware/janus/pkg/session"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -34,6 +35,10 @@ type ExtraConfig struct {
 	// IdleTimeout closes exec sessions without input or output for this
 	// long; 0 never does.
 	IdleTimeout time.Duration
+	// MaxSessionsPerRequest and MaxSessionsPerUser bound the exec
+	// sessions open at once; 0 means no bound.
+	MaxSessionsPerRequest int
+	MaxSessionsPerUser    int
 	// KubeClient reaches the central kube-apiserver, for Events and the
 	// controller's leader election. Without it Events are only logged and
 	// the controller runs unelected (a single replica).
@@ -108,8 +113,12 @@ func (c completedConfig) New() (*JanusServer, error) {
 		Policy:            c.ExtraConfig.Policy,
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
 		Recorder:          recorder,
-		Streams:           tunnels,
-		IdleTimeout:       c.ExtraConfig.IdleTimeout,
+		Sessions: session.New(session.Config{
+			Streams:               tunnels,
+			IdleTimeout:           c.ExtraConfig.IdleTimeout,
+			MaxSessionsPerRequest: c.ExtraConfig.MaxSessionsPerRequest,
+			MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
+		}),
 	})
 	if err != nil {
 		return nil, err

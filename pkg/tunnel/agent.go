@@ -45,7 +45,14 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 	}
 	listener := newPipeListener()
 	defer listener.Close()
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+	streams, err := newStreamDialer(cfg, listener)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST "+PathStreams, streams)
+	mux.Handle("/", handler)
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()

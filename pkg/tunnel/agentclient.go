@@ -48,13 +48,6 @@ func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, er
 	}
 }
 
-// StreamLocation is where the agent serves a stream (PathExec, PathLog),
-// and the transport whose dialer reaches it through the tunnel. Streams
-// have no overall timeout; they last as long as the user's session.
-func (c *AgentClient) StreamLocation(path string, query url.Values) (*url.URL, *http.Transport) {
-	return &url.URL{Scheme: "http", Host: agentAddress, Path: path, RawQuery: query.Encode()}, c.transport
-}
-
 // Info asks the agent about itself and its cluster.
 func (c *AgentClient) Info(ctx context.Context) (AgentInfo, error) {
 	var info AgentInfo

@@ -30,6 +30,7 @@ const (
 	refusedNoToken        refusal = "no_token"
 	refusedInvalidToken   refusal = "invalid_token"
 	refusedWrongAccount   refusal = "wrong_service_account"
+	refusedStreamTicket   refusal = "stream_ticket"
 )
 
 // RefusedError says why an agent's identity was not accepted.

@@ -27,7 +27,20 @@ const (
 	// PathLog prefixes /v1/log/<request>/<namespace>/<pod>: pods/log, the
 	// same way; the query is the pods/log query.
 	PathLog = "/v1/log/"
+	// PathStreams answers POST of a StreamRequest: the agent dials
+	// janus-apiserver's /connect again with the ticket, and serves this
+	// same API on that connection, where the server sends the one exec or
+	// log request of a stream. Streams thus never share the tunnel, and a
+	// bulk one cannot hold up the grants.
+	PathStreams = "/v1/streams"
 )
+
+// StreamRequest asks the agent for a stream connection.
+type StreamRequest struct {
+	// Ticket is the single-use secret the agent presents on the new
+	// connection in HeaderStreamTicket.
+	Ticket string `json:"ticket"`
+}
 
 // StreamPath is the agent path of an exec or log stream.
 func StreamPath(prefix, request, namespace, pod string) string {
@@ -91,6 +104,13 @@ const (
 	// It is not the Authorization header, so the API server's own
 	// authentication never sees (or forwards) a foreign cluster's token.
 	HeaderAgentToken = "X-Janus-Agent-Token"
+	// HeaderStreamTicket carries a StreamRequest's ticket on a stream
+	// connection. The ticket was given to the verified agent over its
+	// tunnel moments ago, is bound to its cluster and is used once, so it
+	// is the agent's proof of identity here.
+	HeaderStreamTicket = "X-Janus-Stream-Ticket"
+	// StreamUpgrade is the Upgrade token of a stream connection.
+	StreamUpgrade = "janus-stream"
 	// Audience is the audience the agent's token must be minted for.
 	Audience = "janus.infroware.io"
 	// ConnectPath is where janus-apiserver serves the tunnel.

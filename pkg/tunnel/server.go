@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -29,6 +28,7 @@ var ErrNotConnected = errors.New("the cluster's agent is not connected")
 type Server struct {
 	identity *IdentityVerifier
 	dialer   *remotedialer.Server
+	streams  streamBroker
 
 	mu        sync.Mutex
 	tunnels   map[string]int
@@ -64,6 +64,10 @@ func (s *Server) AddListener(l ConnectionListener) {
 // ServeHTTP serves /connect: verify, then hold the tunnel open until the
 // agent goes away.
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Header.Get(HeaderStreamTicket) != "" {
+		s.serveStream(w, req)
+		return
+	}
 	cluster := req.Header.Get(HeaderCluster)
 	token := req.Header.Get(HeaderAgentToken)
 	req.Header.Del(HeaderAgentToken)
@@ -155,15 +159,4 @@ func (s *Server) Agent(cluster string) (*AgentClient, error) {
 	})
 	s.clients[cluster] = c
 	return c, nil
-}
-
-// Locate implements the registry's stream locator: where cluster's agent
-// serves path, and how to reach it.
-func (s *Server) Locate(cluster, path string, query url.Values) (*url.URL, *http.Transport, error) {
-	agent, err := s.Agent(cluster)
-	if err != nil {
-		return nil, nil, err
-	}
-	location, transport := agent.StreamLocation(path, query)
-	return location, transport, nil
 }

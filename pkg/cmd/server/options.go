@@ -54,7 +54,11 @@ type JanusServerOptions struct {
 	PendingTimeout     time.Duration
 	Retention          time.Duration
 	IdleTimeout        time.Duration
-	LeaderElection     apiserver.LeaderElection
+	// MaxSessionsPerRequest and MaxSessionsPerUser bound the exec sessions
+	// open at once on a replica.
+	MaxSessionsPerRequest int
+	MaxSessionsPerUser    int
+	LeaderElection        apiserver.LeaderElection
 
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
@@ -77,6 +81,10 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		PendingTimeout:     24 * time.Hour,
 		Retention:          7 * 24 * time.Hour,
 		IdleTimeout:        15 * time.Minute,
+		// Four per request, as the original product allowed: a shell and a
+		// few helpers, not a fleet.
+		MaxSessionsPerRequest: 4,
+		MaxSessionsPerUser:    16,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",
@@ -106,6 +114,8 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.PendingTimeout, "pending-timeout", o.PendingTimeout, "Deny requests nobody decided on within this time (reason PendingTimeout); 0 waits forever.")
 	fs.DurationVar(&o.Retention, "retention", o.Retention, "Delete finished requests this long after they ended; 0 keeps them forever.")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "Close exec sessions with no input or output for this long, warning the user a minute before (half way for timeouts under 2m); 0 never closes them.")
+	fs.IntVar(&o.MaxSessionsPerRequest, "max-sessions-per-request", o.MaxSessionsPerRequest, "Exec sessions one access request may have open at once; more are refused with 429. 0 means no bound.")
+	fs.IntVar(&o.MaxSessionsPerUser, "max-sessions-per-user", o.MaxSessionsPerUser, "Exec sessions one user may have open at once, over all their requests; more are refused with 429. 0 means no bound.")
 	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
@@ -134,6 +144,9 @@ func (o *JanusServerOptions) Validate() error {
 	}
 	if o.PendingTimeout < 0 || o.Retention < 0 || o.IdleTimeout < 0 {
 		errs = append(errs, errors.New("--pending-timeout, --retention and --idle-timeout must not be negative"))
+	}
+	if o.MaxSessionsPerRequest < 0 || o.MaxSessionsPerUser < 0 {
+		errs = append(errs, errors.New("--max-sessions-per-request and --max-sessions-per-user must not be negative"))
 	}
 	if o.MaxDuration < o.MinDuration {
 		errs = append(errs, fmt.Errorf("--max-duration (%s) must not be shorter than --min-duration (%s)", o.MaxDuration, o.MinDuration))
@@ -200,12 +213,14 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 				MaxDuration:        o.MaxDuration,
 				ExcludedNamespaces: sets.New(o.ExcludedNamespaces...),
 			},
-			AllowSelfApproval: o.AllowSelfApproval,
-			PendingTimeout:    o.PendingTimeout,
-			Retention:         o.Retention,
-			IdleTimeout:       o.IdleTimeout,
-			KubeClient:        kubeClient,
-			LeaderElection:    o.LeaderElection,
+			AllowSelfApproval:     o.AllowSelfApproval,
+			PendingTimeout:        o.PendingTimeout,
+			Retention:             o.Retention,
+			IdleTimeout:           o.IdleTimeout,
+			MaxSessionsPerRequest: o.MaxSessionsPerRequest,
+			MaxSessionsPerUser:    o.MaxSessionsPerUser,
+			KubeClient:            kubeClient,
+			LeaderElection:        o.LeaderElection,
 		},
 	}, nil
 }

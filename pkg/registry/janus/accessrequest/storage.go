@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/events"
+	"github.com/infroware/janus/pkg/session"
 )
 
 // Options are what the AccessRequest storage needs besides its storage backend.
@@ -35,10 +35,8 @@ type Options struct {
 	AllowSelfApproval bool
 	// Recorder records an Event for every request and decision.
 	Recorder record.EventRecorder
-	// Streams reaches the agents for exec and log.
-	Streams StreamLocator
-	// IdleTimeout ends exec sessions idle this long; 0 never does.
-	IdleTimeout time.Duration
+	// Sessions carries exec and log streams to the agents.
+	Sessions *session.Engine
 }
 
 // Storage is the AccessRequest resource and all its subresources.
@@ -134,8 +132,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Revoke:        actionREST(revokeAction{authz: authz}),
 		Withdraw:      actionREST(withdrawAction{authz: authz}),
 		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
-		Exec:          &ExecREST{store: store, status: &statusStore, streams: opts.Streams, recorder: opts.Recorder, idleTimeout: opts.IdleTimeout},
-		Log:           &LogREST{store: store, streams: opts.Streams},
+		Exec:          &ExecREST{store: store, status: &statusStore, engine: opts.Sessions, recorder: opts.Recorder},
+		Log:           &LogREST{store: store, engine: opts.Sessions},
 	}, nil
 }
 

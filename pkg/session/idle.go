@@ -1,4 +1,4 @@
-package accessrequest
+package session
 
 import (
 	"strings"
@@ -109,17 +109,17 @@ func (t *idleTimer) stop() {
 
 // warning is the line an idle session's user reads before it is closed.
 func (t *idleTimer) warning() string {
-	return "janus: this session has been idle for " + humanDuration(t.warnAfter) +
-		" and will be closed in " + humanDuration(t.timeout-t.warnAfter)
+	return "janus: this session has been idle for " + HumanDuration(t.warnAfter) +
+		" and will be closed in " + HumanDuration(t.timeout-t.warnAfter)
 }
 
 // closing is the line an idle session's user reads when it is closed.
 func (t *idleTimer) closing() string {
-	return "janus: session closed after " + humanDuration(t.timeout) + " idle"
+	return "janus: session closed after " + HumanDuration(t.timeout) + " idle"
 }
 
-// humanDuration writes d the way people say it: "15m", "1h30m", "45s".
-func humanDuration(d time.Duration) string {
+// HumanDuration writes d the way people say it: "15m", "1h30m", "45s".
+func HumanDuration(d time.Duration) string {
 	if d < time.Second {
 		return d.Round(time.Millisecond).String()
 	}

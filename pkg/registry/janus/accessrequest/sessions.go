@@ -1,0 +1,174 @@
+package accessrequest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/session"
+)
+
+// statusUpdater writes a request's status: the status store.
+type statusUpdater interface {
+	Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error)
+}
+
+// maxRecordedSessions bounds status.sessions; the oldest go first.
+const maxRecordedSessions = 100
+
+// maxEventCommand bounds the command quoted in an Event; the whole command
+// is in status.sessions.
+const maxEventCommand = 256
+
+// sessionObserver is the registry's side of one exec session: it puts the
+// session on the request's record and in its Events, and tells the engine
+// when and why the request's access ends.
+type sessionObserver struct {
+	// ctx is the Connect call's, without its cancellation: it carries the
+	// request information storage needs, which the stream's own HTTP
+	// request does not, and it must outlive the Connect call.
+	ctx      context.Context
+	requests rest.Getter
+	status   statusUpdater
+	recorder record.EventRecorder
+	// ref is the request the session's Events are about.
+	ref     runtime.Object
+	request string
+	session janus.Session
+	now     func() time.Time
+}
+
+var _ session.Observer = &sessionObserver{}
+
+func newSessionID() string { return rand.String(10) }
+
+func (o *sessionObserver) update(mutate func(*janus.AccessRequest)) error {
+	_, _, err := o.status.Update(o.ctx, o.request, rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		ar := old.(*janus.AccessRequest).DeepCopy()
+		mutate(ar)
+		return ar, nil
+	}), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+	return err
+}
+
+func (o *sessionObserver) Started(context.Context) error {
+	err := o.update(func(ar *janus.AccessRequest) {
+		ar.Status.Sessions = append(ar.Status.Sessions, o.session)
+		if n := len(ar.Status.Sessions); n > maxRecordedSessions {
+			ar.Status.Sessions = ar.Status.Sessions[n-maxRecordedSessions:]
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("recording session %s of request %s: %w", o.session.ID, o.request, err)
+	}
+	o.recorder.Event(o.ref, corev1.EventTypeNormal, "SessionStarted", o.describe()+": "+truncate(strings.Join(o.session.Command, " "), maxEventCommand))
+	klog.InfoS("Session started", "request", o.request, "session", o.session.ID, "user", o.session.User, "namespace", o.session.Namespace, "pod", o.session.Pod)
+	return nil
+}
+
+func (o *sessionObserver) Ended(_ context.Context, s session.Summary) {
+	ended := metav1.NewTime(s.Ended)
+	err := o.update(func(ar *janus.AccessRequest) {
+		for i := range ar.Status.Sessions {
+			if ar.Status.Sessions[i].ID == o.session.ID {
+				ar.Status.Sessions[i].EndedAt = &ended
+				ar.Status.Sessions[i].BytesIn, ar.Status.Sessions[i].BytesOut = s.BytesIn, s.BytesOut
+				ar.Status.Sessions[i].EndReason = s.Reason
+			}
+		}
+	})
+	if err != nil {
+		klog.ErrorS(err, "Recording the end of a session", "request", o.request, "session", o.session.ID)
+	}
+	took := s.Ended.Sub(s.Started)
+	o.recorder.Eventf(o.ref, corev1.EventTypeNormal, "SessionEnded", "%s ended after %s, %s in, %s out: %s",
+		o.describe(), humanDuration(took), formatBytes(s.BytesIn), formatBytes(s.BytesOut), s.Reason)
+	klog.InfoS("Session ended", "request", o.request, "session", o.session.ID, "reason", s.Reason, "cut", s.Cut, "bytesIn", s.BytesIn, "bytesOut", s.BytesOut, "duration", took)
+}
+
+func (o *sessionObserver) AccessEnds(context.Context) (time.Time, string) {
+	obj, err := o.requests.Get(o.ctx, o.request, &metav1.GetOptions{})
+	if err != nil {
+		// A request that is gone gave no access.
+		return o.now(), "access ended: the request is gone"
+	}
+	ar := obj.(*janus.AccessRequest)
+	var ends time.Time
+	if ar.Status.ExpiresAt != nil {
+		ends = ar.Status.ExpiresAt.Time
+	}
+	return ends, accessEnded(ar, o.now())
+}
+
+// describe names the session as people read it:
+// "alice exec payments/payments-api-0 -c main".
+func (o *sessionObserver) describe() string {
+	s := fmt.Sprintf("%s exec %s/%s", o.session.User, o.session.Namespace, o.session.Pod)
+	if o.session.Container != "" {
+		s += " -c " + o.session.Container
+	}
+	return s
+}
+
+// accessEnded says why the access of ar is over, or "" while it lasts. At
+// expiry the grant (and its sessions) go before the phase changes, so an
+// Active request past expiresAt has expired too.
+func accessEnded(ar *janus.AccessRequest, now time.Time) string {
+	phase := strings.ToLower(string(ar.Status.Phase))
+	d := ar.Status.Decision
+	switch ar.Status.Phase {
+	case janus.AccessRequestActive:
+		if ar.Status.ExpiresAt == nil || now.Before(ar.Status.ExpiresAt.Time) {
+			return ""
+		}
+		fallthrough
+	case janus.AccessRequestExpired:
+		return fmt.Sprintf("access expired at %s", ar.Status.ExpiresAt.UTC().Format(time.RFC3339))
+	case janus.AccessRequestRevoked, janus.AccessRequestWithdrawn:
+		switch {
+		case d == nil:
+			return "access " + phase
+		case d.Reason != "":
+			return fmt.Sprintf("access %s by %s: %s", phase, d.User, d.Reason)
+		}
+		return fmt.Sprintf("access %s by %s", phase, d.User)
+	}
+	return "access ended: the request is " + string(ar.Status.Phase)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// formatBytes writes n in SI units: "512 B", "3.2 kB", "48.0 MB".
+func formatBytes(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/1000, "kB"
+	for _, next := range []string{"MB", "GB", "TB"} {
+		if v < 1000 {
+			break
+		}
+		v, unit = v/1000, next
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}
+
+// humanDuration writes d the way people say it: "15m", "1h30m", "45s".
+func humanDuration(d time.Duration) string {
+	return session.HumanDuration(d)
+}

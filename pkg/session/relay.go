@@ -1,0 +1,418 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// Channels of the remote-command websocket protocol: the first payload
+// byte of a message.
+const (
+	channelStdout byte = 1
+	channelStderr byte = 2
+	channelError  byte = 3
+)
+
+const (
+	// maxClientMessage bounds one message from the user (stdin, resize):
+	// a terminal never sends more.
+	maxClientMessage = 64 << 10
+	// maxAgentFrame and maxAgentMessage bound what the agent sends. A
+	// frame is streamed through, never held, so the bounds are not about
+	// memory but about time: Janus's own notices wait for a message's end.
+	maxAgentFrame   = 1 << 20
+	maxAgentMessage = 4 << 20
+	// maxStatusMessage bounds the command's final Status Janus reads.
+	maxStatusMessage = 64 << 10
+	// agentReadBuffer is the buffer the agent's connection is read
+	// through; copyBufferSize is a full TLS record and a frame header.
+	agentReadBuffer = 4 << 10
+	copyBufferSize  = 16<<10 + 14
+	// noticePatience is how long Janus's own words wait for a user who is
+	// not reading before they are dropped.
+	noticePatience = 5 * time.Second
+)
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// relay is one exec session's two connections: the user's (hijacked from
+// the aggregator's request) and the agent's.
+type relay struct {
+	engine *Engine
+	spec   Spec
+	obs    Observer
+	ctx    context.Context
+
+	client  net.Conn
+	clientR *bufio.Reader
+	agent   net.Conn
+	agentR  *bufio.Reader
+
+	// writing holds a token while a frame is written to the user: relayed
+	// frames and Janus's notices come from different goroutines.
+	writing chan struct{}
+
+	in, out atomic.Int64
+	idle    *idleTimer
+	// commandStatus is the command's final Status message, once the agent
+	// relayed it: the session then ended because the command did.
+	commandStatus atomic.Pointer[[]byte]
+}
+
+var (
+	errUserClosed  = errors.New("closed by the user")
+	errAgentClosed = errors.New("the agent closed the stream")
+)
+
+// limitError is a message over one of the bounds.
+type limitError struct{ who, what string }
+
+func (e *limitError) Error() string { return e.who + " sent " + e.what }
+
+// run relays until the session ends and says how it went.
+func (r *relay) run() Summary {
+	r.idle = newIdleTimer(r.engine.cfg.Clock, r.engine.cfg.IdleTimeout)
+	defer r.idle.stop()
+	ends, why := r.obs.AccessEnds(r.ctx)
+	if why != "" {
+		ends = r.engine.cfg.Clock.Now()
+	}
+	expiry := r.engine.cfg.Clock.NewTimer(r.untilEnd(ends))
+	defer expiry.Stop()
+
+	userDone := make(chan error, 1)
+	agentDone := make(chan error, 1)
+	go func() { userDone <- r.upstream() }()
+	go func() { agentDone <- r.downstream() }()
+
+	var s Summary
+	upstreamOpen, downstreamOpen := true, true
+	for s.Reason == "" {
+		select {
+		case err := <-userDone:
+			upstreamOpen = false
+			s.Reason = "closed by the user"
+			var limit *limitError
+			switch {
+			case errors.As(err, &limit):
+				s.Reason = limit.Error()
+				r.closeClient(closeTooBig)
+			case errors.Is(err, errProtocol):
+				s.Reason = "the user broke the websocket protocol: " + err.Error()
+				r.closeClient(closeProtocolError)
+			}
+		case err := <-agentDone:
+			downstreamOpen = false
+			if status := r.commandStatus.Load(); status != nil {
+				s.Reason = commandEnded(*status)
+				r.closeClient(closeNormal)
+				break
+			}
+			s.Cut = true
+			told := metav1.StatusReasonServiceUnavailable
+			var limit *limitError
+			switch {
+			case errors.As(err, &limit):
+				s.Reason = limit.Error()
+			case errors.Is(err, errProtocol):
+				s.Reason = "the agent broke the websocket protocol: " + err.Error()
+			default:
+				s.Reason = "connection to the pod lost"
+				if _, why := r.obs.AccessEnds(r.ctx); why != "" {
+					s.Reason, told = why, metav1.StatusReasonForbidden
+				}
+			}
+			r.tellUser(told, s.Reason)
+		case <-r.idle.C():
+			switch r.idle.fired() {
+			case idleWarning:
+				r.notify(r.idle.warning())
+			case idleExpired:
+				s.Reason, s.Cut = "idle", true
+				downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
+				r.tellUser(metav1.StatusReasonTimeout, r.idle.closing())
+			}
+		case <-expiry.C():
+			next, why := r.obs.AccessEnds(r.ctx)
+			if why == "" {
+				// Extended: the access ends later now.
+				expiry.Reset(r.untilEnd(next))
+				continue
+			}
+			s.Reason, s.Cut = why, true
+			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
+			r.tellUser(metav1.StatusReasonForbidden, why)
+		}
+	}
+	r.agent.Close()
+	r.client.Close()
+	if upstreamOpen {
+		<-userDone
+	}
+	if downstreamOpen {
+		<-agentDone
+	}
+	s.BytesIn, s.BytesOut = r.in.Load(), r.out.Load()
+	return s
+}
+
+// untilEnd is how long until the access ends at ends; a request without
+// an end yet is looked at again in an hour.
+func (r *relay) untilEnd(ends time.Time) time.Duration {
+	if ends.IsZero() {
+		return time.Hour
+	}
+	return ends.Sub(r.engine.cfg.Clock.Now())
+}
+
+// stopAgent ends the agent's side and waits for its relay to stop, so
+// that nothing it relays can follow Janus's last words. It reports
+// whether the downstream goroutine was waited for.
+func (r *relay) stopAgent(agentDone <-chan error, open bool) bool {
+	if !open {
+		return false
+	}
+	// A user who is not reading must not keep the relay from stopping.
+	_ = r.client.SetWriteDeadline(time.Now().Add(noticePatience))
+	r.agent.Close()
+	<-agentDone
+	_ = r.client.SetWriteDeadline(time.Time{})
+	return true
+}
+
+// commandEnded describes the command's own final Status.
+func commandEnded(raw []byte) string {
+	var status metav1.Status
+	if json.Unmarshal(raw, &status) != nil || status.Status == metav1.StatusSuccess {
+		return "command ended"
+	}
+	return sanitize("command failed: " + status.Message)
+}
+
+// upstream relays the user's frames to the agent until the user closes.
+func (r *relay) upstream() error {
+	var messageLen int64
+	inMessage := false
+	for {
+		h, err := readFrameHeader(r.clientR)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return errUserClosed
+			}
+			if errors.Is(err, errProtocol) {
+				return err
+			}
+			return errUserClosed
+		}
+		if !h.masked {
+			return fmt.Errorf("%w: the user's frames must be masked", errProtocol)
+		}
+		if !h.control() {
+			if err := checkMessage(&h, &inMessage, &messageLen, maxClientMessage); err != nil {
+				if errors.Is(err, errProtocol) {
+					return err
+				}
+				return &limitError{"the user", err.Error()}
+			}
+			r.idle.touch()
+			r.in.Add(h.length)
+		}
+		if err := forwardFrame(&h, r.clientR, r.agent, nil); err != nil {
+			return errUserClosed
+		}
+		if h.opcode == opClose {
+			return errUserClosed
+		}
+	}
+}
+
+// checkMessage follows the fragments of data messages and bounds them.
+func checkMessage(h *frameHeader, inMessage *bool, length *int64, limit int64) error {
+	switch {
+	case h.opcode == opContinuation && !*inMessage:
+		return fmt.Errorf("%w: a continuation frame outside a message", errProtocol)
+	case h.opcode != opContinuation && *inMessage:
+		return fmt.Errorf("%w: a new message inside a fragmented one", errProtocol)
+	case h.opcode != opContinuation:
+		*length = 0
+	}
+	*length += h.length
+	if *length > limit {
+		return fmt.Errorf("a message over %d bytes", limit)
+	}
+	*inMessage = !h.fin
+	return nil
+}
+
+// downstream relays the agent's frames to the user until the agent
+// closes, and notes the command's final Status as it passes.
+func (r *relay) downstream() error {
+	var messageLen int64
+	inMessage := false
+	var status []byte
+	inStatus := false
+	for {
+		h, err := readFrameHeader(r.agentR)
+		if err != nil {
+			if errors.Is(err, errProtocol) {
+				return err
+			}
+			return errAgentClosed
+		}
+		if h.masked {
+			return fmt.Errorf("%w: the agent's frames must not be masked", errProtocol)
+		}
+		if h.opcode == opClose {
+			// The user's close comes from Janus, after the last word.
+			if err := discard(r.agentR, h.length); err != nil {
+				return errAgentClosed
+			}
+			return errAgentClosed
+		}
+		var inspect func(first bool, payload []byte)
+		if !h.control() {
+			if h.length > maxAgentFrame {
+				return &limitError{"the agent", fmt.Sprintf("a frame over %d bytes", maxAgentFrame)}
+			}
+			if err := checkMessage(&h, &inMessage, &messageLen, maxAgentMessage); err != nil {
+				if errors.Is(err, errProtocol) {
+					return err
+				}
+				return &limitError{"the agent", err.Error()}
+			}
+			r.idle.touch()
+			r.out.Add(h.length)
+			newMessage := h.opcode != opContinuation
+			inspect = func(first bool, payload []byte) {
+				if first && newMessage {
+					inStatus = len(payload) > 0 && payload[0] == channelError
+					status = status[:0]
+					if inStatus {
+						payload = payload[1:]
+					}
+				}
+				if inStatus && len(status)+len(payload) <= maxStatusMessage {
+					status = append(status, payload...)
+				}
+			}
+		}
+		if err := r.toUser(func() error { return forwardFrame(&h, r.agentR, r.client, inspect) }); err != nil {
+			return errAgentClosed
+		}
+		if inStatus && h.fin && !h.control() {
+			final := append([]byte(nil), status...)
+			r.commandStatus.Store(&final)
+			inStatus = false
+		}
+	}
+}
+
+// toUser writes to the user with the write token held.
+func (r *relay) toUser(write func() error) error {
+	r.writing <- struct{}{}
+	defer func() { <-r.writing }()
+	return write()
+}
+
+// forwardFrame copies one frame, header and payload as they came, from
+// src to dst. The header goes out with the first part of the payload, so
+// a small frame is one write. inspect, if set, sees the payload (unmasked
+// frames only) part by part.
+func forwardFrame(h *frameHeader, src *bufio.Reader, dst io.Writer, inspect func(first bool, payload []byte)) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	n := copy(buf, h.raw[:h.size])
+	remaining := h.length
+	first := true
+	for {
+		if remaining > 0 {
+			want := int64(len(buf) - n)
+			if want > remaining {
+				want = remaining
+			}
+			m, err := src.Read(buf[n : n+int(want)])
+			if m == 0 && err != nil {
+				return err
+			}
+			if inspect != nil {
+				inspect(first, buf[n:n+m])
+			}
+			first = false
+			n += m
+			remaining -= int64(m)
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return err
+		}
+		n = 0
+		if remaining == 0 {
+			return nil
+		}
+	}
+}
+
+func discard(r *bufio.Reader, n int64) error {
+	_, err := r.Discard(int(n))
+	return err
+}
+
+// closeClient ends the user's websocket with code.
+func (r *relay) closeClient(code uint16) {
+	r.writeNotice(closeFrame(code))
+}
+
+// tellUser writes why on the user's terminal and ends the session with a
+// Failure status, as the remote-command protocol does, then closes.
+func (r *relay) tellUser(reason metav1.StatusReason, why string) {
+	line := "janus: " + trimJanus(sanitize(why))
+	r.notify(line)
+	status, _ := json.Marshal(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure,
+		Reason:   reason,
+		Message:  line,
+	})
+	frame := appendFrame(nil, opBinary, append([]byte{channelError}, status...))
+	frame = append(frame, closeFrame(closeNormal)...)
+	r.writeNotice(frame)
+}
+
+// notify writes a line of Janus's own on the user's terminal.
+func (r *relay) notify(line string) {
+	if r.spec.NoticeChannel == 0 {
+		return
+	}
+	r.writeNotice(appendFrame(nil, opBinary, append([]byte{r.spec.NoticeChannel}, "\r\n"+sanitize(line)+"\r\n"...)))
+}
+
+// writeNotice writes frames of Janus's own between relayed frames. It
+// gives up after noticePatience rather than wait on a user who is not
+// reading.
+func (r *relay) writeNotice(frames []byte) {
+	patience := time.NewTimer(noticePatience)
+	defer patience.Stop()
+	select {
+	case r.writing <- struct{}{}:
+	case <-patience.C:
+		klog.V(2).InfoS("Dropping a notice: the user is not reading", "request", r.spec.Request, "session", r.spec.ID)
+		return
+	}
+	defer func() { <-r.writing }()
+	_ = r.client.SetWriteDeadline(time.Now().Add(noticePatience))
+	defer func() { _ = r.client.SetWriteDeadline(time.Time{}) }()
+	if _, err := r.client.Write(frames); err != nil {
+		klog.V(2).InfoS("Writing a notice to the user", "request", r.spec.Request, "session", r.spec.ID, "err", err)
+	}
+}

@@ -1,0 +1,160 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// streamTimeout bounds how long an agent takes to dial a stream back.
+const streamTimeout = 10 * time.Second
+
+// pendingStream is a stream connection Janus waits for.
+type pendingStream struct {
+	cluster string
+	conns   chan net.Conn
+}
+
+// streamBroker hands stream connections, as agents dial them, to the
+// sessions waiting for them.
+type streamBroker struct {
+	mu      sync.Mutex
+	pending map[string]*pendingStream
+}
+
+func (b *streamBroker) add(ticket string, p *pendingStream) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[string]*pendingStream{}
+	}
+	b.pending[ticket] = p
+}
+
+// take removes the ticket: it is used once, whatever happens next.
+func (b *streamBroker) take(ticket string) *pendingStream {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pending[ticket]
+	delete(b.pending, ticket)
+	return p
+}
+
+func newTicket() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a stream ticket: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// OpenStream asks cluster's agent, through its tunnel, for a connection of
+// the stream's own, and returns it once the agent dialled it back. On it
+// the caller sends one request of the agent API (exec or log), as to an
+// HTTP server.
+func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, error) {
+	agent, err := s.Agent(cluster)
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := newTicket()
+	if err != nil {
+		return nil, err
+	}
+	p := &pendingStream{cluster: cluster, conns: make(chan net.Conn, 1)}
+	s.streams.add(ticket, p)
+	defer func() {
+		s.streams.take(ticket)
+		select {
+		case c := <-p.conns: // arrived after the caller gave up
+			c.Close()
+		default:
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	defer cancel()
+	called := make(chan error, 1)
+	go func() { called <- agent.call(ctx, http.MethodPost, PathStreams, StreamRequest{Ticket: ticket}, nil) }()
+	// The agent answers once it holds the connection; wait for both, so
+	// that the call's own connection is not cut short.
+	var conn net.Conn
+	for answered := false; conn == nil || !answered; {
+		select {
+		case c := <-p.conns:
+			conn = c
+		case err := <-called:
+			if err != nil {
+				if conn != nil {
+					conn.Close()
+				}
+				return nil, fmt.Errorf("asking the agent of cluster %s for a stream: %w", cluster, err)
+			}
+			answered, called = true, nil
+		case <-ctx.Done():
+			if conn != nil {
+				conn.Close()
+			}
+			return nil, fmt.Errorf("waiting %s for the agent of cluster %s to open a stream: %w", streamTimeout, cluster, ctx.Err())
+		}
+	}
+	return conn, nil
+}
+
+// serveStream takes an agent's stream connection on /connect.
+func (s *Server) serveStream(w http.ResponseWriter, req *http.Request) {
+	cluster := req.Header.Get(HeaderCluster)
+	p := s.streams.take(req.Header.Get(HeaderStreamTicket))
+	if p == nil || p.cluster != cluster {
+		refusedConnections.WithLabelValues(string(refusedStreamTicket)).Inc()
+		klog.InfoS("Refused stream connection", "cluster", cluster, "reason", refusedStreamTicket, "remote", req.RemoteAddr)
+		http.Error(w, "unknown, used or foreign stream ticket", http.StatusUnauthorized)
+		return
+	}
+	if !strings.EqualFold(req.Header.Get("Upgrade"), StreamUpgrade) {
+		http.Error(w, "a stream connection upgrades to "+StreamUpgrade, http.StatusBadRequest)
+		return
+	}
+	hijacker, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "the connection cannot be taken over", http.StatusInternalServerError)
+		return
+	}
+	conn, rw, err := hijacker.Hijack()
+	if err != nil {
+		klog.ErrorS(err, "Taking over a stream connection", "cluster", cluster)
+		return
+	}
+	if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + StreamUpgrade + "\r\n\r\n")); err != nil {
+		conn.Close()
+		return
+	}
+	select {
+	case p.conns <- withBuffered(conn, rw.Reader):
+	default:
+		conn.Close()
+	}
+}
+
+// withBuffered returns conn reading first what r holds of it already.
+func withBuffered(conn net.Conn, r *bufio.Reader) net.Conn {
+	if r == nil || r.Buffered() == 0 {
+		return conn
+	}
+	return &bufferedConn{Conn: conn, r: r}
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
