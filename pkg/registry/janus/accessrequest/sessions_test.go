@@ -1,0 +1,57 @@
+package accessrequest
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/infroware/janus/pkg/apis/janus"
+)
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 3200: "3.2 kB", 48_000_000: "48.0 MB", 2_500_000_000: "2.5 GB"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestNoticeChannel(t *testing.T) {
+	cases := []struct {
+		opts janus.AccessRequestExecOptions
+		want byte
+	}{
+		{janus.AccessRequestExecOptions{Stdout: true, Stderr: true}, channelStderr},
+		{janus.AccessRequestExecOptions{Stdout: true, TTY: true}, channelStdout},
+		{janus.AccessRequestExecOptions{Stdin: true}, 0},
+	}
+	for _, tc := range cases {
+		if got := noticeChannel(&tc.opts); got != tc.want {
+			t.Errorf("noticeChannel(%+v) = %d, want %d", tc.opts, got, tc.want)
+		}
+	}
+}
+
+func TestAccessEndedSaysWhyAccessIsOver(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	later, earlier := metav1.NewTime(now.Add(time.Minute)), metav1.NewTime(now.Add(-time.Minute))
+	decision := &janus.Decision{User: "carol", Reason: "INC closed"}
+	cases := []struct {
+		name   string
+		status janus.AccessRequestStatus
+		want   string
+	}{
+		{"active", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later}, ""},
+		{"active past expiresAt", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z"},
+		{"expired", janus.AccessRequestStatus{Phase: janus.AccessRequestExpired, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z"},
+		{"revoked", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: decision}, "access revoked by carol: INC closed"},
+		{"withdrawn without a reason", janus.AccessRequestStatus{Phase: janus.AccessRequestWithdrawn, Decision: &janus.Decision{User: "alice"}}, "access withdrawn by alice"},
+		{"failed", janus.AccessRequestStatus{Phase: janus.AccessRequestFailed}, "access ended: the request is Failed"},
+	}
+	for _, tc := range cases {
+		if got := accessEnded(&janus.AccessRequest{Status: tc.status}, now); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
