@@ -61,7 +61,7 @@ bench:
 	hack/ensure-postgres.sh
 	$(GO) test ./test/integration -run '^$$' -bench . -benchtime 300x
 	$(GO) test ./test/e2e -run '^$$' -bench 'ApproveToActive|ExpiryToGrantRemoved' -benchtime 100x
-	$(GO) test ./test/e2e -run '^$$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x
+	$(GO) test ./test/e2e -run '^$$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x -timeout 30m
 
 clean:
 	rm -rf _output

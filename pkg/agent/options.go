@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -52,6 +55,9 @@ type AgentOptions struct {
 	// Kubeconfig reaches the target cluster from outside it; empty means
 	// the in-cluster ServiceAccount.
 	Kubeconfig string
+	// ProfilingAddress, if set, serves net/http/pprof there. It has no
+	// authentication: keep it on loopback.
+	ProfilingAddress string
 }
 
 // NewAgentOptions returns the defaults.
@@ -71,6 +77,7 @@ func (o *AgentOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The agent's own namespace, where per-request ServiceAccounts are made. Defaults to $"+PodNamespaceEnv+", else "+DefaultNamespace+".")
 	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces the agent never grants access to, whatever Janus asks. The agent's own namespace is always added.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the target cluster; when empty the in-cluster ServiceAccount is used.")
+	fs.StringVar(&o.ProfilingAddress, "profiling-address", o.ProfilingAddress, "host:port to serve /debug/pprof on, without authentication (keep it on loopback); empty turns profiling off.")
 }
 
 // Complete fills in what the flags leave open.
@@ -108,6 +115,11 @@ func (o *AgentOptions) Validate() error {
 			errs = append(errs, fmt.Errorf("--excluded-namespaces: %q is not a namespace name: %v", ns, msgs))
 		}
 	}
+	if o.ProfilingAddress != "" {
+		if _, _, err := net.SplitHostPort(o.ProfilingAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--profiling-address %q is not host:port: %w", o.ProfilingAddress, err))
+		}
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -124,6 +136,8 @@ type Config struct {
 	TargetRESTConfig   *rest.Config
 	Namespace          string
 	ExcludedNamespaces []string
+	// ProfilingAddress, if set, is where pprof is served.
+	ProfilingAddress string
 }
 
 // Config builds the configuration from completed, valid options.
@@ -163,6 +177,7 @@ func (o *AgentOptions) Config() (*Config, error) {
 		TargetRESTConfig:   restConfig,
 		Namespace:          o.Namespace,
 		ExcludedNamespaces: o.ExcludedNamespaces,
+		ProfilingAddress:   o.ProfilingAddress,
 	}, nil
 }
 
@@ -223,10 +238,43 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Provisioner.checkGrantClusterRole(ctx); err != nil {
 		klog.ErrorS(err, "This cluster cannot be granted until its administrators fix it", "clusterRole", GrantClusterRole)
 	}
+	if c.ProfilingAddress != "" {
+		if err := serveProfiling(ctx, c.ProfilingAddress); err != nil {
+			return err
+		}
+	}
 	return tunnel.RunAgent(ctx, tunnel.AgentConfig{
 		URL:       c.JanusURL,
 		Cluster:   c.Cluster,
 		TokenFile: c.TokenFile,
 		TLSConfig: c.TLSConfig,
 	}, a.Handler)
+}
+
+// serveProfiling serves net/http/pprof on address until ctx ends. It
+// listens before it returns, so an address in use fails the start rather
+// than a later profile.
+func serveProfiling(ctx context.Context, address string) error {
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return fmt.Errorf("listening on --profiling-address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = server.Close()
+	}()
+	go func() {
+		if err := server.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			klog.ErrorS(err, "Profiling stopped", "address", l.Addr().String())
+		}
+	}()
+	klog.InfoS("Serving profiles", "address", l.Addr().String())
+	return nil
 }

@@ -61,6 +61,8 @@ type Target struct {
 	tokenFile string
 	agentKube string
 	agent     *process
+	// agentProfiling is where the agent serves pprof.
+	agentProfiling string
 }
 
 const agentNamespace = "janus"
@@ -259,6 +261,11 @@ func (t *Target) StartAgent(ctx context.Context) error {
 	if err := writeKubeconfig(t.agentKube, t.URL, t.tb.pki.clusterCA.certPEM, "janus-agent", &clientcmdapi.AuthInfo{Token: api.Status.Token}); err != nil {
 		return err
 	}
+	profilingPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	t.agentProfiling = fmt.Sprintf("127.0.0.1:%d", profilingPort)
 	excluded := append([]string{"kube-system", "kube-public", "kube-node-lease"}, t.spec.AgentExcludedNamespaces...)
 	args := []string{
 		"--janus-url=https://" + t.tb.JanusAddress(),
@@ -268,6 +275,7 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		"--kubeconfig=" + t.agentKube,
 		"--namespace=" + agentNamespace,
 		"--excluded-namespaces=" + strings.Join(excluded, ","),
+		"--profiling-address=" + t.agentProfiling,
 	}
 	proc, err := t.tb.launch(t.Name+"-janus-agent", t.tb.cfg.Binaries.JanusAgent, args)
 	if err != nil {
@@ -276,6 +284,10 @@ func (t *Target) StartAgent(ctx context.Context) error {
 	t.agent = proc
 	return t.WaitConnected(ctx, true)
 }
+
+// ProfilingAddress is where the running agent serves /debug/pprof, on
+// loopback and without authentication.
+func (t *Target) ProfilingAddress() string { return t.agentProfiling }
 
 // KillAgent ends the agent with SIGKILL, as a crash would.
 func (t *Target) KillAgent() error {

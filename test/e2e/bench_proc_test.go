@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/infroware/janus/test/testbed"
+)
+
+// What the benchmarks read about the processes they measure: CPU time from
+// /proc, live heap from the processes' own pprof endpoints.
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat:
+// sysconf(_SC_CLK_TCK), 100 on Linux.
+const clockTick = 10 * time.Millisecond
+
+// benchProcessName is the benchmark itself among the measured processes.
+const benchProcessName = "bench"
+
+// testbedProcesses are the running testbed components called names, the
+// last one started of each (a fault test may have restarted one).
+func testbedProcesses(b *testing.B, names ...string) []testbed.ProcessInfo {
+	b.Helper()
+	procs := bed.Processes()
+	var found []testbed.ProcessInfo
+	for _, name := range names {
+		i := len(procs) - 1
+		for ; i >= 0 && procs[i].Name != name; i-- {
+		}
+		if i < 0 {
+			b.Fatalf("the testbed runs no %s", name)
+		}
+		found = append(found, procs[i])
+	}
+	return found
+}
+
+// cpuTimes is CPU time used so far, user and system, by process name.
+type cpuTimes map[string]time.Duration
+
+// readCPU reads utime+stime of every process; for benchProcessName it
+// reads its own.
+func readCPU(b *testing.B, procs []testbed.ProcessInfo) cpuTimes {
+	b.Helper()
+	t := cpuTimes{}
+	for _, p := range procs {
+		pid := p.PID
+		if p.Name == benchProcessName {
+			pid = os.Getpid()
+		}
+		d, err := processCPU(pid)
+		if err != nil {
+			b.Fatalf("reading the CPU time of %s: %v", p.Name, err)
+		}
+		t[p.Name] = d
+	}
+	return t
+}
+
+// processCPU is utime+stime from /proc/<pid>/stat, threads that have
+// ended included.
+func processCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces;
+	// the fields after it start with field 3, state.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat has %d fields after the name", pid, len(fields))
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // fields 14 and 15: utime, stime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// addSince adds to t what each process used between before and after.
+func (t cpuTimes) addSince(before, after cpuTimes) {
+	for name, d := range after {
+		t[name] += d - before[name]
+	}
+}
+
+// janusHeap is janus-apiserver's live heap after a forced GC, from the
+// generic apiserver's /debug/pprof (on by default). It is read straight
+// from janus-apiserver, not through the aggregator, with the testbed's
+// administrator certificate: the same cluster CA signs it for every
+// cluster, and janus-apiserver trusts that CA through the kube-apiserver's
+// client-ca.
+func janusHeap(b *testing.B) int64 {
+	b.Helper()
+	admin := bed.Target("dev").AdminConfig()
+	client, err := rest.HTTPClientFor(&rest.Config{
+		Host:            "https://" + bed.JanusAddress(),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: bed.JanusCAFile(), CertFile: admin.CertFile, KeyFile: admin.KeyFile},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return heapAlloc(b, client, "https://"+bed.JanusAddress())
+}
+
+// agentHeap is the dev agent's live heap after a forced GC, from its
+// --profiling-address.
+func agentHeap(b *testing.B) int64 {
+	b.Helper()
+	return heapAlloc(b, http.DefaultClient, "http://"+bed.Target("dev").ProfilingAddress())
+}
+
+// heapAlloc asks a Go server's net/http/pprof for the heap profile after
+// a GC; with debug=1 its text ends with runtime.MemStats, whose HeapAlloc
+// is then the live heap.
+func heapAlloc(b *testing.B, client *http.Client, base string) int64 {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/pprof/heap?gc=1&debug=1", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatalf("reading the heap profile of %s: %v", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("reading the heap profile of %s: %s", base, resp.Status)
+	}
+	for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				b.Fatalf("parsing %q from %s: %v", sc.Text(), base, err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("the heap profile of %s has no HeapAlloc line", base)
+	return 0
+}
