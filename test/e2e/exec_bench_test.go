@@ -329,6 +329,8 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 // reports what they cost janus-apiserver and the agent: resident memory,
 // and live heap after a GC, per open session.
 func BenchmarkConcurrentSessions(b *testing.B) {
+	// 200 sessions of one user are far past the default session limits.
+	restartJanusWith(b, "--max-sessions-per-request=0", "--max-sessions-per-user=0")
 	request := activeRequestForBench(b)
 	janusPath := janusExecPath(b, request)
 	const sessions = 200

@@ -73,20 +73,7 @@ func TestJanusKilledBeforeExpiry(t *testing.T) {
 // TestExecIdleSessionIsClosed restarts janus-apiserver with a short
 // --idle-timeout: a silent session is warned, then closed, and says so.
 func TestExecIdleSessionIsClosed(t *testing.T) {
-	if err := bed.RestartJanus(bg(t), "--idle-timeout=4s"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.RestartJanus(context.Background()); err != nil {
-			t.Errorf("restarting janus-apiserver with its usual flags: %v", err)
-		}
-		if err := bed.Target("dev").WaitConnected(context.Background(), true); err != nil {
-			t.Errorf("the agent did not reconnect: %v", err)
-		}
-	})
-	if err := bed.Target("dev").WaitConnected(bg(t), true); err != nil {
-		t.Fatal(err)
-	}
+	restartJanusWith(t, "--idle-timeout=4s")
 	ar := activeRequest(t, time.Hour, "payments")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -108,4 +95,24 @@ func TestExecIdleSessionIsClosed(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// restartJanusWith restarts janus-apiserver with flags added for the rest
+// of the test, and with its usual flags once the test is done.
+func restartJanusWith(t testing.TB, flags ...string) {
+	t.Helper()
+	if err := bed.RestartJanus(bg(t), flags...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bed.RestartJanus(context.Background()); err != nil {
+			t.Errorf("restarting janus-apiserver with its usual flags: %v", err)
+		}
+		if err := bed.Target("dev").WaitConnected(context.Background(), true); err != nil {
+			t.Errorf("the agent did not reconnect: %v", err)
+		}
+	})
+	if err := bed.Target("dev").WaitConnected(bg(t), true); err != nil {
+		t.Fatal(err)
+	}
 }
