@@ -36,9 +36,11 @@ const (
 	// maxStatusMessage bounds the command's final Status Janus reads.
 	maxStatusMessage = 64 << 10
 	// agentReadBuffer is the buffer the agent's connection is read
-	// through; copyBufferSize is a full TLS record and a frame header.
-	agentReadBuffer = 4 << 10
-	copyBufferSize  = 16<<10 + 14
+	// through: a full TLS record, so that bulk output moves a record per
+	// read and per write. copyBufferSize holds a frame header and such a
+	// record.
+	agentReadBuffer = 16 << 10
+	copyBufferSize  = agentReadBuffer + 14
 	// noticePatience is how long Janus's own words wait for a user who is
 	// not reading before they are dropped.
 	noticePatience = 5 * time.Second
@@ -326,41 +328,43 @@ func (r *relay) toUser(write func() error) error {
 }
 
 // forwardFrame copies one frame, header and payload as they came, from
-// src to dst. The header goes out with the first part of the payload, so
-// a small frame is one write. inspect, if set, sees the payload (unmasked
-// frames only) part by part.
+// src to dst, straight out of src's buffer: each write is what one read
+// of the connection brought (a TLS record, when src's buffer holds one),
+// and the header goes out with the first part of the payload, so a small
+// frame is one write. inspect, if set, sees the payload part by part.
 func forwardFrame(h *frameHeader, src *bufio.Reader, dst io.Writer, inspect func(first bool, payload []byte)) error {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	n := copy(buf, h.raw[:h.size])
 	remaining := h.length
 	first := true
-	for {
+	for first || remaining > 0 {
+		var chunk []byte
 		if remaining > 0 {
-			want := int64(len(buf) - n)
-			if want > remaining {
-				want = remaining
+			if src.Buffered() == 0 {
+				if _, err := src.Peek(1); err != nil {
+					return err
+				}
 			}
-			m, err := src.Read(buf[n : n+int(want)])
-			if m == 0 && err != nil {
+			chunk, _ = src.Peek(int(min(int64(src.Buffered()), remaining)))
+			if inspect != nil {
+				inspect(first, chunk)
+			}
+		}
+		if first {
+			bp := copyBuffers.Get().(*[]byte)
+			out := append(append((*bp)[:0], h.raw[:h.size]...), chunk...)
+			_, err := dst.Write(out)
+			*bp = out[:0]
+			copyBuffers.Put(bp)
+			if err != nil {
 				return err
 			}
-			if inspect != nil {
-				inspect(first, buf[n:n+m])
-			}
 			first = false
-			n += m
-			remaining -= int64(m)
-		}
-		if _, err := dst.Write(buf[:n]); err != nil {
+		} else if _, err := dst.Write(chunk); err != nil {
 			return err
 		}
-		n = 0
-		if remaining == 0 {
-			return nil
-		}
+		_, _ = src.Discard(len(chunk))
+		remaining -= int64(len(chunk))
 	}
+	return nil
 }
 
 func discard(r *bufio.Reader, n int64) error {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,6 +148,7 @@ func heapAlloc(b *testing.B, client *http.Client, base string) int64 {
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("reading the heap profile of %s: %s", base, resp.Status)
 	}
+	saveHeapProfile(b, client, base)
 	for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
 		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -157,4 +160,29 @@ func heapAlloc(b *testing.B, client *http.Client, base string) int64 {
 	}
 	b.Fatalf("the heap profile of %s has no HeapAlloc line", base)
 	return 0
+}
+
+// saveHeapProfile keeps the binary heap profile of base in the directory
+// JANUS_BENCH_PROFILES names, if any, for `go tool pprof` to say where a
+// session's memory goes.
+func saveHeapProfile(b *testing.B, client *http.Client, base string) {
+	b.Helper()
+	dir := os.Getenv("JANUS_BENCH_PROFILES")
+	if dir == "" {
+		return
+	}
+	resp, err := client.Get(base + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatalf("reading the heap profile of %s: %v", base, err)
+	}
+	defer resp.Body.Close()
+	name := strings.NewReplacer("https://", "", "http://", "", ":", "_").Replace(base)
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s.heap", name, time.Now().Format("150405.000"))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Fatal(err)
+	}
 }
