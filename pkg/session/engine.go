@@ -192,6 +192,7 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 		client: client, clientR: clientRW.Reader, agent: conn, agentR: agentR,
 		writing: make(chan struct{}, 1),
 	}
+	r.toClient.dst, r.toAgent.dst = client, conn
 	summary := r.run()
 	summary.Started = began
 	summary.Ended = e.cfg.Clock.Now()

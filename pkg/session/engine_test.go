@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +46,13 @@ func newFakeAgent(t *testing.T, serve func(conn *websocket.Conn)) *fakeAgent {
 		a.paths = append(a.paths, r.URL.RequestURI())
 		a.protocols = append(a.protocols, r.Header.Values("Sec-Websocket-Protocol")...)
 		a.mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/v1/log/") {
+			w.Header().Set("Content-Type", "text/plain")
+			for i := range 3000 {
+				fmt.Fprintf(w, "log line %d\n", i)
+			}
+			return
+		}
 		if r.URL.Query().Get("refuse") != "" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
@@ -454,5 +463,44 @@ func TestCredentialsNeverPassAsProtocols(t *testing.T) {
 	defer agent.mu.Unlock()
 	if strings.Join(agent.protocols, ",") != protocolV5 {
 		t.Errorf("the agent was offered %q, want only %s", agent.protocols, protocolV5)
+	}
+}
+
+// TestLogStreamsWholeAfterExecSessions: log streams and exec sessions
+// share the engine's buffers; a log read after busy sessions still reads
+// the whole log.
+func TestLogStreamsWholeAfterExecSessions(t *testing.T) {
+	obs := newFakeObserver(time.Now().Add(time.Hour))
+	agent := newFakeAgent(t, echoCommand)
+	u := startEngine(t, Config{Streams: agent}, obs, spec())
+	conn := u.dial(t, "command=cat")
+	for range 20 {
+		_ = conn.WriteMessage(websocket.BinaryMessage, append([]byte{0}, make([]byte, 40<<10)...))
+		if c, got := readChannel(t, conn); c != channelStdout || len(got) != 40<<10 {
+			t.Fatalf("echo of 40 KiB: %d bytes on channel %d", len(got), c)
+		}
+	}
+	conn.Close()
+	obs.wait(t)
+
+	logs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.engine.ServeLog(w, r, "dev", "/v1/log/req/payments/pod", "container=main", statusResponder{w})
+	}))
+	defer logs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, logs.URL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the log: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if len(lines) != 3000 || lines[2999] != "log line 2999" {
+		t.Errorf("read %d lines, last %q; want 3000", len(lines), lines[len(lines)-1])
 	}
 }

@@ -44,7 +44,7 @@ func (e *Engine) ServeLog(w http.ResponseWriter, req *http.Request, cluster, pat
 	flusher, _ := w.(http.Flusher)
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
-	buf := *bp
+	buf := (*bp)[:cap(*bp)]
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {

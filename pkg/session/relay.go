@@ -40,7 +40,7 @@ const (
 	// read and per write. copyBufferSize holds a frame header and such a
 	// record.
 	agentReadBuffer = 16 << 10
-	copyBufferSize  = agentReadBuffer + 14
+	copyBufferSize  = maxRecordPayload
 	// noticePatience is how long Janus's own words wait for a user who is
 	// not reading before they are dropped.
 	noticePatience = 5 * time.Second
@@ -60,6 +60,8 @@ type relay struct {
 	clientR *bufio.Reader
 	agent   net.Conn
 	agentR  *bufio.Reader
+	// toClient and toAgent gather what is written to each side.
+	toClient, toAgent batchWriter
 
 	// writing holds a token while a frame is written to the user: relayed
 	// frames and Janus's notices come from different goroutines.
@@ -230,8 +232,13 @@ func (r *relay) upstream() error {
 			r.idle.touch()
 			r.in.Add(h.length)
 		}
-		if err := forwardFrame(&h, r.clientR, r.agent, nil); err != nil {
+		if err := forwardFrame(&h, r.clientR, &r.toAgent, nil); err != nil {
 			return errUserClosed
+		}
+		if r.clientR.Buffered() == 0 {
+			if err := r.toAgent.Flush(); err != nil {
+				return errUserClosed
+			}
 		}
 		if h.opcode == opClose {
 			return errUserClosed
@@ -262,9 +269,13 @@ func checkMessage(h *frameHeader, inMessage *bool, length *int64, limit int64) e
 func (r *relay) downstream() error {
 	var messageLen int64
 	inMessage := false
-	var status []byte
-	inStatus := false
+	var status statusTracker
 	for {
+		if r.agentR.Buffered() == 0 {
+			if err := r.flushToUser(); err != nil {
+				return errAgentClosed
+			}
+		}
 		h, err := readFrameHeader(r.agentR)
 		if err != nil {
 			if errors.Is(err, errProtocol) {
@@ -277,13 +288,13 @@ func (r *relay) downstream() error {
 		}
 		if h.opcode == opClose {
 			// The user's close comes from Janus, after the last word.
-			if err := discard(r.agentR, h.length); err != nil {
-				return errAgentClosed
-			}
+			_ = discard(r.agentR, h.length)
 			return errAgentClosed
 		}
-		var inspect func(first bool, payload []byte)
-		if !h.control() {
+		tracker := &status
+		if h.control() {
+			tracker = nil
+		} else {
 			if h.length > maxAgentFrame {
 				return &limitError{"the agent", fmt.Sprintf("a frame over %d bytes", maxAgentFrame)}
 			}
@@ -295,70 +306,78 @@ func (r *relay) downstream() error {
 			}
 			r.idle.touch()
 			r.out.Add(h.length)
-			newMessage := h.opcode != opContinuation
-			inspect = func(first bool, payload []byte) {
-				if first && newMessage {
-					inStatus = len(payload) > 0 && payload[0] == channelError
-					status = status[:0]
-					if inStatus {
-						payload = payload[1:]
-					}
-				}
-				if inStatus && len(status)+len(payload) <= maxStatusMessage {
-					status = append(status, payload...)
-				}
-			}
+			status.newMessage = h.opcode != opContinuation
 		}
-		if err := r.toUser(func() error { return forwardFrame(&h, r.agentR, r.client, inspect) }); err != nil {
+		if err := r.toUser(&h, tracker); err != nil {
 			return errAgentClosed
 		}
-		if inStatus && h.fin && !h.control() {
-			final := append([]byte(nil), status...)
+		if tracker != nil && status.inStatus && h.fin {
+			final := append([]byte(nil), status.payload...)
 			r.commandStatus.Store(&final)
-			inStatus = false
+			status.inStatus = false
 		}
 	}
 }
 
-// toUser writes to the user with the write token held.
-func (r *relay) toUser(write func() error) error {
+// statusTracker follows the agent's messages for the command's final
+// Status on the error channel.
+type statusTracker struct {
+	newMessage bool
+	inStatus   bool
+	payload    []byte
+}
+
+// see is shown a frame's payload part by part.
+func (s *statusTracker) see(first bool, payload []byte) {
+	if first && s.newMessage {
+		s.inStatus = len(payload) > 0 && payload[0] == channelError
+		s.payload = s.payload[:0]
+		if s.inStatus {
+			payload = payload[1:]
+		}
+	}
+	if s.inStatus && len(s.payload)+len(payload) <= maxStatusMessage {
+		s.payload = append(s.payload, payload...)
+	}
+}
+
+// toUser relays one frame to the user with the write token held.
+func (r *relay) toUser(h *frameHeader, status *statusTracker) error {
 	r.writing <- struct{}{}
 	defer func() { <-r.writing }()
-	return write()
+	return forwardFrame(h, r.agentR, &r.toClient, status)
+}
+
+// flushToUser writes out what is gathered for the user.
+func (r *relay) flushToUser() error {
+	r.writing <- struct{}{}
+	defer func() { <-r.writing }()
+	return r.toClient.Flush()
 }
 
 // forwardFrame copies one frame, header and payload as they came, from
-// src to dst, straight out of src's buffer: each write is what one read
-// of the connection brought (a TLS record, when src's buffer holds one),
-// and the header goes out with the first part of the payload, so a small
-// frame is one write. inspect, if set, sees the payload part by part.
-func forwardFrame(h *frameHeader, src *bufio.Reader, dst io.Writer, inspect func(first bool, payload []byte)) error {
-	remaining := h.length
+// src's buffer to dst, which it flushes before it waits for more of the
+// frame. status, if set, is shown the payload.
+func forwardFrame(h *frameHeader, src *bufio.Reader, dst *batchWriter, status *statusTracker) error {
+	if _, err := dst.Write(h.raw[:h.size]); err != nil {
+		return err
+	}
 	first := true
-	for first || remaining > 0 {
-		var chunk []byte
-		if remaining > 0 {
-			if src.Buffered() == 0 {
-				if _, err := src.Peek(1); err != nil {
-					return err
-				}
-			}
-			chunk, _ = src.Peek(int(min(int64(src.Buffered()), remaining)))
-			if inspect != nil {
-				inspect(first, chunk)
-			}
-		}
-		if first {
-			bp := copyBuffers.Get().(*[]byte)
-			out := append(append((*bp)[:0], h.raw[:h.size]...), chunk...)
-			_, err := dst.Write(out)
-			*bp = out[:0]
-			copyBuffers.Put(bp)
-			if err != nil {
+	for remaining := h.length; remaining > 0; {
+		if src.Buffered() == 0 {
+			if err := dst.Flush(); err != nil {
 				return err
 			}
-			first = false
-		} else if _, err := dst.Write(chunk); err != nil {
+			if _, err := src.Peek(1); err != nil {
+				return err
+			}
+		}
+		chunk, _ := src.Peek(int(min(int64(src.Buffered()), remaining)))
+		if status != nil {
+			status.see(first, chunk)
+		}
+		first = false
+		if _, err := dst.Write(chunk); err != nil {
 			return err
 		}
 		_, _ = src.Discard(len(chunk))
@@ -416,7 +435,11 @@ func (r *relay) writeNotice(frames []byte) {
 	defer func() { <-r.writing }()
 	_ = r.client.SetWriteDeadline(time.Now().Add(noticePatience))
 	defer func() { _ = r.client.SetWriteDeadline(time.Time{}) }()
-	if _, err := r.client.Write(frames); err != nil {
+	_, err := r.toClient.Write(frames)
+	if err == nil {
+		err = r.toClient.Flush()
+	}
+	if err != nil {
 		klog.V(2).InfoS("Writing a notice to the user", "request", r.spec.Request, "session", r.spec.ID, "err", err)
 	}
 }

@@ -111,6 +111,11 @@ func (t cpuTimes) addSince(before, after cpuTimes) {
 // client-ca.
 func janusHeap(b *testing.B) int64 {
 	b.Helper()
+	return heapAlloc(b, janusDebugClient(b), "https://"+bed.JanusAddress())
+}
+
+func janusDebugClient(b *testing.B) *http.Client {
+	b.Helper()
 	admin := bed.Target("dev").AdminConfig()
 	client, err := rest.HTTPClientFor(&rest.Config{
 		Host:            "https://" + bed.JanusAddress(),
@@ -119,7 +124,35 @@ func janusHeap(b *testing.B) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return heapAlloc(b, client, "https://"+bed.JanusAddress())
+	return client
+}
+
+// profileJanusCPU keeps, if JANUS_BENCH_PROFILES names a directory, a
+// CPU profile of janus-apiserver over the next second; wait for it with
+// the function returned.
+func profileJanusCPU(b *testing.B, label string) (wait func()) {
+	b.Helper()
+	dir := os.Getenv("JANUS_BENCH_PROFILES")
+	if dir == "" {
+		return func() {}
+	}
+	client := janusDebugClient(b)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := client.Get("https://" + bed.JanusAddress() + "/debug/pprof/profile?seconds=1")
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("janus-apiserver-%s-%s.cpu", label, time.Now().Format("150405.000"))))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
 }
 
 // agentHeap is the dev agent's live heap after a forced GC, from its

@@ -79,6 +79,19 @@ func janusExecPath(b *testing.B, request string) execPath {
 	}}
 }
 
+// janusBypassPath is alice's exec straight at janus-apiserver, which
+// authenticates her token itself (delegated TokenReview): a measurement
+// only, no user reaches Janus this way.
+func janusBypassPath(b *testing.B, request string) execPath {
+	p := janusExecPath(b, request)
+	cfg := rest.CopyConfig(p.config)
+	cfg.Host = "https://" + bed.JanusAddress()
+	cfg.TLSClientConfig = rest.TLSClientConfig{CAFile: bed.JanusCAFile()}
+	return execPath{"janus-bypass", cfg, func(q url.Values) string {
+		return cfg.Host + "/apis/janus.infroware.io/v1alpha1/accessrequests/" + request + "/exec?" + q.Encode()
+	}}
+}
+
 func (p execPath) stream(ctx context.Context, opts remotecommand.StreamOptions, command ...string) error {
 	q := url.Values{"namespace": {"payments"}, "pod": {"payments-api-0"}, "command": command, "stdout": {"true"}}
 	if opts.Stdin != nil {
@@ -154,6 +167,10 @@ func BenchmarkExecVersusDirect(b *testing.B) {
 	target := bed.Target("dev")
 	floor := startRelayChain(b, target)
 	paths := []execPath{podExecPath("direct", target.AdminConfig()), janusExecPath(b, request), podExecPath("floor", floor.config)}
+	// janus-bypass skips the aggregator: Janus's own two hops
+	// (janus-apiserver and the agent) against the floor's three relays
+	// tell what the aggregator costs and what Janus does.
+	paths = append(paths, janusBypassPath(b, request))
 
 	measured := testbedProcesses(b, "kube-apiserver", "janus-apiserver", "dev-janus-agent", "dev-kube-apiserver", "dev-kwok")
 	measured[0].Name = "central-kube-apiserver"
@@ -166,12 +183,30 @@ func BenchmarkExecVersusDirect(b *testing.B) {
 	}
 	for b.Loop() {
 		for round := range execRounds {
+			// Round trips alternate echo by echo between the paths, so a
+			// busy moment of the machine falls on all of them alike.
+			echoes := make([]*echoSession, len(paths))
+			for i, p := range paths {
+				echoes[i] = openEcho(b, p)
+			}
+			for n := range roundTripsPerSession + 1 {
+				for i := range paths {
+					e := echoes[(round+n+i)%len(paths)]
+					if rtt := e.roundTrip(b); n > 0 { // the first byte pays for the session set-up
+						results[e.path.name].rtts = append(results[e.path.name].rtts, rtt)
+					}
+				}
+			}
+			for _, e := range echoes {
+				e.close()
+			}
 			for i := range paths {
 				p := paths[(round+i)%len(paths)]
 				r := results[p.name]
-				r.rtts = append(r.rtts, roundTrips(b, p)...)
 				before := readCPU(b, measured)
+				profiled := profileJanusCPU(b, p.name)
 				r.bulk += bulkOutput(b, p)
+				profiled()
 				r.cpu.addSince(before, readCPU(b, measured))
 				r.bulkBytes += bulkBytes
 			}
@@ -212,7 +247,7 @@ func execReport(paths []execPath, results map[string]*pathResult, processes []st
 	var s strings.Builder
 	fmt.Fprintf(&s, "%-14s", "")
 	for _, p := range paths {
-		fmt.Fprintf(&s, "%10s", p.name)
+		fmt.Fprintf(&s, "%13s", p.name)
 	}
 	totalCPU := func(r *pathResult) float64 {
 		var total float64
@@ -224,7 +259,7 @@ func execReport(paths []execPath, results map[string]*pathResult, processes []st
 	row := func(label string, value func(r *pathResult) float64) {
 		fmt.Fprintf(&s, "\n%-14s", label)
 		for _, p := range paths {
-			fmt.Fprintf(&s, "%10.1f", value(results[p.name]))
+			fmt.Fprintf(&s, "%13.1f", value(results[p.name]))
 		}
 	}
 	row("rtt p50 µs", func(r *pathResult) float64 { return r.rttPercentile(50) })
@@ -252,42 +287,50 @@ func execReport(paths []execPath, results map[string]*pathResult, processes []st
 	return s.String()
 }
 
-// roundTrips opens a session of a long-lived cat and times one byte
-// written and echoed, roundTripsPerSession times.
-func roundTrips(b *testing.B, p execPath) []time.Duration {
+// echoSession is a long-lived cat that echoes what is typed.
+type echoSession struct {
+	path   execPath
+	cancel context.CancelFunc
+	stdin  *io.PipeWriter
+	echoed signalWriter
+	done   chan error
+}
+
+func openEcho(b *testing.B, p execPath) *echoSession {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stdinR, stdinW := io.Pipe()
-	echoed := signalWriter{got: make(chan struct{}, 16)}
-	done := make(chan error, 1)
+	e := &echoSession{path: p, cancel: cancel, stdin: stdinW, echoed: signalWriter{got: make(chan struct{}, 16)}, done: make(chan error, 1)}
 	go func() {
-		err := p.stream(ctx, remotecommand.StreamOptions{Stdin: stdinR, Stdout: echoed}, "cat")
+		err := p.stream(ctx, remotecommand.StreamOptions{Stdin: stdinR, Stdout: e.echoed}, "cat")
 		// A write waiting for a session that has ended returns.
 		stdinR.CloseWithError(fmt.Errorf("the session ended: %v", err))
-		done <- err
+		e.done <- err
 	}()
-	samples := make([]time.Duration, 0, roundTripsPerSession)
-	for i := range roundTripsPerSession + 1 {
-		start := time.Now()
-		if _, err := stdinW.Write([]byte{'x'}); err != nil {
-			b.Fatalf("%s: round trip %d: %v", p.name, i, err)
-		}
-		select {
-		case <-echoed.got:
-		case err := <-done:
-			b.Fatalf("%s: session ended after %d round trips: %v", p.name, i, err)
-		case <-time.After(10 * time.Second):
-			b.Fatalf("%s: no echo within 10s", p.name)
-		}
-		if i > 0 { // the first byte pays for the session set-up
-			samples = append(samples, time.Since(start))
-		}
+	return e
+}
+
+// roundTrip times one byte written and echoed.
+func (e *echoSession) roundTrip(b *testing.B) time.Duration {
+	b.Helper()
+	start := time.Now()
+	if _, err := e.stdin.Write([]byte{'x'}); err != nil {
+		b.Fatalf("%s: round trip: %v", e.path.name, err)
 	}
-	cancel()
-	stdinW.Close()
-	<-done
-	return samples
+	select {
+	case <-e.echoed.got:
+	case err := <-e.done:
+		b.Fatalf("%s: the session ended: %v", e.path.name, err)
+	case <-time.After(10 * time.Second):
+		b.Fatalf("%s: no echo within 10s", e.path.name)
+	}
+	return time.Since(start)
+}
+
+func (e *echoSession) close() {
+	e.cancel()
+	e.stdin.Close()
+	<-e.done
 }
 
 // bulkOutput runs a session that writes bulkBytes to stdout and returns

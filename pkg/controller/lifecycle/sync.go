@@ -111,10 +111,13 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	msg := fmt.Sprintf("granted in cluster %s, namespaces %s, until %s", ar.Spec.Cluster, strings.Join(ar.Spec.Namespaces, ","), expires.UTC().Format(time.RFC3339))
 	setCondition(active, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, msg, now)
 	if err := c.updateStatus(ctx, active); err != nil {
-		// The request changed while the grant was made (revoked, withdrawn):
-		// take the grant back; the next sync decides on the new state.
-		if rmErr := agent.RemoveGrant(ctx, ar.Name); rmErr != nil {
-			klog.ErrorS(rmErr, "Taking back a grant whose request changed", "request", ar.Name)
+		// The request changed while the grant was made. Take the grant
+		// back if the request no longer wants it (revoked, withdrawn,
+		// gone); the next sync decides on the new state.
+		if !c.wantsGrant(ctx, ar.Name) {
+			if rmErr := agent.RemoveGrant(ctx, ar.Name); rmErr != nil {
+				klog.ErrorS(rmErr, "Taking back a grant whose request changed", "request", ar.Name)
+			}
 		}
 		return err
 	}
@@ -123,6 +126,27 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	klog.InfoS("Granted", "request", ar.Name, "cluster", ar.Spec.Cluster, "expiresAt", expires)
 	c.queue.AddAfter(ar.Name, expires.Sub(c.clock.Now()))
 	return nil
+}
+
+// wantsGrant reads the request afresh and says whether it may hold a
+// grant. The copy activate worked on can be stale — the informer lags
+// after a restart, or a session was just recorded — while the request is
+// Active already, with the grant and sessions its users rely on: taking
+// the grant back then would cut them. When the request cannot be read,
+// the next sync decides.
+func (c *Controller) wantsGrant(ctx context.Context, name string) bool {
+	latest, err := c.client.JanusV1alpha1().AccessRequests().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	switch latest.Status.Phase {
+	case v1alpha1.AccessRequestApproved, v1alpha1.AccessRequestActive:
+		return true
+	}
+	return false
 }
 
 // syncActive keeps the grant in step with expiresAt and ends it on time.
