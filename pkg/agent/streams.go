@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -106,7 +105,7 @@ func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !httpstream.IsUpgradeRequest(r) || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+	if !tunnel.IsWebsocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, tunnel.Error{Message: "exec streams are websockets"})
 		return
 	}

@@ -107,7 +107,7 @@ func (e *Engine) OpenSessions() int {
 // records the session through obs and opens the agent's stream at once,
 // relays the upgrade, then relays frames until one side ends.
 func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, obs Observer, responder Responder) {
-	if !isUpgrade(req) {
+	if !tunnel.IsWebsocketUpgrade(req) {
 		responder.Error(apierrors.NewBadRequest("accessrequests/exec speaks only the websocket protocol (v5.channel.k8s.io), not SPDY: use kubectl 1.30 or later, or client-go's websocket executor"))
 		return
 	}

@@ -15,7 +15,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -112,7 +111,3 @@ func upgradeResponse(key, protocol string) []byte {
 		"Sec-WebSocket-Protocol: " + protocol + "\r\n\r\n")
 }
 
-// isUpgrade reports whether req asks for a websocket.
-func isUpgrade(req *http.Request) bool {
-	return httpstream.IsUpgradeRequest(req) && strings.EqualFold(req.Header.Get("Upgrade"), "websocket")
-}

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -145,4 +146,22 @@ func StreamProtocols(offered []string) []string {
 		}
 	}
 	return picked
+}
+
+// IsWebsocketUpgrade reports whether req asks to become a websocket: its
+// Connection header names "upgrade" and its Upgrade header "websocket".
+// Both ends of a stream check it; SPDY upgrades and plain requests are
+// not streams Janus carries.
+func IsWebsocketUpgrade(req *http.Request) bool {
+	if !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, v := range req.Header.Values("Connection") {
+		for _, token := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }

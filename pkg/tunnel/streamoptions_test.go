@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
@@ -266,5 +267,26 @@ func TestStreamProtocolsKeepsOnlyChannelProtocols(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestIsWebsocketUpgrade(t *testing.T) {
+	cases := []struct {
+		connection, upgrade string
+		want                bool
+	}{
+		{"Upgrade", "websocket", true},
+		{"keep-alive, Upgrade", "WebSocket", true},
+		{"Upgrade", "SPDY/3.1", false},
+		{"keep-alive", "websocket", false},
+		{"", "", false},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(http.MethodGet, "http://agent/", nil)
+		req.Header.Set("Connection", tc.connection)
+		req.Header.Set("Upgrade", tc.upgrade)
+		if got := IsWebsocketUpgrade(req); got != tc.want {
+			t.Errorf("Connection %q, Upgrade %q: %v, want %v", tc.connection, tc.upgrade, got, tc.want)
+		}
 	}
 }
