@@ -10,14 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/k3s-io/kine/pkg/drivers/generic"
-	"github.com/k3s-io/kine/pkg/endpoint"
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
-
-	// The only kine drivers Janus offers.
-	_ "github.com/k3s-io/kine/pkg/drivers/pgsql"
-	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
 )
 
 // Kind names a storage backend.
@@ -122,45 +116,31 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 		}
 		dsn = "sqlite://" + path + "?_journal_mode=WAL&_busy_timeout=30000&_synchronous=FULL&_txlock=immediate&cache=shared"
 	}
-	// kine's Config has no defaults of its own; these are kine's CLI defaults.
 	// A unix socket keeps the etcd API off the network.
 	socket := filepath.Join(os.TempDir(), fmt.Sprintf("janus-kine-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
-	cfg := endpoint.Config{
-		Listener:             "unix://" + socket,
-		Endpoint:             dsn,
-		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 20, MaxIdleTime: 2 * time.Minute},
-		NotifyInterval:       5 * time.Second,
-		EmulatedETCDVersion:  "3.5.13",
-		CompactInterval:      0, // the API server compacts
-		CompactTimeout:       5 * time.Second,
-		CompactMinRetain:     1000,
-		CompactBatchSize:     1000,
-		PollBatchSize:        500,
-		PollInterval:         time.Second,
-	}
 	// kine waits, for minutes, for a database that does not answer yet, and
 	// that wait does not watch ctx: give up on it when ctx ends.
 	type listened struct {
-		config endpoint.ETCDConfig
-		err    error
+		endpoint string
+		err      error
 	}
 	done := make(chan listened, 1)
 	go func() {
-		c, err := endpoint.Listen(ctx, cfg)
-		done <- listened{c, err}
+		e, err := listenKine(ctx, kineConfig{Socket: socket, Endpoint: dsn})
+		done <- listened{e, err}
 	}()
-	var etcdConfig endpoint.ETCDConfig
+	var endpoint string
 	select {
 	case l := <-done:
 		if l.err != nil {
 			return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), redactErr(l.err, o.Endpoint))
 		}
-		etcdConfig = l.config
+		endpoint = l.endpoint
 	case <-ctx.Done():
 		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), ctx.Err())
 	}
 	klog.InfoS("Started embedded kine", "backend", kind)
-	return etcdConfig.Endpoints, nil
+	return []string{endpoint}, nil
 }
 
 // redactErr keeps a driver error from carrying the raw endpoint.

@@ -110,4 +110,3 @@ func upgradeResponse(key, protocol string) []byte {
 		"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\n" +
 		"Sec-WebSocket-Protocol: " + protocol + "\r\n\r\n")
 }
-
