@@ -1,0 +1,113 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/k3s-io/kine/pkg/drivers"
+	"github.com/k3s-io/kine/pkg/drivers/generic"
+	"github.com/k3s-io/kine/pkg/server"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"k8s.io/klog/v2"
+
+	// The only kine drivers Janus offers; kine's endpoint package would
+	// link every one it has (NATS, MySQL, t4 with pebble and S3 clients)
+	// and etcd's embedded server besides.
+	_ "github.com/k3s-io/kine/pkg/drivers/pgsql"
+	_ "github.com/k3s-io/kine/pkg/drivers/sqlite"
+)
+
+// kineConfig is what an embedded kine is started with.
+type kineConfig struct {
+	// Socket is the unix socket kine's etcd API listens on.
+	Socket string
+	// Endpoint is the database's DSN (sqlite://, postgres://).
+	Endpoint string
+}
+
+// These are kine's own defaults (its CLI's and endpoint package's); kine's
+// Config has none of its own, and its zero values fail.
+const (
+	kineNotifyInterval      = 5 * time.Second
+	kineEmulatedETCDVersion = "3.5.13"
+	kineGracefulStop        = 2 * time.Second
+	// etcd's gRPC defaults, which kine serves with.
+	grpcKeepAliveMinTime  = 5 * time.Second
+	grpcKeepAliveInterval = 2 * time.Hour
+	grpcKeepAliveTimeout  = 20 * time.Second
+	grpcMaxRequestBytes   = 1.5*1024*1024 + 512*1024
+)
+
+// listenKine starts kine on cfg's database and serves its etcd API on the
+// socket until ctx is done; it returns the endpoint to store through.
+func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
+	backendCtx, stopBackend := context.WithCancel(context.Background())
+	started := false
+	defer func() {
+		if !started {
+			stopBackend()
+		}
+	}()
+	_, backend, err := drivers.New(backendCtx, &sync.WaitGroup{}, &drivers.Config{
+		Endpoint:             cfg.Endpoint,
+		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 20, MaxIdleTime: 2 * time.Minute},
+		CompactInterval:      0, // the API server compacts
+		CompactTimeout:       5 * time.Second,
+		CompactMinRetain:     1000,
+		CompactBatchSize:     1000,
+		PollBatchSize:        500,
+		PollInterval:         time.Second,
+	})
+	if err != nil {
+		// Never the DSN itself: it may hold a password.
+		return "", fmt.Errorf("creating the kine driver: %w", err)
+	}
+	if backend == nil {
+		return "", fmt.Errorf("the endpoint names no database kine can embed")
+	}
+	if err := backend.Start(backendCtx); err != nil {
+		return "", fmt.Errorf("starting the kine backend: %w", err)
+	}
+
+	grpcServer := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: grpcKeepAliveMinTime}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: grpcKeepAliveInterval, Timeout: grpcKeepAliveTimeout}),
+		grpc.MaxConcurrentStreams(math.MaxUint32),
+		grpc.MaxRecvMsgSize(grpcMaxRequestBytes),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+	)
+	server.New(backend, "unix", kineNotifyInterval, kineEmulatedETCDVersion).Register(grpcServer)
+
+	if err := os.Remove(cfg.Socket); err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("removing the stale socket %s: %w", cfg.Socket, err)
+	}
+	var lc net.ListenConfig
+	listener, err := lc.Listen(ctx, "unix", cfg.Socket)
+	if err != nil {
+		return "", fmt.Errorf("listening on %s: %w", cfg.Socket, err)
+	}
+	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		listener.Close()
+		return "", fmt.Errorf("restricting %s: %w", cfg.Socket, err)
+	}
+	started = true
+	go func() {
+		<-ctx.Done()
+		stop := time.AfterFunc(kineGracefulStop, grpcServer.Stop)
+		defer stop.Stop()
+		grpcServer.GracefulStop()
+		stopBackend()
+	}()
+	go func() {
+		if err := grpcServer.Serve(listener); err != nil {
+			klog.ErrorS(err, "Embedded kine stopped serving")
+		}
+	}()
+	return "unix://" + cfg.Socket, nil
+}
