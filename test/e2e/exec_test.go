@@ -21,6 +21,11 @@ import (
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
 
+// execDeadline bounds a test's exec session. It coincides with no limit
+// of the product (the stream handshake's 30 s, the 30 s that cut every
+// session once), so that a cut never looks like the test's own timeout.
+const execDeadline = 45 * time.Second
+
 // execAs runs command in pod through accessrequests/NAME/exec as user,
 // with the websocket (v5.channel.k8s.io) executor kubectl itself uses.
 func execAs(ctx context.Context, t testing.TB, user, name, namespace, pod string, command ...string) (string, string, error) {
@@ -53,7 +58,7 @@ func activeRequest(t *testing.T, duration time.Duration, namespaces ...string) *
 func TestExecRunsCommandInGrantedPod(t *testing.T) {
 	t.Parallel()
 	ar := activeRequest(t, time.Hour, "payments")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), execDeadline)
 	defer cancel()
 	out, errOut, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "echo", "janus-exec-ok")
 	if err != nil {
@@ -88,7 +93,7 @@ func TestExecRefusals(t *testing.T) {
 	t.Parallel()
 	active := activeRequest(t, time.Hour, "payments")
 	pending := newRequest(t, time.Hour, "payments")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), execDeadline)
 	defer cancel()
 	cases := []struct {
 		name, user, request, namespace, pod, why string
