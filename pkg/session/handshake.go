@@ -15,6 +15,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/remotecommand"
 
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -22,7 +23,7 @@ import (
 // execProtocols are the remote-command protocols a session may speak, in
 // Janus's preference: both end with a Status on the error channel, which
 // is how the engine tells a command that ended from a stream that was cut.
-var execProtocols = []string{"v5.channel.k8s.io", "v4.channel.k8s.io"}
+var execProtocols = []string{remotecommand.StreamProtocolV5Name, remotecommand.StreamProtocolV4Name}
 
 // handshakeTimeout bounds the agent's answer to a stream's first request.
 const handshakeTimeout = 30 * time.Second

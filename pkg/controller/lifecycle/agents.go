@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -121,22 +122,21 @@ func (c *Controller) recordAgent(ctx context.Context, cluster string, info tunne
 }
 
 func (c *Controller) updateClusterStatus(ctx context.Context, cluster string, mutate func(*v1alpha1.ClusterStatus)) {
-	for range 5 {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current, err := c.client.JanusV1alpha1().Clusters().Get(ctx, cluster, metav1.GetOptions{})
 		if err != nil {
-			klog.ErrorS(err, "Reading cluster for status", "cluster", cluster)
-			return
+			return err
 		}
 		updated := current.DeepCopy()
 		mutate(&updated.Status)
 		if slices.Equal(updated.Status.Namespaces, current.Status.Namespaces) && updated.Status.Agent == current.Status.Agent {
-			return
+			return nil
 		}
 		_, err = c.client.JanusV1alpha1().Clusters().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: "janus-lifecycle"})
-		if err == nil {
-			return
-		}
-		klog.V(2).InfoS("Retrying cluster status update", "cluster", cluster, "err", err)
+		return err
+	})
+	if err != nil {
+		klog.ErrorS(err, "Updating cluster status", "cluster", cluster)
 	}
 }
 
