@@ -602,8 +602,10 @@ func TestOverlongCommandIsInvalidAndUnrecorded(t *testing.T) {
 }
 
 // TestDecisionReasonNeverReachesTheTerminalRaw: a revocation's reason with
-// escape sequences (a title change, a screen clear) reaches the user's
-// terminal and exit error shown as text, never as control bytes.
+// escape sequences (a title change, a screen clear) never reaches the
+// user's terminal as control bytes: the API refuses it with a 422 and
+// changes nothing (and, were it stored, the terminal would show it as
+// text — the session engine's unit tests hold that).
 func TestDecisionReasonNeverReachesTheTerminalRaw(t *testing.T) {
 	t.Parallel()
 	const (
@@ -622,6 +624,16 @@ func TestDecisionReasonNeverReachesTheTerminalRaw(t *testing.T) {
 		if !errors.As(err, &status) || status.Status().Details == nil ||
 			!slices.ContainsFunc(status.Status().Details.Causes, func(c metav1.StatusCause) bool { return c.Field == "reason" }) {
 			t.Errorf("the refusal %v names no cause on the field reason", err)
+		}
+		// A refused decision changes nothing.
+		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		if err != nil || got.Status.Phase != v1alpha1.AccessRequestActive {
+			t.Errorf("after the refused revocation: %v, phase %v, want Active", err, got.Status.Phase)
+		}
+		select {
+		case res := <-done:
+			t.Errorf("the session ended after a refused revocation: %v", res.err)
+		default:
 		}
 		return
 	}

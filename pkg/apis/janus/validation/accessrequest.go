@@ -77,7 +77,7 @@ func validateReason(reason string, required bool, fldPath *field.Path) field.Err
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		allErrs = append(allErrs, field.TooLongCharacters(fldPath, reason, MaxReasonLength))
 	}
-	return allErrs
+	return append(allErrs, validateTerminalText(reason, fldPath)...)
 }
 
 // ValidateAccessRequestPolicy checks a request's spec against the policy of

@@ -38,6 +38,7 @@ func ValidateClusterStatusUpdate(newC, oldC *janus.Cluster) field.ErrorList {
 
 func validateClusterSpec(spec *janus.ClusterSpec, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
+	allErrs = append(allErrs, validateTerminalText(spec.DisplayName, fldPath.Child("displayName"))...)
 	if len(spec.DisplayName) > 256 {
 		allErrs = append(allErrs, field.TooLongCharacters(fldPath.Child("displayName"), spec.DisplayName, 256))
 	}

@@ -194,3 +194,25 @@ func repeatArgs(arg string, n int) []string {
 func commandOfBytes(n int) []string {
 	return []string{"sh", "-c", strings.Repeat("x", n-len("sh")-len("-c"))}
 }
+
+func TestReasonsRefuseWhatATerminalWouldAct(t *testing.T) {
+	for _, reason := range []string{
+		"\x1b]0;pwned\x07 cut",
+		"\x1b[2J",
+		"fixed\r\nalice$ sudo",
+		"tab\there",
+		"c1 \u009b31m",
+		"bidi \u202eevil",
+		"bad utf8 \xff",
+	} {
+		errs := ValidateRevocation(&janus.Revocation{Reason: reason})
+		if len(errs) != 1 || errs[0].Field != "reason" {
+			t.Errorf("reason %q: %v, want one error on reason", reason, errs)
+		}
+	}
+	for _, reason := range []string{"INC-1234: payments 5xx", "ünïcödé, 漢字 and emoji 🚒", "replacement \uFFFD char"} {
+		if errs := ValidateRevocation(&janus.Revocation{Reason: reason}); len(errs) != 0 {
+			t.Errorf("reason %q refused: %v", reason, errs)
+		}
+	}
+}
