@@ -44,6 +44,11 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 	v1 := factory.Janus().V1alpha1()
 	controller := lifecycle.New(client, v1.AccessRequests(), v1.Clusters(), tunnels, recorder, opts)
 	tunnels.AddListener(controller)
+	// Every replica closes the tunnels it holds whose Cluster trust went,
+	// leader or not.
+	if _, err := v1.Clusters().Informer().AddEventHandler(tunnels.ClusterTrustHandler()); err != nil {
+		return fmt.Errorf("following Clusters for the tunnels: %w", err)
+	}
 	factory.Start(hook.Done())
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 )
@@ -31,6 +34,8 @@ const (
 	refusedInvalidToken   refusal = "invalid_token"
 	refusedWrongAccount   refusal = "wrong_service_account"
 	refusedStreamTicket   refusal = "stream_ticket"
+	refusedMalformed      refusal = "malformed"
+	refusedBusy           refusal = "busy"
 )
 
 // RefusedError says why an agent's identity was not accepted.
@@ -46,6 +51,14 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Unwrap() error { return e.Err }
 
+// maxTokenBytes bounds an agent's token; a projected ServiceAccount token
+// is about a kilobyte.
+const maxTokenBytes = 16 << 10
+
+// discoveryClient fetches issuers' discovery documents and keys: a slow
+// or silent issuer must not hold an agent's handshake open.
+var discoveryClient = &http.Client{Timeout: 10 * time.Second}
+
 // IdentityVerifier checks that an agent's token is a projected
 // ServiceAccount token of the Cluster it claims, with Janus's audience, from
 // the ServiceAccount that Cluster names.
@@ -53,59 +66,90 @@ type IdentityVerifier struct {
 	clusters ClusterGetter
 
 	mu sync.Mutex
-	// verifiers are cached per cluster and resourceVersion, so a changed
-	// Cluster spec takes effect on the next connection.
+	// verifiers are cached per cluster and spec.agent, so a changed trust
+	// takes effect on the next connection and nothing else refetches.
 	verifiers map[string]cachedVerifier
 }
 
 type cachedVerifier struct {
-	resourceVersion string
-	verifier        *oidc.IDTokenVerifier
+	// trust is the spec.agent the verifier was built from.
+	trust    string
+	verifier *oidc.IDTokenVerifier
+	// err is why it could not be built, remembered until retryAt so that
+	// a fleet of agents does not send one discovery request each.
+	err     error
+	retryAt time.Time
 }
+
+// discoveryRetry is how long a failed discovery is remembered.
+const discoveryRetry = 10 * time.Second
 
 // NewIdentityVerifier returns a verifier reading Clusters from clusters.
 func NewIdentityVerifier(clusters ClusterGetter) *IdentityVerifier {
 	return &IdentityVerifier{clusters: clusters, verifiers: map[string]cachedVerifier{}}
 }
 
-// Verify returns nil when token proves the caller is the agent of cluster.
-func (v *IdentityVerifier) Verify(ctx context.Context, cluster, token string) error {
+// Verify returns nil when token proves the caller is the agent of cluster,
+// and the fingerprint of the trust it was verified under.
+func (v *IdentityVerifier) Verify(ctx context.Context, cluster, token string) (string, error) {
+	if msgs := validation.IsDNS1123Subdomain(cluster); len(msgs) > 0 {
+		return "", &RefusedError{refusedMalformed, cluster, fmt.Errorf("%s is not a Cluster name: %s", HeaderCluster, strings.Join(msgs, "; "))}
+	}
 	if token == "" {
-		return &RefusedError{refusedNoToken, cluster, errors.New("no token in " + HeaderAgentToken)}
+		return "", &RefusedError{refusedNoToken, cluster, errors.New("no token in " + HeaderAgentToken)}
+	}
+	if len(token) > maxTokenBytes {
+		return "", &RefusedError{refusedMalformed, cluster, fmt.Errorf("the token is over %d bytes", maxTokenBytes)}
 	}
 	c, err := v.clusters.GetCluster(ctx, cluster)
 	if apierrors.IsNotFound(err) {
-		return &RefusedError{refusedUnknownCluster, cluster, errors.New("no such Cluster")}
+		return "", &RefusedError{refusedUnknownCluster, cluster, errors.New("no such Cluster")}
 	}
 	if err != nil {
-		return fmt.Errorf("reading cluster %q: %w", cluster, err)
+		return "", fmt.Errorf("reading cluster %q: %w", cluster, err)
 	}
 	agent := c.Spec.Agent
 	ns, name, ok := strings.Cut(agent.ServiceAccount, "/")
 	if agent.Issuer == "" || !ok {
-		return &RefusedError{refusedNotConfigured, cluster, errors.New("the Cluster has no spec.agent.issuer and spec.agent.serviceAccount")}
+		return "", &RefusedError{refusedNotConfigured, cluster, errors.New("the Cluster has no spec.agent.issuer and spec.agent.serviceAccount")}
 	}
 	verifier, err := v.verifierFor(ctx, c)
 	if err != nil {
-		return &RefusedError{refusedNotConfigured, cluster, err}
+		return "", &RefusedError{refusedNotConfigured, cluster, err}
 	}
 	idToken, err := verifier.Verify(ctx, token)
 	if err != nil {
-		return &RefusedError{refusedInvalidToken, cluster, err}
+		return "", &RefusedError{refusedInvalidToken, cluster, err}
 	}
 	if want := "system:serviceaccount:" + ns + ":" + name; idToken.Subject != want {
-		return &RefusedError{refusedWrongAccount, cluster, fmt.Errorf("token is for %q, the Cluster trusts %q", idToken.Subject, want)}
+		return "", &RefusedError{refusedWrongAccount, cluster, fmt.Errorf("token is for %q, the Cluster trusts %q", idToken.Subject, want)}
 	}
-	return nil
+	return trustOf(agent.Issuer, agent.JWKS, agent.ServiceAccount), nil
 }
 
 func (v *IdentityVerifier) verifierFor(ctx context.Context, c *janus.Cluster) (*oidc.IDTokenVerifier, error) {
+	a := c.Spec.Agent
+	trust := trustOf(a.Issuer, a.JWKS, a.ServiceAccount)
 	v.mu.Lock()
 	cached, ok := v.verifiers[c.Name]
 	v.mu.Unlock()
-	if ok && cached.resourceVersion == c.ResourceVersion {
-		return cached.verifier, nil
+	if ok && cached.trust == trust {
+		if cached.err == nil {
+			return cached.verifier, nil
+		}
+		if time.Now().Before(cached.retryAt) {
+			return nil, cached.err
+		}
 	}
+	verifier, err := newVerifier(ctx, c)
+	v.mu.Lock()
+	v.verifiers[c.Name] = cachedVerifier{trust: trust, verifier: verifier, err: err, retryAt: time.Now().Add(discoveryRetry)}
+	v.mu.Unlock()
+	return verifier, err
+}
+
+// newVerifier builds the token verifier of c's agent trust.
+func newVerifier(ctx context.Context, c *janus.Cluster) (*oidc.IDTokenVerifier, error) {
 	config := &oidc.Config{ClientID: Audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.RS384, oidc.RS512, oidc.ES384, oidc.ES512, oidc.EdDSA}}
 	var verifier *oidc.IDTokenVerifier
 	if raw := c.Spec.Agent.JWKS; raw != "" {
@@ -124,15 +168,12 @@ func (v *IdentityVerifier) verifierFor(ctx context.Context, c *janus.Cluster) (*
 	} else {
 		// Keys come from the issuer's discovery document, fetched (and
 		// refreshed on unknown key IDs) by go-oidc for as long as the
-		// process lives.
-		provider, err := oidc.NewProvider(context.WithoutCancel(ctx), c.Spec.Agent.Issuer)
+		// process lives, each fetch bounded by discoveryClient's timeout.
+		provider, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), discoveryClient), c.Spec.Agent.Issuer)
 		if err != nil {
 			return nil, fmt.Errorf("discovering issuer %s: %w", c.Spec.Agent.Issuer, err)
 		}
 		verifier = provider.Verifier(config)
 	}
-	v.mu.Lock()
-	v.verifiers[c.Name] = cachedVerifier{resourceVersion: c.ResourceVersion, verifier: verifier}
-	v.mu.Unlock()
 	return verifier, nil
 }

@@ -30,10 +30,16 @@ type Server struct {
 	dialer   *remotedialer.Server
 	streams  streamBroker
 
-	mu        sync.Mutex
-	tunnels   map[string]int
-	clients   map[string]*AgentClient
-	listeners []ConnectionListener
+	// handshakes bounds the agent handshakes verified at once.
+	handshakes chan struct{}
+
+	mu   sync.Mutex
+	open map[string][]*openTunnel
+	// streamConns are the open stream connections, by cluster.
+	streamConns map[string]map[*streamConn]struct{}
+	tunnels     map[string]int
+	clients     map[string]*AgentClient
+	listeners   []ConnectionListener
 }
 
 type clusterKey struct{}
@@ -41,9 +47,12 @@ type clusterKey struct{}
 // NewServer returns a tunnel server that verifies agents against Clusters.
 func NewServer(clusters ClusterGetter) *Server {
 	s := &Server{
-		identity: NewIdentityVerifier(clusters),
-		tunnels:  map[string]int{},
-		clients:  map[string]*AgentClient{},
+		identity:    NewIdentityVerifier(clusters),
+		handshakes:  make(chan struct{}, maxConcurrentHandshakes),
+		open:        map[string][]*openTunnel{},
+		streamConns: map[string]map[*streamConn]struct{}{},
+		tunnels:     map[string]int{},
+		clients:     map[string]*AgentClient{},
 	}
 	// Identity is verified before remotedialer sees the request; its
 	// authorizer only reads the verified cluster name back.
@@ -68,15 +77,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.serveStream(w, req)
 		return
 	}
+	select {
+	case s.handshakes <- struct{}{}:
+	default:
+		refusedConnections.WithLabelValues(string(refusedBusy)).Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many agent handshakes at once; retry in a second", http.StatusTooManyRequests)
+		return
+	}
 	cluster := req.Header.Get(HeaderCluster)
 	token := req.Header.Get(HeaderAgentToken)
 	req.Header.Del(HeaderAgentToken)
-	if err := s.identity.Verify(req.Context(), cluster, token); err != nil {
+	ctx, cancel := context.WithTimeout(req.Context(), agentHandshakeTimeout)
+	trust, err := s.identity.Verify(ctx, cluster, token)
+	cancel()
+	<-s.handshakes
+	if err != nil {
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			refusedConnections.WithLabelValues(string(refused.Reason)).Inc()
 			klog.InfoS("Refused agent", "cluster", cluster, "reason", refused.Reason, "remote", req.RemoteAddr, "err", refused.Err)
-			http.Error(w, "agent identity refused: "+string(refused.Reason), http.StatusUnauthorized)
+			code := http.StatusUnauthorized
+			if refused.Reason == refusedMalformed {
+				code = http.StatusBadRequest
+			}
+			http.Error(w, "agent identity refused: "+string(refused.Reason), code)
 			return
 		}
 		klog.ErrorS(err, "Verifying agent", "cluster", cluster)
@@ -84,12 +109,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
+	t := &openTunnel{cluster: cluster, trust: trust}
+	s.track(t)
+	defer s.untrack(t)
 	s.opened(cluster)
 	defer s.closed(cluster)
 	klog.InfoS("Agent connected", "cluster", cluster, "remote", req.RemoteAddr)
-	s.dialer.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), clusterKey{}, cluster)))
+	s.dialer.ServeHTTP(tunnelWriter{ResponseWriter: w, tunnel: t}, req.WithContext(context.WithValue(req.Context(), clusterKey{}, cluster)))
 	klog.InfoS("Agent disconnected", "cluster", cluster, "remote", req.RemoteAddr)
 }
+
+// maxConcurrentHandshakes bounds the agents verified at once: each may
+// read storage and fetch an issuer's keys. A fleet reconnecting after a
+// restart retries those turned away within a second.
+const maxConcurrentHandshakes = 64
+
+// agentHandshakeTimeout bounds an agent's verification.
+const agentHandshakeTimeout = 15 * time.Second
 
 func (s *Server) opened(cluster string) {
 	s.mu.Lock()

@@ -138,10 +138,43 @@ func (s *Server) serveStream(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	select {
-	case p.conns <- withBuffered(conn, rw.Reader):
+	case p.conns <- s.trackStream(cluster, withBuffered(conn, rw.Reader)):
 	default:
 		conn.Close()
 	}
+}
+
+// trackStream notes a stream connection of cluster until it is closed, so
+// that the streams go with the trust they were opened under.
+func (s *Server) trackStream(cluster string, c net.Conn) net.Conn {
+	sc := &streamConn{Conn: c}
+	sc.onClose = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.streamConns[cluster], sc)
+		if len(s.streamConns[cluster]) == 0 {
+			delete(s.streamConns, cluster)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streamConns[cluster] == nil {
+		s.streamConns[cluster] = map[*streamConn]struct{}{}
+	}
+	s.streamConns[cluster][sc] = struct{}{}
+	return sc
+}
+
+// streamConn is a stream connection that forgets itself when closed.
+type streamConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+func (c *streamConn) Close() error {
+	c.once.Do(c.onClose)
+	return c.Conn.Close()
 }
 
 // withBuffered returns conn reading first what r holds of it already.

@@ -113,6 +113,10 @@ func TestAgentIdentity(t *testing.T) {
 		{"another service account", "dev", devIssuer.token(t, "system:serviceaccount:default:default", tunnel.Audience, hour), http.StatusUnauthorized},
 		{"another cluster's agent", "prod", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusUnauthorized},
 		{"unknown cluster", "staging", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusUnauthorized},
+		{"a malformed cluster name", "../dev", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusBadRequest},
+		{"an upper-case cluster name", "DEV", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusBadRequest},
+		{"no cluster name", "", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusBadRequest},
+		{"an oversized token", "dev", strings.Repeat("x", 64<<10), http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,5 +197,125 @@ func mustSucceedCluster(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("cluster operation: %v", err)
+	}
+}
+
+// holdTunnel opens a tunnel and keeps it; the returned channel is closed
+// when Janus closes it.
+func holdTunnel(t *testing.T, s *framework.Server, cluster, token string) <-chan struct{} {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.ServingCA())
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	header := http.Header{tunnel.HeaderCluster: {cluster}, tunnel.HeaderAgentToken: {token}}
+	conn, resp, err := dialer.Dial(strings.Replace(s.URL, "https://", "wss://", 1)+tunnel.ConnectPath, header)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("opening a tunnel for %s: %v (HTTP %d)", cluster, err, status)
+	}
+	t.Cleanup(func() { conn.Close() })
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return closed
+}
+
+func expectClosedWithin(t *testing.T, closed <-chan struct{}, since time.Time, bound time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-closed:
+		t.Logf("%s: tunnel closed %s later", what, time.Since(since).Round(time.Millisecond))
+	case <-time.After(bound):
+		t.Fatalf("%s: the tunnel was still open after %s", what, bound)
+	}
+}
+
+func expectOpen(t *testing.T, closed <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-closed:
+		t.Fatalf("%s: the tunnel was closed", what)
+	default:
+	}
+}
+
+// TestTunnelFollowsItsCluster: a tunnel lives only as long as the trust it
+// was verified under; the newest verified tunnel of a cluster replaces the
+// ones before it.
+func TestTunnelFollowsItsCluster(t *testing.T) {
+	e := newEnv(t, framework.SQLite)
+	agentSA := "system:serviceaccount:janus:janus-agent"
+	hour := time.Now().Add(time.Hour)
+	trust := func(name string, iss *issuer) {
+		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), name, metav1.GetOptions{})
+		mustSucceedCluster(t, err)
+		c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
+		_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+		mustSucceedCluster(t, err)
+	}
+	old := newIssuer(t, "https://dev.example.com")
+	trust("dev", old)
+
+	first := holdTunnel(t, e.server, "dev", old.token(t, agentSA, tunnel.Audience, hour))
+	second := holdTunnel(t, e.server, "dev", old.token(t, agentSA, tunnel.Audience, hour))
+	expectClosedWithin(t, first, time.Now(), 5*time.Second, "a newer tunnel was verified")
+	expectOpen(t, second, "after it replaced the first")
+
+	// An edit that leaves spec.agent alone keeps the tunnel.
+	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+	mustSucceedCluster(t, err)
+	c.Spec.DisplayName = "Development"
+	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	mustSucceedCluster(t, err)
+
+	rotated := time.Now()
+	trust("dev", newIssuer(t, "https://dev.example.com"))
+	expectClosedWithin(t, second, rotated, 2*time.Second, "spec.agent was rotated")
+	if got := dialTunnel(t, e.server, "dev", old.token(t, agentSA, tunnel.Audience, hour)); got != http.StatusUnauthorized {
+		t.Errorf("a token of the old trust after the rotation: %d, want 401", got)
+	}
+
+	prod := newIssuer(t, "https://prod.example.com")
+	trust("prod", prod)
+	held := holdTunnel(t, e.server, "prod", prod.token(t, agentSA, tunnel.Audience, hour))
+	deleted := time.Now()
+	if err := e.admin.JanusV1alpha1().Clusters().Delete(ctx(t), "prod", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectClosedWithin(t, held, deleted, 2*time.Second, "the Cluster was deleted")
+}
+
+// TestRotatingAgentTrustCutsOpenSessions: the streams opened through a
+// tunnel go with the trust it was verified under.
+func TestRotatingAgentTrustCutsOpenSessions(t *testing.T) {
+	e := newEnv(t, framework.SQLite)
+	echoAgent(t, e)
+	ar := create(t, e.alice, request("dev", time.Hour, "payments"))
+	_, err := e.bob.JanusV1alpha1().AccessRequests().Approve(ctx(t), ar.Name, &v1alpha1.Approval{Reason: "rotation test"}, metav1.CreateOptions{})
+	mustSucceed(t, "approving", ar, err)
+	waitForRequest(t, e, ar.Name, 20*time.Second, func(ar *v1alpha1.AccessRequest) bool { return ar.Status.Phase == v1alpha1.AccessRequestActive })
+	conn := openExec(t, e, ar.Name)
+	echo(t, conn, "before")
+
+	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+	mustSucceedCluster(t, err)
+	rogue := newIssuer(t, c.Spec.Agent.Issuer)
+	c.Spec.Agent.JWKS = rogue.jwks(t)
+	rotated := time.Now()
+	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	mustSucceedCluster(t, err)
+	expectFrame(t, conn, channelStderr, "\r\njanus: connection to the pod lost\r\n")
+	t.Logf("the session was cut %s after the rotation", time.Since(rotated).Round(time.Millisecond))
+	if took := time.Since(rotated); took > 2*time.Second {
+		t.Errorf("the session outlived its tunnel's trust by %s", took)
 	}
 }
