@@ -6,7 +6,7 @@ export GOFLAGS := -buildvcs=false
 BIN := _output/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen lint bench clean
+.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen lint fuzz bench clean
 
 all: build
 
@@ -23,7 +23,7 @@ down:
 	$(GO) run ./cmd/janus-playground down
 
 ## test: everything CI runs — lint, generated-code check, unit, integration and e2e tests
-test: verify
+test: verify fuzz
 	hack/ensure-postgres.sh
 	$(GO) test -count=1 -timeout 45m ./...
 
@@ -55,6 +55,17 @@ lint:
 	  if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) $$($(GO) list ./... | grep -v /pkg/generated/)
+
+## fuzz: each fuzz target for a bounded number of inputs (FUZZ_TIME); what
+## it finds is kept under the package's testdata/fuzz and fails the run
+FUZZ_TIME ?= 20000x
+FUZZ_TARGETS := pkg/session:FuzzReadFrameHeader pkg/session:FuzzSanitize \
+	pkg/tunnel:FuzzDecodeExecOptions pkg/tunnel:FuzzDecodeLogOptions pkg/tunnel:FuzzStreamProtocols
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t ($(FUZZ_TIME))"; \
+	  $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZ_TIME) -parallel 1 || exit 1; \
+	done
 
 ## bench: the benchmarks named in the issues
 bench:
