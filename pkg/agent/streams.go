@@ -91,27 +91,31 @@ func (s *StreamRelay) resolve(w http.ResponseWriter, r *http.Request) (streamTar
 	return t, true
 }
 
-func (s *StreamRelay) location(t streamTarget, subresource string, query url.Values) *url.URL {
+// locate finds the stream's grant and its place at the target. The query
+// that goes there is the caller's decoded and encoded again by the shared
+// codec (reencode), so only the options survive; it is logged as sent.
+func (s *StreamRelay) locate(w http.ResponseWriter, r *http.Request, subresource string, reencode func(url.Values) (url.Values, error)) (streamTarget, *url.URL, bool) {
+	t, ok := s.resolve(w, r)
+	if !ok {
+		return t, nil, false
+	}
+	query, err := reencode(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+		return t, nil, false
+	}
 	u := *s.target
 	u.Path = fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/%s", url.PathEscape(t.namespace), url.PathEscape(t.pod), subresource)
 	u.RawQuery = query.Encode()
-	return &u
+	klog.InfoS("Stream", "request", t.request, "subresource", subresource, "namespace", t.namespace, "pod", t.pod, "query", u.RawQuery)
+	return t, &u, true
 }
 
 // exec relays a websocket exec: the handshake with the request's token,
 // then the bytes both ways, untouched.
 func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.resolve(w, r)
-	if !ok {
-		return
-	}
 	if !tunnel.IsWebsocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, tunnel.Error{Message: "exec streams are websockets"})
-		return
-	}
-	opts, err := tunnel.DecodeExecOptions(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
 		return
 	}
 	protocols := tunnel.StreamProtocols(r.Header.Values("Sec-Websocket-Protocol"))
@@ -119,13 +123,16 @@ func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, tunnel.Error{Message: "no *.channel.k8s.io websocket protocol offered"})
 		return
 	}
-	query, err := tunnel.EncodeExecOptions(opts)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
+	t, location, ok := s.locate(w, r, "exec", func(q url.Values) (url.Values, error) {
+		opts, err := tunnel.DecodeExecOptions(q)
+		if err != nil {
+			return nil, err
+		}
+		return tunnel.EncodeExecOptions(opts)
+	})
+	if !ok {
 		return
 	}
-	location := s.location(t, "exec", query)
-	klog.InfoS("Stream", "request", t.request, "subresource", "exec", "namespace", t.namespace, "pod", t.pod, "query", location.RawQuery)
 
 	dialer := tls.Dialer{Config: s.httpOneTLS()}
 	upstream, err := dialer.DialContext(r.Context(), "tcp", hostPort(s.target))
@@ -183,22 +190,16 @@ func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
 
 // log relays pods/log with the decoded options only, flushing as lines come.
 func (s *StreamRelay) log(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.resolve(w, r)
+	t, location, ok := s.locate(w, r, "log", func(q url.Values) (url.Values, error) {
+		opts, err := tunnel.DecodeLogOptions(q)
+		if err != nil {
+			return nil, err
+		}
+		return tunnel.EncodeLogOptions(opts)
+	})
 	if !ok {
 		return
 	}
-	opts, err := tunnel.DecodeLogOptions(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
-		return
-	}
-	query, err := tunnel.EncodeLogOptions(opts)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, tunnel.Error{Message: err.Error()})
-		return
-	}
-	location := s.location(t, "log", query)
-	klog.InfoS("Stream", "request", t.request, "subresource", "log", "namespace", t.namespace, "pod", t.pod, "query", location.RawQuery)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	if stream, ok := tunnel.ConnFrom(r.Context()); ok {
