@@ -39,6 +39,9 @@ type ExtraConfig struct {
 	// sessions open at once; 0 means no bound.
 	MaxSessionsPerRequest int
 	MaxSessionsPerUser    int
+	// AgentTokenMaxLifetime bounds the lifetime of the tokens agents
+	// connect with.
+	AgentTokenMaxLifetime time.Duration
 	// KubeClient reaches the central kube-apiserver, for Events and the
 	// controller's leader election. Without it Events are only logged and
 	// the controller runs unelected (a single replica).
@@ -85,7 +88,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 	var clusters *cluster.REST
 	tunnels := tunnel.NewServer(clusterGetterFunc(func(ctx context.Context, name string) (*janus.Cluster, error) {
 		return clusters.GetCluster(ctx, name)
-	}))
+	}), c.ExtraConfig.AgentTokenMaxLifetime)
 	genericServer, err := c.GenericConfig.New("janus-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("building generic API server: %w", err)

@@ -3,6 +3,8 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -70,7 +72,18 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 			headers.Set(HeaderCluster, cfg.Cluster)
 			headers.Set(HeaderAgentToken, strings.TrimSpace(string(token)))
 			var connected atomic.Bool
-			err = remotedialer.ConnectToProxyWithDialer(ctx, wsURL, headers, onlyAgentAPI, dialer, listener.dial,
+			// Janus closes a tunnel when its token expires; reconnect with
+			// the kubelet's rotated token before then. Open streams have
+			// connections of their own and live on.
+			tunnelCtx, endTunnel := context.WithCancel(ctx)
+			stopRefresh := func() bool { return false }
+			if refresh, ok := refreshTime(strings.TrimSpace(string(token)), time.Now()); ok {
+				stopRefresh = time.AfterFunc(time.Until(refresh), func() {
+					klog.InfoS("Reconnecting before the agent's token expires", "cluster", cfg.Cluster)
+					endTunnel()
+				}).Stop
+			}
+			err = remotedialer.ConnectToProxyWithDialer(tunnelCtx, wsURL, headers, onlyAgentAPI, dialer, listener.dial,
 				func(context.Context, *remotedialer.Session) error {
 					connected.Store(true)
 					klog.InfoS("Tunnel up", "cluster", cfg.Cluster, "url", cfg.URL)
@@ -79,6 +92,8 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 					}
 					return nil
 				})
+			stopRefresh()
+			endTunnel()
 			if connected.Load() {
 				backoff = newBackoff()
 			}
@@ -116,4 +131,30 @@ func connectURL(base string) (string, error) {
 		return "", errors.New("refusing a plain-http Janus URL: the agent's token must not travel unencrypted")
 	}
 	return "", fmt.Errorf("janus URL %q must start with https://", base)
+}
+
+// refreshTime is when a tunnel opened with token should be reopened: when
+// nine tenths of the token's life are gone (the kubelet rotates a
+// projected token at eight tenths). ok is false for a token without exp
+// and iat, or one already past that point (a token file nobody rotates:
+// reconnecting would only bring the same token back).
+func refreshTime(token string, now time.Time) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+		Iat int64 `json:"iat"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 || claims.Iat == 0 || claims.Exp <= claims.Iat {
+		return time.Time{}, false
+	}
+	iat, exp := time.Unix(claims.Iat, 0), time.Unix(claims.Exp, 0)
+	at := iat.Add(exp.Sub(iat) * 9 / 10)
+	return at, at.After(now)
 }

@@ -36,6 +36,7 @@ const (
 	refusedStreamTicket   refusal = "stream_ticket"
 	refusedMalformed      refusal = "malformed"
 	refusedBusy           refusal = "busy"
+	refusedLongLived      refusal = "token_lifetime"
 )
 
 // RefusedError says why an agent's identity was not accepted.
@@ -64,6 +65,9 @@ var discoveryClient = &http.Client{Timeout: 10 * time.Second}
 // the ServiceAccount that Cluster names.
 type IdentityVerifier struct {
 	clusters ClusterGetter
+	// maxLifetime bounds exp - iat of an agent's token: a stolen
+	// long-lived token would be a standing key to the cluster's tunnel.
+	maxLifetime time.Duration
 
 	mu sync.Mutex
 	// verifiers are cached per cluster and spec.agent, so a changed trust
@@ -84,47 +88,59 @@ type cachedVerifier struct {
 // discoveryRetry is how long a failed discovery is remembered.
 const discoveryRetry = 10 * time.Second
 
-// NewIdentityVerifier returns a verifier reading Clusters from clusters.
-func NewIdentityVerifier(clusters ClusterGetter) *IdentityVerifier {
-	return &IdentityVerifier{clusters: clusters, verifiers: map[string]cachedVerifier{}}
+// NewIdentityVerifier returns a verifier reading Clusters from clusters and
+// refusing tokens that live longer than maxLifetime.
+func NewIdentityVerifier(clusters ClusterGetter, maxLifetime time.Duration) *IdentityVerifier {
+	return &IdentityVerifier{clusters: clusters, maxLifetime: maxLifetime, verifiers: map[string]cachedVerifier{}}
+}
+
+// verified is what an accepted agent token proved.
+type verified struct {
+	// trust fingerprints the spec.agent it was verified under.
+	trust string
+	// expires is when the token does: the tunnel must not outlive it.
+	expires time.Time
 }
 
 // Verify returns nil when token proves the caller is the agent of cluster,
-// and the fingerprint of the trust it was verified under.
-func (v *IdentityVerifier) Verify(ctx context.Context, cluster, token string) (string, error) {
+// with the trust it was verified under and when the token expires.
+func (v *IdentityVerifier) Verify(ctx context.Context, cluster, token string) (verified, error) {
 	if msgs := validation.IsDNS1123Subdomain(cluster); len(msgs) > 0 {
-		return "", &RefusedError{refusedMalformed, cluster, fmt.Errorf("%s is not a Cluster name: %s", HeaderCluster, strings.Join(msgs, "; "))}
+		return verified{}, &RefusedError{refusedMalformed, cluster, fmt.Errorf("%s is not a Cluster name: %s", HeaderCluster, strings.Join(msgs, "; "))}
 	}
 	if token == "" {
-		return "", &RefusedError{refusedNoToken, cluster, errors.New("no token in " + HeaderAgentToken)}
+		return verified{}, &RefusedError{refusedNoToken, cluster, errors.New("no token in " + HeaderAgentToken)}
 	}
 	if len(token) > maxTokenBytes {
-		return "", &RefusedError{refusedMalformed, cluster, fmt.Errorf("the token is over %d bytes", maxTokenBytes)}
+		return verified{}, &RefusedError{refusedMalformed, cluster, fmt.Errorf("the token is over %d bytes", maxTokenBytes)}
 	}
 	c, err := v.clusters.GetCluster(ctx, cluster)
 	if apierrors.IsNotFound(err) {
-		return "", &RefusedError{refusedUnknownCluster, cluster, errors.New("no such Cluster")}
+		return verified{}, &RefusedError{refusedUnknownCluster, cluster, errors.New("no such Cluster")}
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading cluster %q: %w", cluster, err)
+		return verified{}, fmt.Errorf("reading cluster %q: %w", cluster, err)
 	}
 	agent := c.Spec.Agent
 	ns, name, ok := strings.Cut(agent.ServiceAccount, "/")
 	if agent.Issuer == "" || !ok {
-		return "", &RefusedError{refusedNotConfigured, cluster, errors.New("the Cluster has no spec.agent.issuer and spec.agent.serviceAccount")}
+		return verified{}, &RefusedError{refusedNotConfigured, cluster, errors.New("the Cluster has no spec.agent.issuer and spec.agent.serviceAccount")}
 	}
 	verifier, err := v.verifierFor(ctx, c)
 	if err != nil {
-		return "", &RefusedError{refusedNotConfigured, cluster, err}
+		return verified{}, &RefusedError{refusedNotConfigured, cluster, err}
 	}
 	idToken, err := verifier.Verify(ctx, token)
 	if err != nil {
-		return "", &RefusedError{refusedInvalidToken, cluster, err}
+		return verified{}, &RefusedError{refusedInvalidToken, cluster, err}
 	}
 	if want := "system:serviceaccount:" + ns + ":" + name; idToken.Subject != want {
-		return "", &RefusedError{refusedWrongAccount, cluster, fmt.Errorf("token is for %q, the Cluster trusts %q", idToken.Subject, want)}
+		return verified{}, &RefusedError{refusedWrongAccount, cluster, fmt.Errorf("token is for %q, the Cluster trusts %q", idToken.Subject, want)}
 	}
-	return trustOf(agent.Issuer, agent.JWKS, agent.ServiceAccount), nil
+	if lifetime := idToken.Expiry.Sub(idToken.IssuedAt); idToken.IssuedAt.IsZero() || lifetime > v.maxLifetime {
+		return verified{}, &RefusedError{refusedLongLived, cluster, fmt.Errorf("the token lives %s (iat %v), longer than the %s Janus accepts", lifetime, idToken.IssuedAt, v.maxLifetime)}
+	}
+	return verified{trust: trustOf(agent.Issuer, agent.JWKS, agent.ServiceAccount), expires: idToken.Expiry}, nil
 }
 
 func (v *IdentityVerifier) verifierFor(ctx context.Context, c *janus.Cluster) (*oidc.IDTokenVerifier, error) {

@@ -44,10 +44,15 @@ type Server struct {
 
 type clusterKey struct{}
 
-// NewServer returns a tunnel server that verifies agents against Clusters.
-func NewServer(clusters ClusterGetter) *Server {
+// DefaultMaxTokenLifetime is the longest agent token accepted by default:
+// what the shipped agent Deployment projects (expirationSeconds 3600).
+const DefaultMaxTokenLifetime = time.Hour
+
+// NewServer returns a tunnel server that verifies agents against Clusters
+// and accepts their tokens only if they live at most maxTokenLifetime.
+func NewServer(clusters ClusterGetter, maxTokenLifetime time.Duration) *Server {
 	s := &Server{
-		identity:    NewIdentityVerifier(clusters),
+		identity:    NewIdentityVerifier(clusters, maxTokenLifetime),
 		handshakes:  make(chan struct{}, maxConcurrentHandshakes),
 		open:        map[string][]*openTunnel{},
 		streamConns: map[string]map[*streamConn]struct{}{},
@@ -89,7 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	token := req.Header.Get(HeaderAgentToken)
 	req.Header.Del(HeaderAgentToken)
 	ctx, cancel := context.WithTimeout(req.Context(), agentHandshakeTimeout)
-	trust, err := s.identity.Verify(ctx, cluster, token)
+	proof, err := s.identity.Verify(ctx, cluster, token)
 	cancel()
 	<-s.handshakes
 	if err != nil {
@@ -109,9 +114,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	t := &openTunnel{cluster: cluster, trust: trust}
+	t := &openTunnel{cluster: cluster, trust: proof.trust}
 	s.track(t)
 	defer s.untrack(t)
+	// A tunnel lives no longer than the token it was opened with; the
+	// agent reconnects with a fresh one before then.
+	expiry := time.AfterFunc(time.Until(proof.expires), func() {
+		klog.InfoS("Closing a tunnel whose token expired", "cluster", cluster)
+		t.close()
+	})
+	defer expiry.Stop()
 	s.opened(cluster)
 	defer s.closed(cluster)
 	klog.InfoS("Agent connected", "cluster", cluster, "remote", req.RemoteAddr)

@@ -53,7 +53,7 @@ func (i *issuer) token(t *testing.T, subject, audience string, expiry time.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := jwt.Claims{Issuer: i.url, Subject: subject, Audience: jwt.Audience{audience}, Expiry: jwt.NewNumericDate(expiry), IssuedAt: jwt.NewNumericDate(time.Now().Add(-time.Minute))}
+	claims := jwt.Claims{Issuer: i.url, Subject: subject, Audience: jwt.Audience{audience}, Expiry: jwt.NewNumericDate(expiry), IssuedAt: jwt.NewNumericDate(time.Now())}
 	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +117,7 @@ func TestAgentIdentity(t *testing.T) {
 		{"an upper-case cluster name", "DEV", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusBadRequest},
 		{"no cluster name", "", devIssuer.token(t, agentSA, tunnel.Audience, hour), http.StatusBadRequest},
 		{"an oversized token", "dev", strings.Repeat("x", 64<<10), http.StatusBadRequest},
+		{"a token living longer than an hour", "dev", devIssuer.token(t, agentSA, tunnel.Audience, time.Now().Add(2*time.Hour)), http.StatusUnauthorized},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,5 +318,30 @@ func TestRotatingAgentTrustCutsOpenSessions(t *testing.T) {
 	t.Logf("the session was cut %s after the rotation", time.Since(rotated).Round(time.Millisecond))
 	if took := time.Since(rotated); took > 2*time.Second {
 		t.Errorf("the session outlived its tunnel's trust by %s", took)
+	}
+}
+
+// TestTunnelEndsWithItsToken: a tunnel is closed when the token it was
+// opened with expires.
+func TestTunnelEndsWithItsToken(t *testing.T) {
+	e := newEnv(t, framework.SQLite)
+	iss := newIssuer(t, "https://dev.example.com")
+	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+	mustSucceedCluster(t, err)
+	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
+	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	mustSucceedCluster(t, err)
+	expires := time.Now().Add(3 * time.Second)
+	held := holdTunnel(t, e.server, "dev", iss.token(t, "system:serviceaccount:janus:janus-agent", tunnel.Audience, expires))
+	expectOpen(t, held, "before its token expired")
+	select {
+	case <-held:
+		// JWT times are whole seconds.
+		if early := time.Until(expires.Truncate(time.Second)); early > 0 {
+			t.Errorf("the tunnel was closed %s before its token expired", early)
+		}
+		t.Logf("closed %s after the token's expiry", time.Since(expires).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tunnel outlived its token by 7s")
 	}
 }

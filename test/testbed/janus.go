@@ -38,6 +38,9 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		"--data-dir=" + filepath.Join(tb.cfg.WorkDir, "janus-data"),
 		"--audit-policy-file=" + filepath.Join(tb.cfg.RepoRoot, "artifacts", "central", "kube-apiserver", "audit-policy.yaml"),
 		"--audit-log-path=" + tb.JanusAuditLogPath(),
+		// No kubelet rotates the agents' token files here: they are
+		// minted once, for agentTokenLifetime.
+		"--agent-token-max-lifetime=" + agentTokenLifetime.String(),
 	}
 	args = append(args, tb.cfg.JanusArgs...)
 	args = append(args, extraArgs...)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +71,10 @@ const agentNamespace = "janus"
 // StartTarget brings up a target cluster and its agent, registers its
 // issuer in the Cluster spec.Name (created if missing) and waits until the
 // agent is connected.
+// agentTokenLifetime is how long an agent's identity token lives: a
+// playground runs for a day on one.
+const agentTokenLifetime = 24 * time.Hour
+
 func (tb *Testbed) StartTarget(ctx context.Context, spec TargetSpec) (*Target, error) {
 	t := &Target{Name: spec.Name, tb: tb, spec: spec, dir: filepath.Join(tb.cfg.WorkDir, "targets", spec.Name),
 		issuer: "https://" + spec.Name + ".clusters.janus.test"}
@@ -242,7 +247,7 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		return err
 	}
 	identity, err := client.CoreV1().ServiceAccounts(agentNamespace).CreateToken(ctx, "janus-agent", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{tunnel.Audience}, ExpirationSeconds: ptr.To[int64](24 * 3600)},
+		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{tunnel.Audience}, ExpirationSeconds: ptr.To(int64(agentTokenLifetime / time.Second))},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("minting the agent's identity token: %w", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/infroware/janus/pkg/apiserver"
 	"github.com/infroware/janus/pkg/datastore"
 	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
 const (
@@ -58,6 +59,8 @@ type JanusServerOptions struct {
 	// open at once on a replica.
 	MaxSessionsPerRequest int
 	MaxSessionsPerUser    int
+	// AgentTokenMaxLifetime is the longest-lived agent token accepted.
+	AgentTokenMaxLifetime time.Duration
 	LeaderElection        apiserver.LeaderElection
 
 	// AlternateDNS are extra names for the self-signed serving certificate.
@@ -85,6 +88,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		// few helpers, not a fleet.
 		MaxSessionsPerRequest: 4,
 		MaxSessionsPerUser:    16,
+		AgentTokenMaxLifetime: tunnel.DefaultMaxTokenLifetime,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",
@@ -116,6 +120,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "Close exec sessions with no input or output for this long, warning the user a minute before (half way for timeouts under 2m); 0 never closes them.")
 	fs.IntVar(&o.MaxSessionsPerRequest, "max-sessions-per-request", o.MaxSessionsPerRequest, "Exec sessions one access request may have open at once; more are refused with 429. 0 means no bound.")
 	fs.IntVar(&o.MaxSessionsPerUser, "max-sessions-per-user", o.MaxSessionsPerUser, "Exec sessions one user may have open at once, over all their requests; more are refused with 429. 0 means no bound.")
+	fs.DurationVar(&o.AgentTokenMaxLifetime, "agent-token-max-lifetime", o.AgentTokenMaxLifetime, "Refuse agent tokens that live longer than this (exp - iat); a tunnel is closed when its token expires, and agents reconnect with a fresh one before.")
 	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
@@ -144,6 +149,9 @@ func (o *JanusServerOptions) Validate() error {
 	}
 	if o.PendingTimeout < 0 || o.Retention < 0 || o.IdleTimeout < 0 {
 		errs = append(errs, errors.New("--pending-timeout, --retention and --idle-timeout must not be negative"))
+	}
+	if o.AgentTokenMaxLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("--agent-token-max-lifetime must be positive, not %s", o.AgentTokenMaxLifetime))
 	}
 	if o.MaxSessionsPerRequest < 0 || o.MaxSessionsPerUser < 0 {
 		errs = append(errs, errors.New("--max-sessions-per-request and --max-sessions-per-user must not be negative"))
@@ -219,6 +227,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			IdleTimeout:           o.IdleTimeout,
 			MaxSessionsPerRequest: o.MaxSessionsPerRequest,
 			MaxSessionsPerUser:    o.MaxSessionsPerUser,
+			AgentTokenMaxLifetime: o.AgentTokenMaxLifetime,
 			KubeClient:            kubeClient,
 			LeaderElection:        o.LeaderElection,
 		},
