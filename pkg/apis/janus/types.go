@@ -87,6 +87,26 @@ const (
 	ConditionExtended    = "Extended"
 )
 
+// Reasons of the Provisioned condition that say no grant is left to remove.
+const (
+	// ReasonGrantRemoved: the agent confirmed the grant gone and its
+	// sessions cut.
+	ReasonGrantRemoved = "GrantRemoved"
+	// ReasonClusterUnregistered: the request's Cluster is no longer
+	// registered, so no tunnel carries the grant's sessions; should its
+	// agent ever connect again, it removes the grant as it reconciles.
+	ReasonClusterUnregistered = "ClusterUnregistered"
+)
+
+// GrantFinalizer keeps a deleted AccessRequest until Janus has removed its
+// grant from the target cluster and cut its sessions. The server adds it
+// to every request it creates, and only Janus removes it.
+const GrantFinalizer = "janus.infroware.io/grant"
+
+// DecisionReasonDeleted is the reason of the decision that ends a request
+// someone deleted while it could still give access.
+const DecisionReasonDeleted = "deleted"
+
 // AccessRequestStatus is the observed state of an AccessRequest.
 type AccessRequestStatus struct {
 	// phase is the lifecycle position of the request.

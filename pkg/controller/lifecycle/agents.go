@@ -81,7 +81,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error
 	}
 	var active []tunnel.GrantSpec
 	for _, ar := range c.requestsOf(cluster) {
-		if ar.Status.Phase == v1alpha1.AccessRequestActive && ar.Status.ExpiresAt != nil && c.clock.Now().Before(ar.Status.ExpiresAt.Time) {
+		if ar.Status.Phase == v1alpha1.AccessRequestActive && ar.DeletionTimestamp == nil && ar.Status.ExpiresAt != nil && c.clock.Now().Before(ar.Status.ExpiresAt.Time) {
 			active = append(active, tunnel.GrantSpec{Request: ar.Name, Requester: ar.Spec.Requester.Username, Namespaces: ar.Spec.Namespaces, ExpiresAt: ar.Status.ExpiresAt.Time})
 		}
 	}
@@ -95,7 +95,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error
 		}
 		// A request that ended while the reconciliation ran may just have
 		// had its grant re-created by it: take that grant back.
-		if ar, err := c.requests.Get(spec.Request); err == nil && ar.Status.Phase != v1alpha1.AccessRequestActive {
+		if ar, err := c.requests.Get(spec.Request); err == nil && (ar.Status.Phase != v1alpha1.AccessRequestActive || ar.DeletionTimestamp != nil) {
 			if err := agent.RemoveGrant(ctx, spec.Request); err != nil {
 				klog.ErrorS(err, "Removing a grant that ended during reconciliation", "request", spec.Request)
 			}

@@ -83,6 +83,22 @@ func New(client versioned.Interface, requests informers.AccessRequestInformer, c
 		},
 	})
 	utilruntime.Must(err)
+	_, err = clusters.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		// Deleted requests waiting for the agent of a Cluster that is gone
+		// need not wait any more.
+		DeleteFunc: func(obj interface{}) {
+			name, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+			if err != nil {
+				return
+			}
+			for _, ar := range c.requestsOf(name) {
+				if ar.DeletionTimestamp != nil {
+					c.queue.Add(ar.Name)
+				}
+			}
+		},
+	})
+	utilruntime.Must(err)
 	return c
 }
 

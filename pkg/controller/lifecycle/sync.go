@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/events"
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -21,7 +22,7 @@ import (
 // Reasons of the Provisioned condition.
 const (
 	reasonGranted      = "Granted"
-	reasonGrantRemoved = "GrantRemoved"
+	reasonGrantRemoved = v1alpha1.ReasonGrantRemoved
 	reasonGrantFailed  = "GrantFailed"
 )
 
@@ -35,6 +36,9 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return err
 	}
 	now := c.clock.Now()
+	if ar.DeletionTimestamp != nil {
+		return c.syncDeleted(ctx, ar, now)
+	}
 	switch ar.Status.Phase {
 	case v1alpha1.AccessRequestPending:
 		return c.syncPending(ctx, ar, now)
@@ -142,6 +146,9 @@ func (c *Controller) wantsGrant(ctx context.Context, name string) bool {
 	if err != nil {
 		return true
 	}
+	if latest.DeletionTimestamp != nil {
+		return false
+	}
 	switch latest.Status.Phase {
 	case v1alpha1.AccessRequestApproved, v1alpha1.AccessRequestActive:
 		return true
@@ -221,11 +228,7 @@ func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessReques
 // grantMayExist is true for a request that was approved and whose grant has
 // not been confirmed removed.
 func grantMayExist(ar *v1alpha1.AccessRequest) bool {
-	if !meta.IsStatusConditionTrue(ar.Status.Conditions, v1alpha1.ConditionApproved) {
-		return false
-	}
-	p := meta.FindStatusCondition(ar.Status.Conditions, v1alpha1.ConditionProvisioned)
-	return p == nil || p.Reason != reasonGrantRemoved
+	return validation.GrantMayExist(ar.Status.Conditions)
 }
 
 // removeGrant asks the agent to remove the grant; false when it could not
@@ -268,14 +271,20 @@ func (c *Controller) setMessage(ctx context.Context, ar *v1alpha1.AccessRequest,
 // updateStatus writes ar's status with optimistic concurrency. A conflict is
 // not an error: the informer delivers the newer object and it is synced anew.
 func (c *Controller) updateStatus(ctx context.Context, ar *v1alpha1.AccessRequest) error {
-	_, err := c.client.JanusV1alpha1().AccessRequests().UpdateStatus(ctx, ar, metav1.UpdateOptions{FieldManager: "janus-lifecycle"})
+	_, err := c.writeStatus(ctx, ar)
+	return err
+}
+
+// writeStatus is updateStatus returning the request as written.
+func (c *Controller) writeStatus(ctx context.Context, ar *v1alpha1.AccessRequest) (*v1alpha1.AccessRequest, error) {
+	written, err := c.client.JanusV1alpha1().AccessRequests().UpdateStatus(ctx, ar, metav1.UpdateOptions{FieldManager: "janus-lifecycle"})
 	if apierrors.IsConflict(err) {
-		return errConflict
+		return nil, errConflict
 	}
 	if err != nil {
-		return fmt.Errorf("updating status of %s: %w", ar.Name, err)
+		return nil, fmt.Errorf("updating status of %s: %w", ar.Name, err)
 	}
-	return nil
+	return written, nil
 }
 
 var errConflict = errors.New("the request changed meanwhile; it is synced again")

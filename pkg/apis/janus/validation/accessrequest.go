@@ -27,6 +27,7 @@ const (
 // agent labels what it creates in the target cluster with the name.
 func ValidateAccessRequest(ar *janus.AccessRequest) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&ar.ObjectMeta, false, apimachineryvalidation.NameIsDNSLabel, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateOwnershipOnCreate(&ar.ObjectMeta, field.NewPath("metadata"))...)
 	allErrs = append(allErrs, validateAccessRequestSpec(&ar.Spec, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -106,9 +107,12 @@ func validateDurationBounds(d time.Duration, policy Policy, fldPath *field.Path)
 }
 
 // ValidateAccessRequestUpdate allows changes to labels and annotations only:
-// the spec of a request is what was approved and cannot change.
+// the spec of a request is what was approved and cannot change, and nobody
+// else may own or finalize it.
 func ValidateAccessRequestUpdate(newAR, oldAR *janus.AccessRequest) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newAR.ObjectMeta, &oldAR.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateOwnersUpdate(newAR, oldAR, field.NewPath("metadata"))...)
+	allErrs = append(allErrs, validateFinalizersUpdate(newAR, oldAR, field.NewPath("metadata"))...)
 	if !apiequality.Semantic.DeepEqual(newAR.Spec, oldAR.Spec) {
 		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), "is immutable after creation"))
 	}
@@ -132,9 +136,11 @@ func IsTerminal(phase janus.AccessRequestPhase) bool {
 
 // ValidateAccessRequestStatusUpdate checks a status change: the phase moves
 // only along the lifecycle, and a finished request's status is frozen apart
-// from recording the end of its sessions.
+// from recording the end of its sessions. The grant finalizer goes this
+// way too, once the status says there is no grant left.
 func ValidateAccessRequestStatusUpdate(newAR, oldAR *janus.AccessRequest) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newAR.ObjectMeta, &oldAR.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateFinalizersUpdate(newAR, oldAR, field.NewPath("metadata"))...)
 	fldPath := field.NewPath("status")
 	from, to := oldAR.Status.Phase, newAR.Status.Phase
 	if next, ok := phaseTransitions[from]; ok {

@@ -112,6 +112,11 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
 				fmt.Errorf("the request changed since resourceVersion %s that your %s was based on; look at it again", observedVersion, r.action.name()))
 		}
+		if ar.DeletionTimestamp != nil {
+			// Deleting the request revokes it; nothing may be decided since.
+			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
+				fmt.Errorf("cannot %s a request that is being deleted", r.action.name()))
+		}
 		if ar.Status.Phase != observed {
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
 				fmt.Errorf("the request moved from %s to %s while your %s was being applied; look at it again", observed, ar.Status.Phase, r.action.name()))

@@ -2,10 +2,12 @@
 // resource, its status, the action subresources (approve, deny, revoke,
 // withdraw, extend) through which every decision is taken, and the gate of
 // the exec and log subresources. It stamps the requester from the
-// authenticated user, enforces the lifecycle, asks the authorizer who may
-// decide, and decides who may open a stream: the requester, while Active
-// and before expiresAt, in a granted namespace, with valid options. It
-// never carries a stream itself nor talks to a target cluster: pkg/session
-// does, and reports each session back through the Observer sessions.go
-// implements, which records it in the request's status and Events.
+// authenticated user, enforces the lifecycle, keeps a deleted request until
+// the controller has revoked it (the grant finalizer), asks the authorizer
+// who may decide, and decides who may open a stream: the requester, while
+// Active and before expiresAt, in a granted namespace, with valid options.
+// It never carries a stream itself nor talks to a target cluster:
+// pkg/session does, and reports each session back through the Observer
+// sessions.go implements, which records it in the request's status and
+// Events.
 package accessrequest

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -87,7 +88,12 @@ func (o *sessionObserver) Ended(_ context.Context, s session.Summary) {
 			}
 		}
 	})
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+		// Deleting the request cut the session, and the request went
+		// before its end could be recorded there; the Event tells it.
+		klog.V(2).InfoS("Request gone before the end of its session was recorded", "request", o.request, "session", o.session.ID)
+	case err != nil:
 		klog.ErrorS(err, "Recording the end of a session", "request", o.request, "session", o.session.ID)
 	}
 	took := s.Ended.Sub(s.Started)
@@ -128,6 +134,13 @@ func accessEnded(ar *janus.AccessRequest, now time.Time) string {
 	d := ar.Status.Decision
 	switch ar.Status.Phase {
 	case janus.AccessRequestActive:
+		if ar.DeletionTimestamp != nil {
+			// The grant goes before the phase changes, as at expiry.
+			if d != nil && d.User != "" {
+				return "access ended: the request was deleted by " + d.User
+			}
+			return "access ended: the request was deleted"
+		}
 		if ar.Status.ExpiresAt == nil || now.Before(ar.Status.ExpiresAt.Time) {
 			return ""
 		}

@@ -38,19 +38,27 @@ func TestAccessEndedSaysWhyAccessIsOver(t *testing.T) {
 	later, earlier := metav1.NewTime(now.Add(time.Minute)), metav1.NewTime(now.Add(-time.Minute))
 	decision := &janus.Decision{User: "carol", Reason: "INC closed"}
 	cases := []struct {
-		name   string
-		status janus.AccessRequestStatus
-		want   string
+		name    string
+		status  janus.AccessRequestStatus
+		want    string
+		deleted bool
 	}{
-		{"active", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later}, ""},
-		{"active past expiresAt", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z"},
-		{"expired", janus.AccessRequestStatus{Phase: janus.AccessRequestExpired, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z"},
-		{"revoked", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: decision}, "access revoked by carol: INC closed"},
-		{"withdrawn without a reason", janus.AccessRequestStatus{Phase: janus.AccessRequestWithdrawn, Decision: &janus.Decision{User: "alice"}}, "access withdrawn by alice"},
-		{"failed", janus.AccessRequestStatus{Phase: janus.AccessRequestFailed}, "access ended: the request is Failed"},
+		{"active", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later}, "", false},
+		{"active past expiresAt", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z", false},
+		{"expired", janus.AccessRequestStatus{Phase: janus.AccessRequestExpired, ExpiresAt: &earlier}, "access expired at 2026-12-01T11:59:00Z", false},
+		{"revoked", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: decision}, "access revoked by carol: INC closed", false},
+		{"withdrawn without a reason", janus.AccessRequestStatus{Phase: janus.AccessRequestWithdrawn, Decision: &janus.Decision{User: "alice"}}, "access withdrawn by alice", false},
+		{"failed", janus.AccessRequestStatus{Phase: janus.AccessRequestFailed}, "access ended: the request is Failed", false},
+		{"active and deleted", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later, Decision: &janus.Decision{User: "admin", Reason: janus.DecisionReasonDeleted}}, "access ended: the request was deleted by admin", true},
+		{"active and deleted by someone unknown", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later}, "access ended: the request was deleted", true},
+		{"revoked as it was deleted", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: &janus.Decision{User: "admin", Reason: janus.DecisionReasonDeleted}}, "access revoked by admin: deleted", true},
 	}
 	for _, tc := range cases {
-		if got := accessEnded(&janus.AccessRequest{Status: tc.status}, now); got != tc.want {
+		ar := &janus.AccessRequest{Status: tc.status}
+		if tc.deleted {
+			ar.DeletionTimestamp = &earlier
+		}
+		if got := accessEnded(ar, now); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}

@@ -3,6 +3,8 @@ package accessrequest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -46,9 +49,14 @@ func (accessRequestStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpat
 }
 
 // PrepareForCreate stamps the requester from the authenticated user, like the
-// CSR registry does: whatever the body claims is discarded.
+// CSR registry does: whatever the body claims is discarded. The grant
+// finalizer makes a deletion wait until the controller has revoked the
+// request.
 func (accessRequestStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	ar := obj.(*janus.AccessRequest)
+	if !slices.Contains(ar.Finalizers, janus.GrantFinalizer) {
+		ar.Finalizers = append(ar.Finalizers, janus.GrantFinalizer)
+	}
 	ar.Spec.Requester = janus.UserInfo{}
 	if u, ok := genericapirequest.UserFrom(ctx); ok {
 		ar.Spec.Requester = userInfo(u)
@@ -115,6 +123,32 @@ func (accessRequestStrategy) WarningsOnUpdate(context.Context, runtime.Object, r
 	return nil
 }
 
+// DefaultGarbageCollectionPolicy keeps the garbage collector's orphan and
+// foregroundDeletion finalizers off AccessRequests: a request has no
+// owners, and only Janus finalizes it.
+func (accessRequestStrategy) DefaultGarbageCollectionPolicy(context.Context) rest.GarbageCollectionPolicy {
+	return rest.Unsupported
+}
+
+// CheckGracefulDelete records who deleted a request that had not ended, so
+// that its revocation, its Events and its cut sessions name them. The
+// generic store calls it, with the caller in ctx, on the very object its
+// deletion writes; it never asks for a grace period, since the grant
+// finalizer holds the object instead.
+func (accessRequestStrategy) CheckGracefulDelete(ctx context.Context, obj runtime.Object, _ *metav1.DeleteOptions) bool {
+	ar := obj.(*janus.AccessRequest)
+	if validation.IsTerminal(ar.Status.Phase) {
+		// The decision that ended it stands.
+		return false
+	}
+	var deleter string
+	if u, ok := genericapirequest.UserFrom(ctx); ok {
+		deleter = u.GetName()
+	}
+	ar.Status.Decision = &janus.Decision{User: deleter, Time: metav1.NewTime(time.Now().Truncate(time.Second)), Reason: janus.DecisionReasonDeleted}
+	return false
+}
+
 // statusStrategy governs every status change: the status subresource used by
 // Janus itself, and the action subresources. The spec and metadata stay as
 // they are; the phase moves only along the lifecycle.
@@ -130,10 +164,15 @@ func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 
 func (statusStrategy) AllowUnconditionalUpdate(context.Context) bool { return false }
 
+// PrepareForUpdate keeps the finalizers of the new object: the controller
+// removes the grant finalizer here, after the status it wrote says the
+// grant is gone, and validation refuses the removal any earlier.
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newAR, oldAR := obj.(*janus.AccessRequest), old.(*janus.AccessRequest)
 	newAR.Spec = oldAR.Spec
+	finalizers := newAR.Finalizers
 	metav1.ResetObjectMetaForStatus(newAR, oldAR)
+	newAR.Finalizers = finalizers
 }
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {

@@ -2,12 +2,14 @@ package accessrequest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 )
@@ -72,5 +74,65 @@ func TestMightBeRequester(t *testing.T) {
 	// Withdrawing is stricter: exactly the requester.
 	if isRequester(&user.DefaultInfo{Name: "carol", UID: "uid-new"}, ar) {
 		t.Errorf("a re-created account counted as the requester")
+	}
+}
+
+func TestPrepareForCreateAddsTheGrantFinalizerOnce(t *testing.T) {
+	for name, finalizers := range map[string][]string{
+		"none in the body":    nil,
+		"Janus's in the body": {janus.GrantFinalizer},
+	} {
+		ar := &janus.AccessRequest{ObjectMeta: metav1.ObjectMeta{Finalizers: finalizers}}
+		accessRequestStrategy{}.PrepareForCreate(context.Background(), ar)
+		if !slices.Equal(ar.Finalizers, []string{janus.GrantFinalizer}) {
+			t.Errorf("%s: finalizers = %v, want only %s", name, ar.Finalizers, janus.GrantFinalizer)
+		}
+	}
+}
+
+// TestStatusUpdateCarriesOnlyTheFinalizers: the controller drops the grant
+// finalizer through status; every other part of metadata stays as stored.
+func TestStatusUpdateCarriesOnlyTheFinalizers(t *testing.T) {
+	old := &janus.AccessRequest{ObjectMeta: metav1.ObjectMeta{
+		Name: "r", Labels: map[string]string{"team": "payments"}, Finalizers: []string{janus.GrantFinalizer},
+	}}
+	updated := old.DeepCopy()
+	updated.Finalizers = nil
+	updated.Labels = map[string]string{"team": "mallory"}
+	updated.OwnerReferences = []metav1.OwnerReference{{Name: "doomed"}}
+	statusStrategy{}.PrepareForUpdate(context.Background(), updated, old)
+	if len(updated.Finalizers) != 0 {
+		t.Errorf("finalizers = %v, want the removal kept for validation to judge", updated.Finalizers)
+	}
+	if updated.Labels["team"] != "payments" || len(updated.OwnerReferences) != 0 {
+		t.Errorf("labels %v and owners %v changed through status", updated.Labels, updated.OwnerReferences)
+	}
+}
+
+func TestDeleteRecordsWhoDeletedALiveRequest(t *testing.T) {
+	admin := genericapirequest.WithUser(context.Background(), &user.DefaultInfo{Name: "admin"})
+	revokedByCarol := &janus.Decision{User: "carol", Reason: "INC closed"}
+	cases := []struct {
+		name     string
+		status   janus.AccessRequestStatus
+		wantUser string
+		wantWhy  string
+	}{
+		{"active", janus.AccessRequestStatus{Phase: janus.AccessRequestActive}, "admin", janus.DecisionReasonDeleted},
+		{"approved", janus.AccessRequestStatus{Phase: janus.AccessRequestApproved}, "admin", janus.DecisionReasonDeleted},
+		{"pending", janus.AccessRequestStatus{Phase: janus.AccessRequestPending}, "admin", janus.DecisionReasonDeleted},
+		{"revoked: its decision stands", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: revokedByCarol}, "carol", "INC closed"},
+	}
+	for _, tc := range cases {
+		ar := &janus.AccessRequest{Status: tc.status}
+		if (accessRequestStrategy{}).CheckGracefulDelete(admin, ar, &metav1.DeleteOptions{}) {
+			t.Errorf("%s: asked for a grace period; the finalizer holds the object instead", tc.name)
+		}
+		if d := ar.Status.Decision; d == nil || d.User != tc.wantUser || d.Reason != tc.wantWhy {
+			t.Errorf("%s: decision %+v, want %s with reason %q", tc.name, d, tc.wantUser, tc.wantWhy)
+		}
+	}
+	if p := (accessRequestStrategy{}).DefaultGarbageCollectionPolicy(admin); p != rest.Unsupported {
+		t.Errorf("garbage collection policy %s would add the collector's finalizers", p)
 	}
 }

@@ -50,6 +50,9 @@ func streamGate(ctx context.Context, store *genericregistry.Store, name, namespa
 	if ar.Status.Phase != janus.AccessRequestActive {
 		return nil, forbidden("the request is %s; %s needs an Active request", ar.Status.Phase, what)
 	}
+	if ar.DeletionTimestamp != nil {
+		return nil, forbidden("the request is being deleted, which revokes its access")
+	}
 	if ar.Status.ExpiresAt != nil && !time.Now().Before(ar.Status.ExpiresAt.Time) {
 		return nil, forbidden("the request expired at %s", ar.Status.ExpiresAt.UTC().Format(time.RFC3339))
 	}
