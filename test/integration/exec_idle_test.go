@@ -36,40 +36,7 @@ const (
 // it.
 func echoAgent(t *testing.T, e *env) {
 	t.Helper()
-	api := http.NewServeMux()
-	api.HandleFunc("GET "+tunnel.PathInfo, func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(tunnel.AgentInfo{Version: "test", KubernetesVersion: "v1.37.2", Namespaces: []string{"payments", "default"}})
-	})
-	api.HandleFunc("POST "+tunnel.PathReconcile, func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(tunnel.ReconcileResult{})
-	})
-	api.HandleFunc("PUT "+tunnel.PathGrants+"{request}", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(tunnel.GrantStatus{Request: r.PathValue("request")})
-	})
-	api.HandleFunc("DELETE "+tunnel.PathGrants+"{request}", func(http.ResponseWriter, *http.Request) {})
-	api.HandleFunc("GET "+tunnel.PathExec+"{request}/{namespace}/{pod}", func(w http.ResponseWriter, r *http.Request) {
-		upgrader := websocket.Upgrader{Subprotocols: []string{execProtocol}}
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for {
-			_, data, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			if len(data) > 0 && data[0] == channelStdin {
-				if err := conn.WriteMessage(websocket.BinaryMessage, append([]byte{channelStdout}, data[1:]...)); err != nil {
-					return
-				}
-			}
-		}
-	})
-
-	stop := runAgent(t, e, "dev", api)
-	t.Cleanup(stop)
-	waitForCluster(t, e, "dev", func(c *v1alpha1.Cluster) bool { return c.Status.Agent.Connected })
+	(&grantingAgent{}).connect(t, e)
 }
 
 // runAgent makes cluster trust a fresh issuer for its agent and runs an
