@@ -88,11 +88,7 @@ func TestAgentIdentity(t *testing.T) {
 	devIssuer := newIssuer(t, "https://dev.example.com")
 	prodIssuer := newIssuer(t, "https://prod.example.com")
 	for name, iss := range map[string]*issuer{"dev": devIssuer, "prod": prodIssuer} {
-		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), name, metav1.GetOptions{})
-		mustSucceedCluster(t, err)
-		c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-		_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
-		mustSucceedCluster(t, err)
+		trustIssuer(t, e, name, iss)
 	}
 	agentSA := "system:serviceaccount:janus:janus-agent"
 	hour := time.Now().Add(time.Hour)
@@ -201,6 +197,16 @@ func mustSucceedCluster(t *testing.T, err error) {
 	}
 }
 
+// trustIssuer makes cluster trust iss for its agent janus/janus-agent.
+func trustIssuer(t *testing.T, e *env, cluster string, iss *issuer) {
+	t.Helper()
+	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), cluster, metav1.GetOptions{})
+	mustSucceedCluster(t, err)
+	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
+	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	mustSucceedCluster(t, err)
+}
+
 // holdTunnel opens a tunnel and keeps it; the returned channel is closed
 // when Janus closes it.
 func holdTunnel(t *testing.T, s *framework.Server, cluster, token string) <-chan struct{} {
@@ -256,13 +262,7 @@ func TestTunnelFollowsItsCluster(t *testing.T) {
 	e := newEnv(t, framework.SQLite)
 	agentSA := "system:serviceaccount:janus:janus-agent"
 	hour := time.Now().Add(time.Hour)
-	trust := func(name string, iss *issuer) {
-		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), name, metav1.GetOptions{})
-		mustSucceedCluster(t, err)
-		c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-		_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
-		mustSucceedCluster(t, err)
-	}
+	trust := func(name string, iss *issuer) { trustIssuer(t, e, name, iss) }
 	old := newIssuer(t, "https://dev.example.com")
 	trust("dev", old)
 
@@ -326,11 +326,7 @@ func TestRotatingAgentTrustCutsOpenSessions(t *testing.T) {
 func TestTunnelEndsWithItsToken(t *testing.T) {
 	e := newEnv(t, framework.SQLite)
 	iss := newIssuer(t, "https://dev.example.com")
-	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
-	mustSucceedCluster(t, err)
-	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
-	mustSucceedCluster(t, err)
+	trustIssuer(t, e, "dev", iss)
 	expires := time.Now().Add(3 * time.Second)
 	held := holdTunnel(t, e.server, "dev", iss.token(t, "system:serviceaccount:janus:janus-agent", tunnel.Audience, expires))
 	expectOpen(t, held, "before its token expired")
