@@ -52,3 +52,19 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestNoticeChannel(t *testing.T) {
+	cases := []struct {
+		stdout, stderr bool
+		want           byte
+	}{
+		{true, true, channelStderr},
+		{true, false, channelStdout},
+		{false, false, 0},
+	}
+	for _, tc := range cases {
+		if got := NoticeChannel(tc.stdout, tc.stderr); got != tc.want {
+			t.Errorf("NoticeChannel(stdout %v, stderr %v) = %d, want %d", tc.stdout, tc.stderr, got, tc.want)
+		}
+	}
+}

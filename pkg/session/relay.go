@@ -79,6 +79,19 @@ var (
 	errAgentClosed = errors.New("the agent closed the stream")
 )
 
+// NoticeChannel is where a session's user reads Janus's own lines:
+// stderr, or stdout in a terminal session (kubectl exec -t asks for no
+// stderr); 0 when the user reads neither.
+func NoticeChannel(stdout, stderr bool) byte {
+	switch {
+	case stderr:
+		return channelStderr
+	case stdout:
+		return channelStdout
+	}
+	return 0
+}
+
 // limitError is a message over one of the bounds.
 type limitError struct{ who, what string }
 
@@ -288,7 +301,7 @@ func (r *relay) downstream() error {
 		}
 		if h.opcode == opClose {
 			// The user's close comes from Janus, after the last word.
-			_ = discard(r.agentR, h.length)
+			_, _ = r.agentR.Discard(int(h.length))
 			return errAgentClosed
 		}
 		tracker := &status
@@ -384,11 +397,6 @@ func forwardFrame(h *frameHeader, src *bufio.Reader, dst *batchWriter, status *s
 		remaining -= int64(len(chunk))
 	}
 	return nil
-}
-
-func discard(r *bufio.Reader, n int64) error {
-	_, err := r.Discard(int(n))
-	return err
 }
 
 // closeClient ends the user's websocket with code.

@@ -30,9 +30,8 @@ func (e *AgentError) Error() string { return e.Message }
 
 // AgentClient calls one cluster's agent through its tunnel.
 type AgentClient struct {
-	cluster   string
-	http      *http.Client
-	transport *http.Transport
+	cluster string
+	http    *http.Client
 }
 
 func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, error)) *AgentClient {
@@ -42,9 +41,8 @@ func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, er
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &AgentClient{
-		cluster:   cluster,
-		transport: transport,
-		http:      &http.Client{Timeout: 30 * time.Second, Transport: transport},
+		cluster: cluster,
+		http:    &http.Client{Timeout: 30 * time.Second, Transport: transport},
 	}
 }
 

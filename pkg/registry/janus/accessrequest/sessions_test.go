@@ -17,22 +17,6 @@ func TestFormatBytes(t *testing.T) {
 	}
 }
 
-func TestNoticeChannel(t *testing.T) {
-	cases := []struct {
-		opts janus.AccessRequestExecOptions
-		want byte
-	}{
-		{janus.AccessRequestExecOptions{Stdout: true, Stderr: true}, channelStderr},
-		{janus.AccessRequestExecOptions{Stdout: true, TTY: true}, channelStdout},
-		{janus.AccessRequestExecOptions{Stdin: true}, 0},
-	}
-	for _, tc := range cases {
-		if got := noticeChannel(&tc.opts); got != tc.want {
-			t.Errorf("noticeChannel(%+v) = %d, want %d", tc.opts, got, tc.want)
-		}
-	}
-}
-
 func TestAccessEndedSaysWhyAccessIsOver(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	later, earlier := metav1.NewTime(now.Add(time.Minute)), metav1.NewTime(now.Add(-time.Minute))

@@ -111,7 +111,7 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		ID: id, Request: name, Cluster: ar.Spec.Cluster, User: u.GetName(),
 		Path:          tunnel.StreamPath(tunnel.PathExec, name, o.Namespace, o.Pod),
 		Query:         query.Encode(),
-		NoticeChannel: noticeChannel(o),
+		NoticeChannel: session.NoticeChannel(o.Stdout, o.Stderr),
 	}
 	observer := &sessionObserver{
 		ctx: context.WithoutCancel(ctx), requests: r.store, status: r.status, recorder: r.recorder, ref: events.Ref(ar), request: name, now: time.Now,
@@ -124,24 +124,6 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.engine.ServeExec(w, req, spec, observer, responder)
 	}), nil
-}
-
-// Channels of the remote-command protocol Janus writes its notices on.
-const (
-	channelStdout byte = 1
-	channelStderr byte = 2
-)
-
-// noticeChannel is where the user reads Janus's own lines: stderr, or
-// stdout in a terminal session (kubectl exec -t asks for no stderr).
-func noticeChannel(o *janus.AccessRequestExecOptions) byte {
-	switch {
-	case o.Stderr:
-		return channelStderr
-	case o.Stdout:
-		return channelStdout
-	}
-	return 0
 }
 
 // LogREST relays pods/log through the agent of the request's cluster.
