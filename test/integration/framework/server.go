@@ -100,7 +100,11 @@ func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opt
 		opt(o)
 	}
 
+	// As in JanusServerOptions.Run, the embedded datastore outlives the
+	// server's graceful shutdown: requests still draining (a controller's
+	// status update) must reach storage, not a vanished socket.
 	ctx, cancel := context.WithCancel(context.Background())
+	storeCtx, stopStore := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	t.Cleanup(func() {
 		cancel()
@@ -109,6 +113,7 @@ func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opt
 		case <-time.After(30 * time.Second):
 			t.Errorf("janus-apiserver did not stop within 30s")
 		}
+		stopStore()
 	})
 	if err := o.Complete(); err != nil {
 		close(stopped)
@@ -118,7 +123,7 @@ func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opt
 		close(stopped)
 		t.Fatalf("validating options: %v", err)
 	}
-	cfg, err := o.Config(ctx)
+	cfg, err := o.Config(storeCtx)
 	if err != nil {
 		close(stopped)
 		t.Fatalf("configuring janus-apiserver: %v", err)
