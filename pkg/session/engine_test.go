@@ -427,6 +427,38 @@ func TestNonWebsocketExecIsRefused(t *testing.T) {
 	}
 }
 
+func TestSessionThatCannotBeRecordedIsRefused(t *testing.T) {
+	obs := newFakeObserver(time.Now().Add(time.Hour))
+	obs.startErr = errors.New("etcdserver: request timed out")
+	agent := newFakeAgent(t, echoCommand)
+	u := startEngine(t, Config{Streams: agent}, obs, spec())
+	d := websocket.Dialer{Subprotocols: []string{protocolV5}, HandshakeTimeout: 10 * time.Second}
+	conn, resp, err := d.Dial(u.url+"/?command=sh", nil)
+	if err == nil {
+		conn.Close()
+		t.Fatal("a session whose record could not be written was opened")
+	}
+	if resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("got %v, want a 500 saying the session could not be recorded", err)
+	}
+	var status metav1.Status
+	_ = json.NewDecoder(resp.Body).Decode(&status)
+	if !strings.Contains(status.Message, "recording the session") {
+		t.Errorf("message %q, want it to say the session could not be recorded", status.Message)
+	}
+	agent.mu.Lock()
+	asked := len(agent.paths)
+	agent.mu.Unlock()
+	if asked != 0 {
+		t.Errorf("the agent was asked to run %d streams of an unrecorded session", asked)
+	}
+	select {
+	case s := <-obs.summary:
+		t.Errorf("an unrecorded session was reported ended: %+v", s)
+	default:
+	}
+}
+
 func TestTargetRefusalReachesTheUser(t *testing.T) {
 	obs := newFakeObserver(time.Now().Add(time.Hour))
 	agent := newFakeAgent(t, echoCommand)
