@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // options are the flags every subcommand shares.
@@ -90,7 +90,7 @@ func newServeCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bins := testbed.UpstreamBinaries(binDir)
+			bins := testenv.UpstreamBinaries(binDir)
 			bins.JanusAPIServer = janusAPIServer
 			bins.JanusAgent = janusAgent
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
@@ -114,7 +114,7 @@ func (o *options) layout() (layout, error) {
 		if err != nil {
 			return layout{}, err
 		}
-		if repo, err = testbed.FindRepoRoot(wd); err != nil {
+		if repo, err = testenv.FindRepoRoot(wd); err != nil {
 			return layout{}, fmt.Errorf("finding the Janus repository (run from inside it, or pass --repo): %w", err)
 		}
 	}

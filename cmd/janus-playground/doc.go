@@ -6,6 +6,6 @@
 //	janus-playground status  # what runs, and what to type next
 //	janus-playground down    # stop everything
 //
-// It is a thin command over test/testbed; it must not grow logic of its own
+// It is a thin command over internal/testenv; it must not grow logic of its own
 // beyond detaching, recording PIDs and printing help.
 package main

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // printHints tells a newcomer what to type next.
@@ -18,7 +18,7 @@ func printHints(w io.Writer, l layout, st *state) {
 	fmt.Fprintf(w, "logs            %s/ (audit: kube-apiserver-audit.log)\n", display(l.logDir()))
 	fmt.Fprintf(w, "users           ")
 	var users []string
-	for _, u := range testbed.Users {
+	for _, u := range testenv.Users {
 		users = append(users, fmt.Sprintf("%s (%s)", u.Name, u.Role))
 	}
 	fmt.Fprintf(w, "%s\n", strings.Join(users, ", "))
@@ -63,7 +63,7 @@ Stop it with: make down  (or go run ./cmd/janus-playground down)
 }
 
 // formatTimings reads "9.1s (etcd 0.8s, kube-apiserver 3.0s, ...)".
-func formatTimings(timings []testbed.Timing) string {
+func formatTimings(timings []testenv.Timing) string {
 	var total time.Duration
 	var parts []string
 	for _, t := range timings {

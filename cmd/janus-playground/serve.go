@@ -6,13 +6,13 @@ import (
 	"os"
 	"time"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // serve starts the testbed, announces it through the state file, and keeps
 // it up until ctx ends (SIGTERM from down) or a component dies; then it
 // stops every process. Its output goes to the daemon log.
-func serve(ctx context.Context, l layout, bins testbed.Binaries) error {
+func serve(ctx context.Context, l layout, bins testenv.Binaries) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -22,13 +22,13 @@ func serve(ctx context.Context, l layout, bins testbed.Binaries) error {
 		return err
 	}
 	logf("starting the playground in %s", l.dir())
-	tb, err := testbed.Start(ctx, testbed.Config{
+	tb, err := testenv.StartTestbed(ctx, testenv.TestbedConfig{
 		WorkDir:  l.dir(),
 		RepoRoot: l.repo,
 		Binaries: bins,
 		Progress: os.Stdout,
 		// dev is a real target cluster (kube-apiserver, kwok pods, agent).
-		Targets: []testbed.TargetSpec{{Name: "dev"}},
+		Targets: []testenv.TargetSpec{{Name: "dev"}},
 	})
 	if err != nil {
 		_ = os.WriteFile(l.failedFile(), []byte(err.Error()+"\n"), 0o644)

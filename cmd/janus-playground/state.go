@@ -9,18 +9,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // state is what the daemon writes once the playground is ready; its
 // existence is the "ready" signal up waits for.
 type state struct {
 	DaemonPID    int                   `json:"daemonPID"`
-	Processes    []testbed.ProcessInfo `json:"processes"`
+	Processes    []testenv.ProcessInfo `json:"processes"`
 	ServerURL    string                `json:"serverURL"`
 	JanusAddress string                `json:"janusAddress"`
 	Kubectl      string                `json:"kubectl"`
-	Timings      []testbed.Timing      `json:"timings"`
+	Timings      []testenv.Timing      `json:"timings"`
 	StartedAt    time.Time             `json:"startedAt"`
 }
 

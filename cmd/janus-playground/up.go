@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // startTimeout bounds the daemon's start-up; binaries are built before.
@@ -36,7 +36,7 @@ func up(ctx context.Context, l layout) error {
 		return err
 	}
 
-	bins, err := testbed.BuildBinaries(ctx, l.repo, l.binDir(), os.Stderr)
+	bins, err := testenv.BuildBinaries(ctx, l.repo, l.binDir(), os.Stderr)
 	if err != nil {
 		return err
 	}

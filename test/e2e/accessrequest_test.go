@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 func TestCreateStampsRequesterFromCredentials(t *testing.T) {
@@ -13,7 +13,7 @@ func TestCreateStampsRequesterFromCredentials(t *testing.T) {
 	r.extra = "  requester:\n    username: mallory\n    uid: mallory-uid\n    groups: [system:masters]\n"
 	name := createRequest(t, "alice", r)
 
-	alice, _ := testbed.UserNamed("alice")
+	alice, _ := testenv.UserNamed("alice")
 	if got, want := field(t, name, "{.spec.requester.username}/{.spec.requester.uid}"), alice.Name+"/"+alice.UID; got != want {
 		t.Errorf("stored requester = %s, want %s: the identity in the body must be replaced by the caller's", got, want)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // What the benchmarks read about the processes they measure: CPU time from
@@ -30,10 +30,10 @@ const benchProcessName = "bench"
 
 // testbedProcesses are the running testbed components called names, the
 // last one started of each (a fault test may have restarted one).
-func testbedProcesses(b *testing.B, names ...string) []testbed.ProcessInfo {
+func testbedProcesses(b *testing.B, names ...string) []testenv.ProcessInfo {
 	b.Helper()
 	procs := bed.Processes()
-	var found []testbed.ProcessInfo
+	var found []testenv.ProcessInfo
 	for _, name := range names {
 		i := len(procs) - 1
 		for ; i >= 0 && procs[i].Name != name; i-- {
@@ -51,7 +51,7 @@ type cpuTimes map[string]time.Duration
 
 // readCPU reads utime+stime of every process; for benchProcessName it
 // reads its own.
-func readCPU(b *testing.B, procs []testbed.ProcessInfo) cpuTimes {
+func readCPU(b *testing.B, procs []testenv.ProcessInfo) cpuTimes {
 	b.Helper()
 	t := cpuTimes{}
 	for _, p := range procs {

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/cert"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // The floor of the exec benchmark is the direct path through as many
@@ -120,13 +120,13 @@ type relayChain struct {
 	// config reaches the target's kube-apiserver through the chain; it
 	// carries no credentials, the last relay does.
 	config *rest.Config
-	procs  []testbed.ProcessInfo
+	procs  []testenv.ProcessInfo
 }
 
 // startRelayChain starts floorHops relay processes in front of target's
 // kube-apiserver. They are killed when b ends; their logs go next to the
 // testbed's, so they are kept when a test fails.
-func startRelayChain(b *testing.B, target *testbed.Target) relayChain {
+func startRelayChain(b *testing.B, target *testenv.Target) relayChain {
 	b.Helper()
 	dir := b.TempDir()
 	admin := target.AdminConfig()
@@ -144,7 +144,7 @@ func startRelayChain(b *testing.B, target *testbed.Target) relayChain {
 		UpstreamCertFile: admin.CertFile,
 		UpstreamKeyFile:  admin.KeyFile,
 	}
-	chain := relayChain{procs: make([]testbed.ProcessInfo, floorHops)}
+	chain := relayChain{procs: make([]testenv.ProcessInfo, floorHops)}
 	var firstCA []byte
 	// From the last hop back, so that each relay knows the address and CA
 	// of the one after it.
@@ -184,7 +184,7 @@ func startRelayChain(b *testing.B, target *testbed.Target) relayChain {
 
 // startRelay runs one relay on l, which it inherits: the listener exists
 // before the process does, so there is nothing to wait for.
-func startRelay(b *testing.B, name, self string, c benchRelayConfig, l *net.TCPListener) testbed.ProcessInfo {
+func startRelay(b *testing.B, name, self string, c benchRelayConfig, l *net.TCPListener) testenv.ProcessInfo {
 	b.Helper()
 	spec, err := json.Marshal(c)
 	if err != nil {
@@ -214,7 +214,7 @@ func startRelay(b *testing.B, name, self string, c benchRelayConfig, l *net.TCPL
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	return testbed.ProcessInfo{Name: name, PID: cmd.Process.Pid, Binary: self, LogFile: logPath}
+	return testenv.ProcessInfo{Name: name, PID: cmd.Process.Pid, Binary: self, LogFile: logPath}
 }
 
 // hostOf is the host:port of an https URL.

@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/klog/v2"
 
+	"github.com/infroware/janus/internal/testenv"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
-	"github.com/infroware/janus/test/testbed"
 )
 
 // The exec benchmarks (issue 8) compare, in one run, a session through
@@ -175,7 +175,7 @@ func BenchmarkExecVersusDirect(b *testing.B) {
 	measured := testbedProcesses(b, "kube-apiserver", "janus-apiserver", "dev-janus-agent", "dev-kube-apiserver", "dev-kwok")
 	measured[0].Name = "central-kube-apiserver"
 	measured = append(measured, floor.procs...)
-	measured = append(measured, testbed.ProcessInfo{Name: benchProcessName})
+	measured = append(measured, testenv.ProcessInfo{Name: benchProcessName})
 
 	results := map[string]*pathResult{}
 	for _, p := range paths {

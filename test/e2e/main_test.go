@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infroware/janus/test/testbed"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 var (
 	// bed is the testbed every test of the package uses.
-	bed *testbed.Testbed
+	bed *testenv.Testbed
 	// repoRoot is the Janus repository, for the manifests under artifacts/.
 	repoRoot string
 	// kubectlCacheDir keeps kubectl's discovery cache out of $HOME.
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 func runTests(m *testing.M) int {
 	begin := time.Now()
 	var err error
-	if repoRoot, err = testbed.FindRepoRoot("."); err != nil {
+	if repoRoot, err = testenv.FindRepoRoot("."); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
@@ -45,7 +45,7 @@ func runTests(m *testing.M) int {
 	defer cancel()
 	// An interrupt must not leave the control plane running: it aborts a
 	// start in progress (which stops what it started), or stops the testbed.
-	var started atomic.Pointer[testbed.Testbed]
+	var started atomic.Pointer[testenv.Testbed]
 	var workDir string // set before started, so the goroutine below sees it
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
@@ -61,7 +61,7 @@ func runTests(m *testing.M) int {
 		}
 	}()
 
-	bins, err := testbed.BuildBinaries(ctx, repoRoot, filepath.Join(repoRoot, "_output", "e2e", "bin"), os.Stderr)
+	bins, err := testenv.BuildBinaries(ctx, repoRoot, filepath.Join(repoRoot, "_output", "e2e", "bin"), os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: cannot build the binaries the tests run: %v\n", err)
 		return 1
@@ -79,12 +79,12 @@ func runTests(m *testing.M) int {
 	kubectlCacheDir = filepath.Join(workDir, "kubectl-cache")
 	fmt.Fprintf(os.Stderr, "e2e: binaries ready after %s; starting the testbed in %s\n", time.Since(begin).Round(10*time.Millisecond), workDir)
 
-	bed, err = testbed.Start(ctx, testbed.Config{
+	bed, err = testenv.StartTestbed(ctx, testenv.TestbedConfig{
 		WorkDir: workDir, RepoRoot: repoRoot, Binaries: bins, Progress: os.Stderr,
 		// Short requests let the expiry tests finish in seconds.
 		JanusArgs: []string{"--min-duration=5s"},
 		// The agent of dev refuses "restricted", which Janus itself allows.
-		Targets: []testbed.TargetSpec{{Name: "dev", AgentExcludedNamespaces: []string{"restricted"}}},
+		Targets: []testenv.TargetSpec{{Name: "dev", AgentExcludedNamespaces: []string{"restricted"}}},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the testbed: %v\n", err)

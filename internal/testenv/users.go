@@ -1,4 +1,4 @@
-package testbed
+package testenv
 
 // User is a demo identity. It authenticates to the central kube-apiserver
 // with a static bearer token; RBAC, through the ClusterRole bound to it,

@@ -1,4 +1,4 @@
-package testbed
+package testenv
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Config says where a testbed lives and what it runs.
-type Config struct {
+// TestbedConfig says where a testbed lives and what it runs.
+type TestbedConfig struct {
 	// WorkDir holds everything of one testbed: pki/, etcd/, janus-data/,
 	// logs/ and a kubeconfig per demo user (<user>.kubeconfig). It may exist,
 	// but must not hold a previous testbed.
@@ -40,7 +40,7 @@ type Timing struct {
 
 // Testbed is a running central control plane with Janus aggregated into it.
 type Testbed struct {
-	cfg     Config
+	cfg     TestbedConfig
 	pki     *pki
 	logDir  string
 	janusIP net.IP
@@ -60,10 +60,10 @@ type Testbed struct {
 	stopErr  error
 }
 
-// Start brings the testbed up and returns once janus.infroware.io is
+// StartTestbed brings the testbed up and returns once janus.infroware.io is
 // served through the kube-apiserver and the demo users and clusters exist.
 // If anything fails, or ctx ends first, whatever was started is stopped.
-func Start(ctx context.Context, cfg Config) (*Testbed, error) {
+func StartTestbed(ctx context.Context, cfg TestbedConfig) (*Testbed, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (*Testbed, error) {
 	return tb, nil
 }
 
-func (c *Config) validate() error {
+func (c *TestbedConfig) validate() error {
 	var errs []error
 	if c.WorkDir == "" {
 		errs = append(errs, errors.New("testbed: WorkDir is required"))
@@ -283,7 +283,7 @@ func (tb *Testbed) KillJanus() error {
 }
 
 // RestartJanus stops janus-apiserver and starts it again on the same data
-// with extraArgs after Config.JanusArgs, for tests of a flag.
+// with extraArgs after TestbedConfig.JanusArgs, for tests of a flag.
 func (tb *Testbed) RestartJanus(ctx context.Context, extraArgs ...string) error {
 	janus, err := tb.janusProcess()
 	if err != nil {

@@ -1,4 +1,4 @@
-package testbed
+package testenv
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ const clusterName = "janus-testbed"
 
 // KubeconfigFor is the path of the kubeconfig the demo user authenticates
 // with (a bearer token from the kube-apiserver's static token file), or ""
-// for someone who is not a demo user. Start writes them all.
+// for someone who is not a demo user. StartTestbed writes them all.
 func (tb *Testbed) KubeconfigFor(user string) string {
 	if _, ok := UserNamed(user); !ok {
 		return ""
