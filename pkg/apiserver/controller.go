@@ -42,7 +42,7 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 	}
 	factory := externalversions.NewSharedInformerFactory(client, 0)
 	v1 := factory.Janus().V1alpha1()
-	controller := lifecycle.New(client, v1.AccessRequests(), v1.Clusters(), tunnels, recorder, opts)
+	controller := lifecycle.New(client, v1.AccessRequests(), v1.Clusters(), lifecycle.TunnelAgents(tunnels), recorder, opts)
 	tunnels.AddListener(controller)
 	// Every replica closes the tunnels it holds whose Cluster trust went,
 	// leader or not.

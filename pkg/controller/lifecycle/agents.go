@@ -40,13 +40,13 @@ func (c *Controller) AgentConnected(cluster string) {
 // agent while its tunnel is up, so the request form shows namespaces that
 // appeared since the agent connected.
 func (c *Controller) keepClusterStatus(ctx context.Context, cluster string) {
-	ticker := time.NewTicker(clusterStatusInterval)
+	ticker := c.clock.NewTicker(clusterStatusInterval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-ticker.C():
 		}
 		agent, err := c.agents.Agent(cluster)
 		if err != nil {
@@ -68,7 +68,7 @@ func (c *Controller) AgentDisconnected(cluster string) {
 		defer cancel()
 		c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
 			s.Agent.Connected = false
-			now := metav1.Now()
+			now := metav1.NewTime(c.clock.Now())
 			s.Agent.LastSeen = &now
 		})
 	}()
@@ -115,7 +115,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cluster string) error
 // recordAgent writes what a connected agent reported into its Cluster.
 func (c *Controller) recordAgent(ctx context.Context, cluster string, info tunnel.AgentInfo) {
 	c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
-		now := metav1.Now()
+		now := metav1.NewTime(c.clock.Now())
 		s.Agent = v1alpha1.AgentStatus{Connected: true, LastSeen: &now, Version: info.Version, KubernetesVersion: info.KubernetesVersion}
 		s.Namespaces = sets.List(sets.New(info.Namespaces...))
 	})

@@ -22,7 +22,33 @@ import (
 
 // Agents reaches the agent of a cluster.
 type Agents interface {
-	Agent(cluster string) (*tunnel.AgentClient, error)
+	// Agent returns the agent of cluster, or tunnel.ErrNotConnected.
+	Agent(cluster string) (Agent, error)
+}
+
+// Agent is what the controller asks of a cluster's agent;
+// *tunnel.AgentClient is the one that goes through the tunnel.
+type Agent interface {
+	Info(ctx context.Context) (tunnel.AgentInfo, error)
+	EnsureGrant(ctx context.Context, spec tunnel.GrantSpec) (tunnel.GrantStatus, error)
+	RemoveGrant(ctx context.Context, request string) error
+	Reconcile(ctx context.Context, req tunnel.ReconcileRequest) (tunnel.ReconcileResult, error)
+}
+
+var _ Agent = (*tunnel.AgentClient)(nil)
+
+// TunnelAgents reaches agents through the tunnels of server.
+func TunnelAgents(server *tunnel.Server) Agents { return tunnelAgents{server} }
+
+type tunnelAgents struct{ server *tunnel.Server }
+
+func (t tunnelAgents) Agent(cluster string) (Agent, error) {
+	agent, err := t.server.Agent(cluster)
+	if err != nil {
+		// Not a nil *AgentClient in a non-nil interface.
+		return nil, err
+	}
+	return agent, nil
 }
 
 // Options tune the controller.
@@ -33,6 +59,9 @@ type Options struct {
 	Retention time.Duration
 	// Workers is the number of requests handled at once.
 	Workers int
+	// Clock tells the time and runs the timers, the work queue's included;
+	// nil is the real clock. Tests step a fake one.
+	Clock clock.WithTicker
 }
 
 // Controller drives AccessRequests through the lifecycle after approval.
@@ -44,7 +73,7 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	agents   Agents
 	recorder record.EventRecorder
-	clock    clock.Clock
+	clock    clock.WithTicker
 	opts     Options
 
 	// provisioned remembers the expiry each live grant was last minted for,
@@ -60,16 +89,19 @@ func New(client versioned.Interface, requests informers.AccessRequestInformer, c
 	if opts.Workers <= 0 {
 		opts.Workers = 16
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
 	c := &Controller{
 		client:   client,
 		requests: requests.Lister(),
 		clusters: clusters.Lister(),
 		synced:   []cache.InformerSynced{requests.Informer().HasSynced, clusters.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "janus_lifecycle"}),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "janus_lifecycle", Clock: opts.Clock}),
 		agents:      agents,
 		recorder:    recorder,
-		clock:       clock.RealClock{},
+		clock:       opts.Clock,
 		opts:        opts,
 		provisioned: newExpiryMemory(),
 	}
