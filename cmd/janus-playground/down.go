@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // daemonGrace covers the daemon stopping the components in three waves of
@@ -37,11 +39,11 @@ func stopAll(l layout) (int, error) {
 		return 0, err
 	}
 	if st, _ := readState(l.stateFile()); st != nil && !hasPID(entries, st.DaemonPID) {
-		entries = append([]pidEntry{{name: "janus-playground", pid: st.DaemonPID, binary: daemonBinary(l)}}, entries...)
+		entries = append([]testenv.ProcessInfo{daemonInfo(l, st)}, entries...)
 	}
-	var alive []pidEntry
+	var alive []testenv.ProcessInfo
 	for _, e := range entries {
-		if runs(e.pid, e.binary) {
+		if e.Running() {
 			alive = append(alive, e)
 		}
 	}
@@ -50,11 +52,11 @@ func stopAll(l layout) (int, error) {
 	var errs []error
 	for _, e := range alive {
 		grace := componentGrace
-		if e.name == "janus-playground" {
+		if e.Name == "janus-playground" {
 			grace = daemonGrace
 		}
-		if err := terminate(e.pid, e.binary, grace); err != nil {
-			errs = append(errs, fmt.Errorf("stopping %s: %w", e.name, err))
+		if err := e.Terminate(grace); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", e.Name, err))
 		}
 	}
 	stopped := len(alive)
@@ -69,9 +71,9 @@ func stopAll(l layout) (int, error) {
 	return stopped, nil
 }
 
-func hasPID(entries []pidEntry, pid int) bool {
+func hasPID(entries []testenv.ProcessInfo, pid int) bool {
 	for _, e := range entries {
-		if e.pid == pid {
+		if e.PID == pid {
 			return true
 		}
 	}

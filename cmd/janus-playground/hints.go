@@ -75,11 +75,3 @@ func formatTimings(timings []testenv.Timing) string {
 	}
 	return fmt.Sprintf("%s (%s)", total.Round(10*time.Millisecond), strings.Join(parts, ", "))
 }
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

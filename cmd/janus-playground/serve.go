@@ -17,8 +17,8 @@ func serve(ctx context.Context, l layout, bins testenv.Binaries) error {
 	if err != nil {
 		return err
 	}
-	daemon := pidEntry{name: "janus-playground", pid: os.Getpid(), binary: self}
-	if err := writePIDs(l.pidsFile(), []pidEntry{daemon}); err != nil {
+	daemon := testenv.ProcessInfo{Name: "janus-playground", PID: os.Getpid(), Binary: self}
+	if err := writePIDs(l.pidsFile(), []testenv.ProcessInfo{daemon}); err != nil {
 		return err
 	}
 	logf("starting the playground in %s", l.dir())
@@ -44,10 +44,7 @@ func serve(ctx context.Context, l layout, bins testenv.Binaries) error {
 		logf("stopped")
 	}()
 
-	entries := []pidEntry{daemon}
-	for _, p := range tb.Processes() {
-		entries = append(entries, pidEntry{name: p.Name, pid: p.PID, binary: p.Binary})
-	}
+	entries := append([]testenv.ProcessInfo{daemon}, tb.Processes()...)
 	if err := writePIDs(l.pidsFile(), entries); err != nil {
 		return err
 	}

@@ -68,19 +68,13 @@ func writeState(path string, st *state) error {
 	return nil
 }
 
-// pidEntry is one line of the pids file: "<name> <pid> <binary>".
-type pidEntry struct {
-	name   string
-	pid    int
-	binary string
-}
-
-// writePIDs records every process the daemon owns, itself first, so down
-// can stop them even if the daemon is gone.
-func writePIDs(path string, entries []pidEntry) error {
+// writePIDs records every process the daemon owns, itself first, one line
+// "<name> <pid> <binary>" each, so down can stop them even if the daemon is
+// gone.
+func writePIDs(path string, entries []testenv.ProcessInfo) error {
 	var b strings.Builder
 	for _, e := range entries {
-		fmt.Fprintf(&b, "%s %d %s\n", e.name, e.pid, e.binary)
+		fmt.Fprintf(&b, "%s %d %s\n", e.Name, e.PID, e.Binary)
 	}
 	if err := writeFileAtomically(path, []byte(b.String())); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -88,7 +82,7 @@ func writePIDs(path string, entries []pidEntry) error {
 	return nil
 }
 
-func readPIDs(path string) ([]pidEntry, error) {
+func readPIDs(path string) ([]testenv.ProcessInfo, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -96,10 +90,10 @@ func readPIDs(path string) ([]pidEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	var entries []pidEntry
+	var entries []testenv.ProcessInfo
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var e pidEntry
-		if _, err := fmt.Sscanf(line, "%s %d %s", &e.name, &e.pid, &e.binary); err == nil {
+		var e testenv.ProcessInfo
+		if _, err := fmt.Sscanf(line, "%s %d %s", &e.Name, &e.PID, &e.Binary); err == nil {
 			entries = append(entries, e)
 		}
 	}

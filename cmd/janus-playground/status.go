@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // status shows whether the playground runs, each process, and whether the
@@ -19,8 +21,8 @@ func status(l layout) error {
 	}
 	if st == nil {
 		entries, _ := readPIDs(l.pidsFile())
-		if len(entries) > 0 && runs(entries[0].pid, entries[0].binary) {
-			fmt.Printf("The playground is starting (daemon pid %d); see %s.\n", entries[0].pid, display(l.daemonLog()))
+		if len(entries) > 0 && entries[0].Running() {
+			fmt.Printf("The playground is starting (daemon pid %d); see %s.\n", entries[0].PID, display(l.daemonLog()))
 			return nil
 		}
 		fmt.Println("The playground is not running. Start it with: make up")
@@ -29,17 +31,13 @@ func status(l layout) error {
 
 	fmt.Printf("The playground has been up since %s.\n\n", st.StartedAt.Format(time.DateTime))
 	var problems []error
-	row := func(name string, pid int, binary string) {
+	for _, p := range append([]testenv.ProcessInfo{daemonInfo(l, st)}, st.Processes...) {
 		state := "running"
-		if !runs(pid, binary) {
+		if !p.Running() {
 			state = "NOT RUNNING"
-			problems = append(problems, fmt.Errorf("%s (pid %d) is not running", name, pid))
+			problems = append(problems, fmt.Errorf("%s (pid %d) is not running", p.Name, p.PID))
 		}
-		fmt.Printf("  %-24s pid %-8d %s\n", name, pid, state)
-	}
-	row("janus-playground", st.DaemonPID, daemonBinary(l))
-	for _, p := range st.Processes {
-		row(p.Name, p.PID, p.Binary)
+		fmt.Printf("  %-24s pid %-8d %s\n", p.Name, p.PID, state)
 	}
 	if err := checkJanusServed(l); err != nil {
 		problems = append(problems, err)

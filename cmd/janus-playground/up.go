@@ -19,7 +19,7 @@ const startTimeout = 5 * time.Minute
 // up builds what is missing, starts the daemon detached from the terminal,
 // and returns once it reports ready (or failed).
 func up(ctx context.Context, l layout) error {
-	if st, _ := readState(l.stateFile()); st != nil && runs(st.DaemonPID, daemonBinary(l)) {
+	if st, _ := readState(l.stateFile()); st != nil && daemonInfo(l, st).Running() {
 		fmt.Printf("The playground is already up (daemon pid %d).\n\n", st.DaemonPID)
 		printHints(os.Stdout, l, st)
 		return nil
@@ -69,9 +69,9 @@ func up(ctx context.Context, l layout) error {
 	st, err := awaitReady(ctx, l, exited)
 	if err != nil {
 		if ctx.Err() != nil || !errors.Is(err, errDaemonExited) {
-			_ = terminate(daemon.Process.Pid, self, 40*time.Second)
+			_ = testenv.ProcessInfo{Name: "janus-playground", PID: daemon.Process.Pid, Binary: self}.Terminate(daemonGrace)
 		}
-		return fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, display(l.daemonLog()), tail(l.daemonLog(), 30))
+		return fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, display(l.daemonLog()), testenv.TailFile(l.daemonLog(), 30))
 	}
 	fmt.Printf("\nThe Janus playground is up; it started in %s.\n\n", formatTimings(st.Timings))
 	printHints(os.Stdout, l, st)
@@ -122,10 +122,7 @@ func linkKubectl(l layout, kubectl string) error {
 // the path is a temporary one, so only the base name is compared.
 func daemonBinary(layout) string { return "janus-playground" }
 
-func tail(path string, lines int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	return lastLines(string(data), lines)
+// daemonInfo is the daemon the state file names.
+func daemonInfo(l layout, st *state) testenv.ProcessInfo {
+	return testenv.ProcessInfo{Name: "janus-playground", PID: st.DaemonPID, Binary: daemonBinary(l)}
 }

@@ -65,7 +65,7 @@ func (tb *Testbed) loadCentralArtifacts() (*centralArtifacts, error) {
 			arts.servicePortName = name
 			arts.objects = append(arts.objects, obj)
 		case obj.GetKind() == "APIService" && obj.GetName() == janusAPIServiceName:
-			if err := setCABundle(obj, tb.pki.janusCA.certPEM); err != nil {
+			if err := setCABundle(obj, tb.pki.janusCA.CertPEM); err != nil {
 				return nil, fmt.Errorf("adapting APIService %s from %s: %w", janusAPIServiceName, dir, err)
 			}
 			arts.apiService = obj

@@ -65,7 +65,7 @@ func (b Binaries) validate() error {
 // runs the code being tested. Progress goes to progress.
 func BuildBinaries(ctx context.Context, repoRoot, janusDir string, progress io.Writer) (Binaries, error) {
 	begin := time.Now()
-	binDir, err := upstreamBinDir(ctx, repoRoot, progress)
+	binDir, err := UpstreamBinDir(ctx, repoRoot, progress)
 	if err != nil {
 		return Binaries{}, err
 	}
@@ -88,17 +88,20 @@ func BuildBinaries(ctx context.Context, repoRoot, janusDir string, progress io.W
 	return bins, bins.validate()
 }
 
-// upstreamBinDir runs hack/testbin.sh, whose last line of output is the
-// directory of the cached binaries.
-func upstreamBinDir(ctx context.Context, repoRoot string, progress io.Writer) (string, error) {
+// UpstreamBinDir runs hack/testbin.sh of the repository at repoRoot, which
+// builds the upstream binaries once and caches them, and returns their
+// directory: the last line the script prints. Its progress goes to
+// progress, and the end of it into the error if it fails.
+func UpstreamBinDir(ctx context.Context, repoRoot string, progress io.Writer) (string, error) {
 	script := filepath.Join(repoRoot, "hack", "testbin.sh")
-	var stdout bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, script)
 	cmd.Dir = repoRoot
 	cmd.Stdout = &stdout
-	cmd.Stderr = progress
+	cmd.Stderr = io.MultiWriter(progress, &stderr)
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building kube-apiserver, kube-controller-manager, kubectl and etcd with %s (a cold build takes about 10 minutes; its progress is above): %w", script, err)
+		return "", fmt.Errorf("building kube-apiserver, kube-controller-manager, kubectl, etcd and kwok with %s (a cold build takes about 10 minutes): %w\n--- last lines of its output ---\n%s",
+			script, err, lastLines(stderr.String(), logTailLines))
 	}
 	var last string
 	for sc := bufio.NewScanner(&stdout); sc.Scan(); {

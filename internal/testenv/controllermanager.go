@@ -11,13 +11,13 @@ import (
 // namespace deletion, garbage collection. Each controller acts with its
 // own ServiceAccount's credentials, as in real clusters.
 func (tb *Testbed) startControllerManager(ctx context.Context) error {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}
 	p := tb.pki
 	kubeconfig := filepath.Join(p.dir, "kube-controller-manager.kubeconfig")
-	if err := writeKubeconfig(kubeconfig, tb.serverURL, p.clusterCA.certPEM, "system:kube-controller-manager", clientCertAuth(p.controllerManagerCertFile, p.controllerManagerKeyFile)); err != nil {
+	if err := writeKubeconfig(kubeconfig, tb.serverURL, p.clusterCA.CertPEM, "system:kube-controller-manager", clientCertAuth(p.controllerManagerCertFile, p.controllerManagerKeyFile)); err != nil {
 		return err
 	}
 	args := []string{
@@ -38,16 +38,16 @@ func (tb *Testbed) startControllerManager(ctx context.Context) error {
 		// One instance: no need to wait for a lease.
 		"--leader-elect=false",
 	}
-	proc, err := tb.launch("kube-controller-manager", tb.cfg.Binaries.KubeControllerManager, args)
+	proc, err := tb.procs.Start("kube-controller-manager", tb.cfg.Binaries.KubeControllerManager, args)
 	if err != nil {
 		return err
 	}
-	client, err := httpsClient(p.clusterCA.certPEM, "", "")
+	client, err := HTTPSClient(p.clusterCA.CertPEM, "", "")
 	if err != nil {
 		return err
 	}
 	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
-	return waitUntil(ctx, "kube-controller-manager /healthz", proc, func(ctx context.Context) error {
-		return getOK(ctx, client, url)
+	return WaitUntil(ctx, "kube-controller-manager /healthz", proc, func(ctx context.Context) error {
+		return GetOK(ctx, client, url)
 	})
 }

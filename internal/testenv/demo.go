@@ -56,13 +56,13 @@ func (tb *Testbed) createDemoClusters(ctx context.Context) error {
 	}
 	for i := range DemoClusters {
 		cluster := DemoClusters[i].DeepCopy()
-		err := waitUntil(ctx, "creating Cluster "+cluster.Name, nil, func(ctx context.Context) error {
+		err := WaitUntil(ctx, "creating Cluster "+cluster.Name, nil, func(ctx context.Context) error {
 			_, err := client.JanusV1alpha1().Clusters().Create(ctx, cluster, metav1.CreateOptions{})
 			switch {
 			case err == nil, apierrors.IsAlreadyExists(err):
 				return nil
 			case apierrors.IsInvalid(err), apierrors.IsForbidden(err), apierrors.IsBadRequest(err):
-				return permanent{err}
+				return Permanent(err)
 			}
 			return err // the aggregator may still be wiring up the group
 		})

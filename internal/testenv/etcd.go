@@ -4,42 +4,42 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 )
 
-// startEtcd runs a single-member etcd on loopback ports for the
-// kube-apiserver.
-func (tb *Testbed) startEtcd(ctx context.Context) error {
-	clientPort, err := freePort()
+// StartEtcd runs a single-member etcd on loopback ports, as the process
+// "etcd" of s, with its data in dataDir, and returns its client URL once
+// it is healthy.
+func StartEtcd(ctx context.Context, s *Supervisor, binary, dataDir string) (string, error) {
+	clientPort, err := FreePort()
 	if err != nil {
-		return err
+		return "", err
 	}
-	peerPort, err := freePort()
+	peerPort, err := FreePort()
 	if err != nil {
-		return err
+		return "", err
 	}
 	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	args := []string{
-		"--name=testbed",
-		"--data-dir=" + filepath.Join(tb.cfg.WorkDir, "etcd"),
+		"--name=testenv",
+		"--data-dir=" + dataDir,
 		"--listen-client-urls=" + clientURL,
 		"--advertise-client-urls=" + clientURL,
 		"--listen-peer-urls=" + peerURL,
 		"--initial-advertise-peer-urls=" + peerURL,
-		"--initial-cluster=testbed=" + peerURL,
+		"--initial-cluster=testenv=" + peerURL,
 		"--log-level=warn",
-		// The data of a testbed is thrown away; fsync would only slow it.
+		// Test data is thrown away; fsync would only slow it down.
 		"--unsafe-no-fsync",
 	}
-	p, err := tb.launch("etcd", tb.cfg.Binaries.Etcd, args)
+	p, err := s.Start("etcd", binary, args)
 	if err != nil {
-		return err
+		return "", err
 	}
-	tb.etcdURL = clientURL
 	client := &http.Client{Timeout: 2 * time.Second}
-	return waitUntil(ctx, "etcd /health", p, func(ctx context.Context) error {
-		return getOK(ctx, client, clientURL+"/health")
+	err = WaitUntil(ctx, "etcd /health", p, func(ctx context.Context) error {
+		return GetOK(ctx, client, clientURL+"/health")
 	})
+	return clientURL, err
 }

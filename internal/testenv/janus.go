@@ -44,17 +44,17 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 	}
 	args = append(args, tb.cfg.JanusArgs...)
 	args = append(args, extraArgs...)
-	proc, err := tb.launch("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
+	proc, err := tb.procs.Start("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
 	if err != nil {
 		return err
 	}
-	client, err := httpsClient(p.janusCA.certPEM, "", "")
+	client, err := HTTPSClient(p.janusCA.CertPEM, "", "")
 	if err != nil {
 		return err
 	}
 	url := "https://" + tb.JanusAddress() + "/readyz"
-	return waitUntil(ctx, "janus-apiserver /readyz", proc, func(ctx context.Context) error {
-		return getOK(ctx, client, url)
+	return WaitUntil(ctx, "janus-apiserver /readyz", proc, func(ctx context.Context) error {
+		return GetOK(ctx, client, url)
 	})
 }
 
@@ -73,7 +73,7 @@ func (tb *Testbed) writeJanusKubeconfig(ctx context.Context) (string, error) {
 	}
 	path := filepath.Join(tb.pki.dir, "janus-apiserver.kubeconfig")
 	user := "system:serviceaccount:" + janusNamespace + ":" + janusServiceAccount
-	if err := writeKubeconfig(path, tb.serverURL, tb.pki.clusterCA.certPEM, user, &clientcmdapi.AuthInfo{Token: tr.Status.Token}); err != nil {
+	if err := writeKubeconfig(path, tb.serverURL, tb.pki.clusterCA.CertPEM, user, &clientcmdapi.AuthInfo{Token: tr.Status.Token}); err != nil {
 		return "", err
 	}
 	return path, nil

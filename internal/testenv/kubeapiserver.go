@@ -3,63 +3,82 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 )
 
-// serviceAccountIssuer is what a real cluster would use; nothing outside
-// the testbed needs to reach it.
-const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+// ServiceAccountIssuer is what a real cluster would use; nothing outside
+// the environment needs to reach it.
+const ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 
-// startKubeAPIServer runs the central kube-apiserver: client certificates
-// and static tokens for authentication, Node and RBAC authorization, an
-// aggregation layer that dials Services' ClusterIPs on loopback, and an
-// audit log written with artifacts/central/kube-apiserver/audit-policy.yaml.
-func (tb *Testbed) startKubeAPIServer(ctx context.Context) error {
-	port, err := freePort()
+// KubeAPIServerConfig is what differs between the kube-apiservers the
+// environment runs: the testbed's central one, its target clusters, and
+// the bare one of the agent's tests.
+type KubeAPIServerConfig struct {
+	// Name is the process's name, and of its log.
+	Name   string
+	Binary string
+	// EtcdURL is the etcd it stores in, under EtcdPrefix if set, so that
+	// several kube-apiservers can share one etcd.
+	EtcdURL, EtcdPrefix string
+	// CA signed ServingCertFile and AdminCertFile (a client certificate
+	// in system:masters, for the readiness check) and is the client CA.
+	CA                              *CA
+	CAFile                          string
+	ServingCertFile, ServingKeyFile string
+	AdminCertFile, AdminKeyFile     string
+	// ServiceAccountIssuer defaults to the package's ServiceAccountIssuer.
+	ServiceAccountIssuer                         string
+	ServiceAccountKeyFile, ServiceAccountPubFile string
+	// ServiceClusterIPRange defaults to 10.96.0.0/16.
+	ServiceClusterIPRange string
+	// ExtraArgs follow the common flags.
+	ExtraArgs []string
+}
+
+// StartKubeAPIServer runs a kube-apiserver on a free port of 127.0.0.1 as a
+// process of s, with client certificates and Node,RBAC authorization, and
+// returns its URL once /readyz answers.
+func StartKubeAPIServer(ctx context.Context, s *Supervisor, c KubeAPIServerConfig) (string, error) {
+	port, err := FreePort()
 	if err != nil {
-		return err
+		return "", err
 	}
-	p := tb.pki
+	if c.ServiceAccountIssuer == "" {
+		c.ServiceAccountIssuer = ServiceAccountIssuer
+	}
+	if c.ServiceClusterIPRange == "" {
+		c.ServiceClusterIPRange = "10.96.0.0/16"
+	}
 	args := []string{
-		"--etcd-servers=" + tb.etcdURL,
+		"--etcd-servers=" + c.EtcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port),
-		"--tls-cert-file=" + p.apiserverCertFile,
-		"--tls-private-key-file=" + p.apiserverKeyFile,
-		"--client-ca-file=" + p.caFile,
-		"--token-auth-file=" + p.tokenFile,
+		"--tls-cert-file=" + c.ServingCertFile,
+		"--tls-private-key-file=" + c.ServingKeyFile,
+		"--client-ca-file=" + c.CAFile,
 		"--authorization-mode=Node,RBAC",
-		"--service-account-issuer=" + serviceAccountIssuer,
-		"--service-account-key-file=" + p.serviceAccountPubFile,
-		"--service-account-signing-key-file=" + p.serviceAccountKeyFile,
-		"--service-cluster-ip-range=" + serviceClusterIPRange,
-		// The aggregator dials the Service's ClusterIP, which is on loopback,
-		// instead of an endpoint address (loopback endpoints are invalid).
-		"--enable-aggregator-routing=false",
-		// There is no kubernetes Service endpoint to maintain on loopback.
+		"--service-account-issuer=" + c.ServiceAccountIssuer,
+		"--service-account-key-file=" + c.ServiceAccountPubFile,
+		"--service-account-signing-key-file=" + c.ServiceAccountKeyFile,
+		"--service-cluster-ip-range=" + c.ServiceClusterIPRange,
+		// Nothing maintains the kubernetes Service's endpoints on loopback.
 		"--endpoint-reconciler-type=none",
-		"--requestheader-client-ca-file=" + p.frontProxyCAFile,
-		"--requestheader-allowed-names=" + frontProxyClientName,
-		"--requestheader-username-headers=X-Remote-User",
-		"--requestheader-uid-headers=X-Remote-Uid",
-		"--requestheader-group-headers=X-Remote-Group",
-		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file=" + p.frontProxyClientCertFile,
-		"--proxy-client-key-file=" + p.frontProxyClientKeyFile,
-		"--audit-policy-file=" + filepath.Join(tb.cfg.RepoRoot, "artifacts", "central", "kube-apiserver", "audit-policy.yaml"),
-		"--audit-log-path=" + tb.AuditLogPath(),
 	}
-	proc, err := tb.launch("kube-apiserver", tb.cfg.Binaries.KubeAPIServer, args)
+	if c.EtcdPrefix != "" {
+		args = append(args, "--etcd-prefix="+c.EtcdPrefix)
+	}
+	args = append(args, c.ExtraArgs...)
+	proc, err := s.Start(c.Name, c.Binary, args)
 	if err != nil {
-		return err
+		return "", err
 	}
-	tb.serverURL = fmt.Sprintf("https://127.0.0.1:%d", port)
-	client, err := httpsClient(p.clusterCA.certPEM, p.adminCertFile, p.adminKeyFile)
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	client, err := HTTPSClient(c.CA.CertPEM, c.AdminCertFile, c.AdminKeyFile)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return waitUntil(ctx, "kube-apiserver /readyz", proc, func(ctx context.Context) error {
-		return getOK(ctx, client, tb.serverURL+"/readyz")
+	err = WaitUntil(ctx, c.Name+" /readyz", proc, func(ctx context.Context) error {
+		return GetOK(ctx, client, url+"/readyz")
 	})
+	return url, err
 }

@@ -22,8 +22,8 @@ const (
 	placeholderEndpoint = "192.0.2.1"
 )
 
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)

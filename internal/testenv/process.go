@@ -26,9 +26,9 @@ type ProcessInfo struct {
 	LogFile string `json:"logFile"`
 }
 
-// process is one component of the testbed, started by us and stopped by its
-// PID.
-type process struct {
+// Process is a program started by us, its stdout and stderr in a log file,
+// and stopped by its PID.
+type Process struct {
 	ProcessInfo
 	cmd *exec.Cmd
 
@@ -38,18 +38,24 @@ type process struct {
 	mu       sync.Mutex
 }
 
-// startProcess runs binary with args, its stdout and stderr going to
+// StartProcess runs binary with args, its stdout and stderr going to
 // logDir/<name>.log.
-func startProcess(name, logDir, binary string, args []string) (*process, error) {
-	logPath := filepath.Join(logDir, name+".log") // Testbed.logPath
+func StartProcess(name, logDir, binary string, args []string) (*Process, error) {
+	return StartCommand(name, logDir, exec.Command(binary, args...))
+}
+
+// StartCommand starts cmd, which has not been started, as StartProcess
+// does; callers set what StartProcess cannot (environment, inherited
+// files).
+func StartCommand(name, logDir string, cmd *exec.Cmd) (*Process, error) {
+	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", name, err)
 	}
 	// Arguments name files, never credentials, so they are safe to log.
-	fmt.Fprintf(logFile, "# %s %s\n# %s\n", binary, strings.Join(args, " "), time.Now().Format(time.RFC3339))
+	fmt.Fprintf(logFile, "# %s %s\n# %s\n", cmd.Path, strings.Join(cmd.Args[1:], " "), time.Now().Format(time.RFC3339))
 
-	cmd := exec.Command(binary, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -62,10 +68,10 @@ func startProcess(name, logDir, binary string, args []string) (*process, error) 
 	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("starting %s (%s): %w", name, binary, err)
+		return nil, fmt.Errorf("starting %s (%s): %w", name, cmd.Path, err)
 	}
-	p := &process{
-		ProcessInfo: ProcessInfo{Name: name, PID: cmd.Process.Pid, Binary: binary, LogFile: logPath},
+	p := &Process{
+		ProcessInfo: ProcessInfo{Name: name, PID: cmd.Process.Pid, Binary: cmd.Path, LogFile: logPath},
 		cmd:         cmd,
 		exited:      make(chan struct{}),
 	}
@@ -80,8 +86,8 @@ func startProcess(name, logDir, binary string, args []string) (*process, error) 
 	return p, nil
 }
 
-// hasExited reports whether the process is gone, and how it ended.
-func (p *process) hasExited() (bool, error) {
+// Exited reports whether the process is gone, and how it ended.
+func (p *Process) Exited() (bool, error) {
 	select {
 	case <-p.exited:
 		p.mu.Lock()
@@ -92,65 +98,152 @@ func (p *process) hasExited() (bool, error) {
 	}
 }
 
-// exitedUnexpectedly is true when the process ended without
-// being asked to stop.
-func (p *process) exitedUnexpectedly() bool {
-	exited, _ := p.hasExited()
+// exitedUnexpectedly is true when the process ended without being asked to
+// stop.
+func (p *Process) exitedUnexpectedly() bool {
+	exited, _ := p.Exited()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return exited && !p.stopping
 }
 
-// stop sends SIGTERM, and SIGKILL if the process is still there after the
-// grace period.
-func (p *process) stop() error {
+// Stop sends SIGTERM, and SIGKILL if the process is still there after the
+// grace period, which is an error.
+func (p *Process) Stop() error {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
-	if exited, _ := p.hasExited(); exited {
+	if exited, _ := p.Exited(); exited {
 		return nil
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("sending SIGTERM to %s (pid %d): %w", p.Name, p.PID, err)
+	killed, err := terminate(p.ProcessInfo, stopGrace, p.signal, p.waitExited)
+	if err == nil && killed {
+		err = fmt.Errorf("%s (pid %d) ignored SIGTERM for %s and was killed", p.Name, p.PID, stopGrace)
 	}
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(stopGrace):
-	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("killing %s (pid %d): %w", p.Name, p.PID, err)
-	}
-	<-p.exited
-	return fmt.Errorf("%s (pid %d) ignored SIGTERM for %s and was killed", p.Name, p.PID, stopGrace)
+	return err
 }
 
-// kill ends the process with SIGKILL, as a crash would; it counts as
-// asked for.
-func (p *process) kill() error {
+// Kill ends the process with SIGKILL, as a crash would; it counts as asked
+// for.
+func (p *Process) Kill() error {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := p.signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("killing %s (pid %d): %w", p.Name, p.PID, err)
 	}
 	<-p.exited
 	return nil
 }
 
-// logTail returns the last lines of the process's log, for error messages.
-func (p *process) logTail(lines int) string {
-	return tailFile(p.LogFile, lines)
+// signal is nil once the process has been waited for: its PID may since
+// belong to someone else.
+func (p *Process) signal(sig syscall.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
 }
 
-func tailFile(path string, lines int) string {
+func (p *Process) waitExited(timeout time.Duration) bool {
+	select {
+	case <-p.exited:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// LogTail returns the last lines of the process's log, for error messages.
+func (p *Process) LogTail(lines int) string {
+	return TailFile(p.LogFile, lines)
+}
+
+// Running reports whether the PID is alive and still runs Binary: a PID
+// recorded long ago may since belong to someone else, who must not be
+// signalled.
+func (i ProcessInfo) Running() bool {
+	if i.PID <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", i.PID))
+	if err != nil || isZombie(i.PID) {
+		return false
+	}
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return string(argv0) == i.Binary || filepath.Base(string(argv0)) == filepath.Base(i.Binary)
+}
+
+// Terminate stops a process someone else started, found by its PID: SIGTERM,
+// and SIGKILL if it is still there after grace.
+func (i ProcessInfo) Terminate(grace time.Duration) error {
+	if !i.Running() {
+		return nil
+	}
+	signal := func(sig syscall.Signal) error {
+		if err := syscall.Kill(i.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return err
+		}
+		return nil
+	}
+	gone := func(timeout time.Duration) bool {
+		deadline := time.Now().Add(timeout)
+		for i.Running() {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return true
+	}
+	_, err := terminate(i, grace, signal, gone)
+	return err
+}
+
+// terminate sends SIGTERM, waits up to grace for the process to be gone,
+// then sends SIGKILL; killed says whether it came to that.
+func terminate(i ProcessInfo, grace time.Duration, signal func(syscall.Signal) error, gone func(time.Duration) bool) (killed bool, err error) {
+	if err := signal(syscall.SIGTERM); err != nil {
+		return false, fmt.Errorf("sending SIGTERM to %s (pid %d): %w", i.Name, i.PID, err)
+	}
+	if gone(grace) {
+		return false, nil
+	}
+	if err := signal(syscall.SIGKILL); err != nil {
+		return true, fmt.Errorf("killing %s (pid %d): %w", i.Name, i.PID, err)
+	}
+	if !gone(5 * time.Second) {
+		return true, fmt.Errorf("%s (pid %d, %s) survived SIGKILL", i.Name, i.PID, i.Binary)
+	}
+	return true, nil
+}
+
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z'
+	}
+	return false
+}
+
+// TailFile is the end of the file at path, for error messages.
+func TailFile(path string, lines int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	all := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(all) > lines {
-		all = all[len(all)-lines:]
+	return lastLines(string(data), lines)
+}
+
+// lastLines is the end of s, for error messages.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
-	return string(bytes.Join(all, []byte("\n")))
+	return strings.Join(lines, "\n")
 }

@@ -49,7 +49,7 @@ func (tb *Testbed) registerAPIService(ctx context.Context) error {
 		return err
 	}
 	client := tb.applier.dynamic.Resource(apiServicesResource)
-	err := waitUntil(ctx, "APIService "+janusAPIServiceName+" to be Available", nil, func(ctx context.Context) error {
+	err := WaitUntil(ctx, "APIService "+janusAPIServiceName+" to be Available", nil, func(ctx context.Context) error {
 		obj, err := client.Get(ctx, janusAPIServiceName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func (tb *Testbed) registerAPIService(ctx context.Context) error {
 		return errors.New("no Available condition yet")
 	})
 	if err != nil {
-		return fmt.Errorf("%w\n--- last lines of janus-apiserver.log ---\n%s", err, tailFile(tb.logPath("janus-apiserver"), logTailLines))
+		return fmt.Errorf("%w\n--- last lines of janus-apiserver.log ---\n%s", err, TailFile(tb.logPath("janus-apiserver"), logTailLines))
 	}
 	// Available comes from the availability controller, while the discovery
 	// document clients read (kubectl's aggregated /apis) is refreshed by
@@ -76,7 +76,7 @@ func (tb *Testbed) registerAPIService(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building discovery client: %w", err)
 	}
-	return waitUntil(ctx, "janus.infroware.io/v1alpha1 in the kube-apiserver's discovery", nil, func(context.Context) error {
+	return WaitUntil(ctx, "janus.infroware.io/v1alpha1 in the kube-apiserver's discovery", nil, func(context.Context) error {
 		_, lists, err := disco.ServerGroupsAndResources()
 		for _, list := range lists {
 			if list.GroupVersion != janusGroupVersion {

@@ -2,11 +2,6 @@ package testenv
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/ptr"
 
 	janusv1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -61,7 +55,7 @@ type Target struct {
 	issuer    string
 	tokenFile string
 	agentKube string
-	agent     *process
+	agent     *Process
 	// agentProfiling is where the agent serves pprof.
 	agentProfiling string
 }
@@ -96,50 +90,39 @@ func (tb *Testbed) StartTarget(ctx context.Context, spec TargetSpec) (*Target, e
 	return t, nil
 }
 
+// startKubeAPIServer runs the target's kube-apiserver on the testbed's
+// etcd, under a prefix of its own, with its own ServiceAccount issuer and
+// keys.
 func (t *Target) startKubeAPIServer(ctx context.Context) error {
 	if err := os.MkdirAll(t.dir, 0o700); err != nil {
 		return err
 	}
-	saKey, saPub, err := writeServiceAccountKeys(t.dir)
-	if err != nil {
-		return err
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
+	w := &PEMFiles{Dir: t.dir}
+	saKey, saPub := w.ServiceAccountKeys()
+	if w.Err != nil {
+		return w.Err
 	}
 	p := t.tb.pki
-	args := []string{
-		"--etcd-servers=" + t.tb.etcdURL,
-		"--etcd-prefix=/targets/" + t.Name,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--tls-cert-file=" + p.apiserverCertFile,
-		"--tls-private-key-file=" + p.apiserverKeyFile,
-		"--client-ca-file=" + p.caFile,
-		"--authorization-mode=Node,RBAC",
-		"--service-account-issuer=" + t.issuer,
-		"--service-account-key-file=" + saPub,
-		"--service-account-signing-key-file=" + saKey,
-		"--service-cluster-ip-range=10.96.0.0/16",
-		"--endpoint-reconciler-type=none",
-	}
-	proc, err := t.tb.launch(t.Name+"-kube-apiserver", t.tb.cfg.Binaries.KubeAPIServer, args)
+	var err error
+	t.URL, err = StartKubeAPIServer(ctx, t.tb.procs, KubeAPIServerConfig{
+		Name:                  t.Name + "-kube-apiserver",
+		Binary:                t.tb.cfg.Binaries.KubeAPIServer,
+		EtcdURL:               t.tb.etcdURL,
+		EtcdPrefix:            "/targets/" + t.Name,
+		CA:                    p.clusterCA,
+		CAFile:                p.caFile,
+		ServingCertFile:       p.apiserverCertFile,
+		ServingKeyFile:        p.apiserverKeyFile,
+		AdminCertFile:         p.adminCertFile,
+		AdminKeyFile:          p.adminKeyFile,
+		ServiceAccountIssuer:  t.issuer,
+		ServiceAccountKeyFile: saKey,
+		ServiceAccountPubFile: saPub,
+	})
 	if err != nil {
 		return err
 	}
-	t.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
-	client, err := httpsClient(p.clusterCA.certPEM, p.adminCertFile, p.adminKeyFile)
-	if err != nil {
-		return err
-	}
-	if err := waitUntil(ctx, t.Name+" kube-apiserver /readyz", proc, func(ctx context.Context) error {
-		return getOK(ctx, client, t.URL+"/readyz")
-	}); err != nil {
-		return err
-	}
-	return writeKubeconfig(t.AdminKubeconfig(), t.URL, p.clusterCA.certPEM, "admin", clientCertAuth(p.adminCertFile, p.adminKeyFile))
+	return writeKubeconfig(t.AdminKubeconfig(), t.URL, p.clusterCA.CertPEM, "admin", clientCertAuth(p.adminCertFile, p.adminKeyFile))
 }
 
 // AdminKubeconfig is a cluster-admin kubeconfig for the target.
@@ -152,7 +135,7 @@ func (t *Target) AdminConfig() *rest.Config {
 	p := t.tb.pki
 	return &rest.Config{
 		Host:            t.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.clusterCA.certPEM, CertFile: p.adminCertFile, KeyFile: p.adminKeyFile},
+		TLSClientConfig: rest.TLSClientConfig{CAData: p.clusterCA.CertPEM, CertFile: p.adminCertFile, KeyFile: p.adminKeyFile},
 		QPS:             -1,
 		WarningHandler:  rest.NoWarnings{},
 	}
@@ -221,7 +204,7 @@ func (t *Target) register(ctx context.Context) error {
 		return err
 	}
 	agent := janusv1alpha1.ClusterAgent{Issuer: t.issuer, JWKS: string(jwks), ServiceAccount: agentNamespace + "/janus-agent"}
-	return waitUntil(ctx, "registering Cluster "+t.Name, nil, func(ctx context.Context) error {
+	return WaitUntil(ctx, "registering Cluster "+t.Name, nil, func(ctx context.Context) error {
 		c, err := janus.JanusV1alpha1().Clusters().Get(ctx, t.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			_, err = janus.JanusV1alpha1().Clusters().Create(ctx, &janusv1alpha1.Cluster{
@@ -234,7 +217,7 @@ func (t *Target) register(ctx context.Context) error {
 			return err
 		}
 		c.Spec.Agent = agent
-		_, err = janus.JanusV1alpha1().Clusters().Update(ctx, c, metav1.UpdateOptions{})
+		_, err = janus.JanusV1alpha1().Clusters().UpdateAgent(ctx, c.Name, c, metav1.UpdateOptions{})
 		return err
 	})
 }
@@ -263,10 +246,10 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		return err
 	}
 	t.agentKube = filepath.Join(t.dir, "agent.kubeconfig")
-	if err := writeKubeconfig(t.agentKube, t.URL, t.tb.pki.clusterCA.certPEM, "janus-agent", &clientcmdapi.AuthInfo{Token: api.Status.Token}); err != nil {
+	if err := writeKubeconfig(t.agentKube, t.URL, t.tb.pki.clusterCA.CertPEM, "janus-agent", &clientcmdapi.AuthInfo{Token: api.Status.Token}); err != nil {
 		return err
 	}
-	profilingPort, err := freePort()
+	profilingPort, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -282,7 +265,7 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		"--excluded-namespaces=" + strings.Join(excluded, ","),
 		"--profiling-address=" + t.agentProfiling,
 	}
-	proc, err := t.tb.launch(t.Name+"-janus-agent", t.tb.cfg.Binaries.JanusAgent, args)
+	proc, err := t.tb.procs.Start(t.Name+"-janus-agent", t.tb.cfg.Binaries.JanusAgent, args)
 	if err != nil {
 		return err
 	}
@@ -299,7 +282,7 @@ func (t *Target) KillAgent() error {
 	if t.agent == nil {
 		return nil
 	}
-	return t.agent.kill()
+	return t.agent.Kill()
 }
 
 // WaitConnected waits until the Cluster's status says the agent is (or is
@@ -311,11 +294,11 @@ func (t *Target) WaitConnected(ctx context.Context, connected bool) error {
 	}
 	// While waiting for a connection, an agent that dies is an error; while
 	// waiting for the disconnection, it is the point.
-	var agent *process
+	var agent *Process
 	if connected {
 		agent = t.agent
 	}
-	return waitUntil(ctx, fmt.Sprintf("Cluster %s connected=%v", t.Name, connected), agent, func(ctx context.Context) error {
+	return WaitUntil(ctx, fmt.Sprintf("Cluster %s connected=%v", t.Name, connected), agent, func(ctx context.Context) error {
 		c, err := janus.JanusV1alpha1().Clusters().Get(ctx, t.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -325,25 +308,4 @@ func (t *Target) WaitConnected(ctx context.Context, connected bool) error {
 		}
 		return nil
 	})
-}
-
-// writeServiceAccountKeys writes a fresh ServiceAccount signing key pair.
-func writeServiceAccountKeys(dir string) (keyFile, pubFile string, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", fmt.Errorf("generating service account key: %w", err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return "", "", err
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return "", "", err
-	}
-	keyFile, pubFile = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		return "", "", err
-	}
-	return keyFile, pubFile, os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o600)
 }

@@ -49,14 +49,14 @@ func (t *Target) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := t.tb.pki.clusterCA.issue(certSpec{
-		commonName: kwokNode,
-		ips:        []net.IP{net.IPv4(127, 0, 0, 1)},
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	certPEM, keyPEM, err := t.tb.pki.clusterCA.Issue(CertSpec{
+		CommonName: kwokNode,
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	if err != nil {
 		return err
@@ -88,7 +88,7 @@ func (t *Target) startKwok(ctx context.Context) error {
 		"--config=" + t.tb.cfg.Binaries.KwokStages,
 		"--config=" + execFile,
 	}
-	proc, err := t.tb.launch(t.Name+"-kwok", t.tb.cfg.Binaries.Kwok, args)
+	proc, err := t.tb.procs.Start(t.Name+"-kwok", t.tb.cfg.Binaries.Kwok, args)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (t *Target) startKwok(ctx context.Context) error {
 			return fmt.Errorf("creating pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 	}
-	return waitUntil(ctx, "demo pods running on kwok", proc, func(ctx context.Context) error {
+	return WaitUntil(ctx, "demo pods running on kwok", proc, func(ctx context.Context) error {
 		for _, p := range DemoPods {
 			pod, err := client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
@@ -51,8 +50,9 @@ type Testbed struct {
 	artifacts *centralArtifacts
 	applier   *applier
 
+	procs *Supervisor
+
 	mu      sync.Mutex
-	procs   []*process
 	timings []Timing
 	targets []*Target
 
@@ -99,11 +99,12 @@ func (tb *Testbed) start(ctx context.Context) error {
 			return fmt.Errorf("work dir %s holds a previous testbed (%s/); remove it first", tb.cfg.WorkDir, previous)
 		}
 	}
-	if err := os.MkdirAll(tb.logDir, 0o755); err != nil {
-		return fmt.Errorf("creating log directory: %w", err)
+	var err error
+	if tb.procs, err = NewSupervisor(tb.logDir); err != nil {
+		return err
 	}
 
-	err := tb.step("certificates", func() error {
+	err = tb.step("certificates", func() error {
 		ip, err := freeServiceIP()
 		if err != nil {
 			return err
@@ -187,61 +188,16 @@ func (tb *Testbed) record(name string, d time.Duration) {
 	tb.timings = append(tb.timings, Timing{Name: name, Duration: d})
 }
 
-// launch starts a component and remembers it for Stop.
-func (tb *Testbed) launch(name, binary string, args []string) (*process, error) {
-	p, err := startProcess(name, tb.logDir, binary, args)
-	if err != nil {
-		return nil, err
-	}
-	tb.mu.Lock()
-	tb.procs = append(tb.procs, p)
-	tb.mu.Unlock()
-	return p, nil
-}
-
 // Stop ends every process by its PID: SIGTERM, then SIGKILL after 10s.
 // Clients of the kube-apiserver go first, etcd last, so nothing logs
 // errors about a vanished dependency. It is safe to call more than once.
 func (tb *Testbed) Stop() error {
 	tb.stopOnce.Do(func() {
-		tb.mu.Lock()
-		procs := append([]*process(nil), tb.procs...)
-		tb.mu.Unlock()
-		var errs []error
-		for wave := range 3 {
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			for _, p := range procs {
-				if stopWave(p.Name) != wave {
-					continue
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := p.stop(); err != nil {
-						mu.Lock()
-						errs = append(errs, err)
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
+		if tb.procs != nil {
+			tb.stopErr = tb.procs.Stop()
 		}
-		tb.stopErr = errors.Join(errs...)
 	})
 	return tb.stopErr
-}
-
-// stopWave orders Stop: clients of a kube-apiserver first, then the
-// kube-apiservers, etcd last.
-func stopWave(name string) int {
-	switch {
-	case name == "etcd":
-		return 2
-	case strings.HasSuffix(name, "kube-apiserver"):
-		return 1
-	}
-	return 0
 }
 
 // Target returns the target cluster called name, or nil.
@@ -261,35 +217,23 @@ func (tb *Testbed) JanusCAFile() string {
 	return filepath.Join(tb.pki.dir, "janus-serving-ca.crt")
 }
 
-// janusProcess is the running janus-apiserver, the last one started.
-func (tb *Testbed) janusProcess() (*process, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for i := len(tb.procs) - 1; i >= 0; i-- {
-		if tb.procs[i].Name == "janus-apiserver" {
-			return tb.procs[i], nil
-		}
-	}
-	return nil, errors.New("janus-apiserver is not running")
-}
-
 // KillJanus ends janus-apiserver with SIGKILL, as a crash would.
 func (tb *Testbed) KillJanus() error {
-	janus, err := tb.janusProcess()
+	janus, err := tb.procs.Latest("janus-apiserver")
 	if err != nil {
 		return err
 	}
-	return janus.kill()
+	return janus.Kill()
 }
 
 // RestartJanus stops janus-apiserver and starts it again on the same data
 // with extraArgs after TestbedConfig.JanusArgs, for tests of a flag.
 func (tb *Testbed) RestartJanus(ctx context.Context, extraArgs ...string) error {
-	janus, err := tb.janusProcess()
+	janus, err := tb.procs.Latest("janus-apiserver")
 	if err != nil {
 		return err
 	}
-	if err := janus.stop(); err != nil {
+	if err := janus.Stop(); err != nil {
 		// Killed after the grace period: the restart is still wanted.
 		fmt.Fprintf(tb.cfg.Progress, "testbed: %v\n", err)
 	}
@@ -303,27 +247,10 @@ func (tb *Testbed) StartJanus(ctx context.Context) error {
 }
 
 // Exited returns the name of a component that ended without Stop, or "".
-func (tb *Testbed) Exited() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for _, p := range tb.procs {
-		if p.exitedUnexpectedly() {
-			return p.Name
-		}
-	}
-	return ""
-}
+func (tb *Testbed) Exited() string { return tb.procs.Exited() }
 
 // Processes lists the running components.
-func (tb *Testbed) Processes() []ProcessInfo {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	var infos []ProcessInfo
-	for _, p := range tb.procs {
-		infos = append(infos, p.ProcessInfo)
-	}
-	return infos
-}
+func (tb *Testbed) Processes() []ProcessInfo { return tb.procs.Processes() }
 
 // Timings are the durations of the start-up steps, "total" last.
 func (tb *Testbed) Timings() []Timing {

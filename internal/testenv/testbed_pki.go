@@ -1,41 +1,26 @@
 package testenv
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
-
-	"k8s.io/client-go/util/cert"
-	"k8s.io/client-go/util/keyutil"
 )
-
-// certValidity is long enough for a playground that stays up for weeks.
-const certValidity = 365 * 24 * time.Hour
 
 // frontProxyClientName is the CN of the certificate the aggregator presents
 // to janus-apiserver, and the only name janus-apiserver accepts identity
 // headers from.
 const frontProxyClientName = "front-proxy-client"
 
-// pki holds the files of every certificate, key and token the control plane
-// reads. Keys are ECDSA P-256: quick to generate, and accepted everywhere,
-// ServiceAccount token signing included.
+// pki holds the files of every certificate, key and token the testbed's
+// control plane reads.
 type pki struct {
 	dir string
 
-	clusterCA                           *certAuthority
+	clusterCA                           *CA
 	caFile, caKeyFile                   string
 	apiserverCertFile, apiserverKeyFile string
 	adminCertFile, adminKeyFile         string
@@ -50,7 +35,7 @@ type pki struct {
 
 	serviceAccountKeyFile, serviceAccountPubFile string
 
-	janusCA                     *certAuthority
+	janusCA                     *CA
 	janusCertFile, janusKeyFile string
 
 	tokenFile string
@@ -65,76 +50,50 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 	}
 	p := &pki{dir: dir, tokens: map[string]string{}}
 	var err error
-	w := &pemWriter{dir: dir}
+	w := &PEMFiles{Dir: dir}
 
-	// The cluster CA signs kube-apiserver's serving certificate and the
-	// client certificates kube-apiserver accepts.
-	if p.clusterCA, err = newCertAuthority("janus-testbed-cluster-ca"); err != nil {
+	// The cluster CA signs the kube-apiservers' serving certificate and the
+	// client certificates they accept.
+	if p.clusterCA, err = NewCA("janus-testbed-cluster-ca"); err != nil {
 		return nil, err
 	}
-	p.caFile = w.write("ca.crt", p.clusterCA.certPEM)
-	p.caKeyFile = w.write("ca.key", p.clusterCA.keyPEM)
-	p.apiserverCertFile, p.apiserverKeyFile = w.issue(p.clusterCA, "kube-apiserver", certSpec{
-		commonName: "kube-apiserver",
-		dnsNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		ips:        []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 1, 0, 1)},
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	p.caFile = w.Write("ca.crt", p.clusterCA.CertPEM)
+	p.caKeyFile = w.Write("ca.key", p.clusterCA.KeyPEM)
+	p.apiserverCertFile, p.apiserverKeyFile = w.Issue(p.clusterCA, "kube-apiserver", kubeAPIServerCertSpec)
+	p.adminCertFile, p.adminKeyFile = w.Issue(p.clusterCA, "admin", adminCertSpec)
+	p.controllerManagerCertFile, p.controllerManagerKeyFile = w.Issue(p.clusterCA, "kube-controller-manager", CertSpec{
+		CommonName: "system:kube-controller-manager",
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.adminCertFile, p.adminKeyFile = w.issue(p.clusterCA, "admin", certSpec{
-		commonName:    "admin",
-		organizations: []string{"system:masters"},
-		usages:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	p.controllerManagerCertFile, p.controllerManagerKeyFile = w.issue(p.clusterCA, "kube-controller-manager", certSpec{
-		commonName: "system:kube-controller-manager",
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	p.controllerManagerServingCertFile, p.controllerManagerServingKeyFile = w.issue(p.clusterCA, "kube-controller-manager-serving", certSpec{
-		commonName: "kube-controller-manager",
-		dnsNames:   []string{"localhost"},
-		ips:        []net.IP{net.IPv4(127, 0, 0, 1)},
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	p.controllerManagerServingCertFile, p.controllerManagerServingKeyFile = w.Issue(p.clusterCA, "kube-controller-manager-serving", CertSpec{
+		CommonName: "kube-controller-manager",
+		DNSNames:   []string{"localhost"},
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 
 	// The front-proxy CA is separate, as it must be: a certificate from it
 	// lets its holder assert any identity to janus-apiserver.
-	frontProxyCA, err := newCertAuthority("janus-testbed-front-proxy-ca")
+	frontProxy, err := NewFrontProxy(dir)
 	if err != nil {
 		return nil, err
 	}
-	p.frontProxyCAFile = w.write("front-proxy-ca.crt", frontProxyCA.certPEM)
-	p.frontProxyClientCertFile, p.frontProxyClientKeyFile = w.issue(frontProxyCA, "front-proxy-client", certSpec{
-		commonName: frontProxyClientName,
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	p.frontProxyCAFile, p.frontProxyClientCertFile, p.frontProxyClientKeyFile = frontProxy.CAFile, frontProxy.CertFile, frontProxy.KeyFile
 
-	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating service account signing key: %w", err)
-	}
-	saKeyPEM, err := keyutil.MarshalPrivateKeyToPEM(saKey)
-	if err != nil {
-		return nil, fmt.Errorf("encoding service account signing key: %w", err)
-	}
-	saPubDER, err := x509.MarshalPKIXPublicKey(saKey.Public())
-	if err != nil {
-		return nil, fmt.Errorf("encoding service account public key: %w", err)
-	}
-	p.serviceAccountKeyFile = w.write("sa.key", saKeyPEM)
-	p.serviceAccountPubFile = w.write("sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER}))
+	p.serviceAccountKeyFile, p.serviceAccountPubFile = w.ServiceAccountKeys()
 
 	// janus-apiserver's serving certificate, for the name the aggregator
 	// verifies (<service>.<namespace>.svc) and the ClusterIP it dials. Its
 	// CA is the APIService's caBundle.
-	if p.janusCA, err = newCertAuthority("janus-testbed-janus-serving-ca"); err != nil {
+	if p.janusCA, err = NewCA("janus-testbed-janus-serving-ca"); err != nil {
 		return nil, err
 	}
-	w.write("janus-serving-ca.crt", p.janusCA.certPEM)
-	p.janusCertFile, p.janusKeyFile = w.issue(p.janusCA, "janus-apiserver", certSpec{
-		commonName: "janus-apiserver.janus.svc",
-		dnsNames:   []string{"janus-apiserver.janus.svc", "janus-apiserver.janus.svc.cluster.local", "localhost"},
-		ips:        []net.IP{janusIP},
-		usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	w.Write("janus-serving-ca.crt", p.janusCA.CertPEM)
+	p.janusCertFile, p.janusKeyFile = w.Issue(p.janusCA, "janus-apiserver", CertSpec{
+		CommonName: "janus-apiserver.janus.svc",
+		DNSNames:   []string{"janus-apiserver.janus.svc", "janus-apiserver.janus.svc.cluster.local", "localhost"},
+		IPs:        []net.IP{janusIP},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 
 	var tokenFile strings.Builder
@@ -146,106 +105,29 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 		p.tokens[u.Name] = token
 		fmt.Fprintf(&tokenFile, "%s,%s,%s,\"%s\"\n", token, u.Name, u.UID, strings.Join(u.Groups, ","))
 	}
-	p.tokenFile = w.write("tokens.csv", []byte(tokenFile.String()))
+	p.tokenFile = w.Write("tokens.csv", []byte(tokenFile.String()))
 
-	if w.err != nil {
-		return nil, w.err
+	if w.Err != nil {
+		return nil, w.Err
 	}
 	return p, nil
 }
 
-// certAuthority signs certificates.
-type certAuthority struct {
-	cert    *x509.Certificate
-	key     crypto.Signer
-	certPEM []byte
-	keyPEM  []byte
+// kubeAPIServerCertSpec is the serving certificate of every kube-apiserver
+// the environment runs, on loopback, under the names in-cluster clients use.
+var kubeAPIServerCertSpec = CertSpec{
+	CommonName: "kube-apiserver",
+	DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+	IPs:        []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 1, 0, 1)},
+	Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 }
 
-func newCertAuthority(commonName string) (*certAuthority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating key of %s: %w", commonName, err)
-	}
-	caCert, err := cert.NewSelfSignedCACert(cert.Config{CommonName: commonName}, key)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", commonName, err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding key of %s: %w", commonName, err)
-	}
-	return &certAuthority{
-		cert:    caCert,
-		key:     key,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}),
-		keyPEM:  keyPEM,
-	}, nil
-}
-
-// certSpec describes a leaf certificate.
-type certSpec struct {
-	commonName    string
-	organizations []string
-	dnsNames      []string
-	ips           []net.IP
-	usages        []x509.ExtKeyUsage
-}
-
-// issue signs a new key pair for spec and returns both as PEM.
-func (ca *certAuthority) issue(spec certSpec) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generating key for %s: %w", spec.commonName, err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return nil, nil, fmt.Errorf("choosing serial number for %s: %w", spec.commonName, err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: spec.commonName, Organization: spec.organizations},
-		DNSNames:     spec.dnsNames,
-		IPAddresses:  spec.ips,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  spec.usages,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing certificate for %s: %w", spec.commonName, err)
-	}
-	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding key for %s: %w", spec.commonName, err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
-}
-
-// pemWriter writes files into dir and keeps the first error, so that a
-// sequence of writes reads as a list.
-type pemWriter struct {
-	dir string
-	err error
-}
-
-func (w *pemWriter) write(name string, data []byte) string {
-	path := filepath.Join(w.dir, name)
-	if w.err == nil {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			w.err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}
-	return path
-}
-
-func (w *pemWriter) issue(ca *certAuthority, name string, spec certSpec) (certFile, keyFile string) {
-	certPEM, keyPEM, err := ca.issue(spec)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	return w.write(name+".crt", certPEM), w.write(name+".key", keyPEM)
+// adminCertSpec is a client certificate in system:masters, which is what
+// makes its holder an admin under RBAC.
+var adminCertSpec = CertSpec{
+	CommonName:    "admin",
+	Organizations: []string{"system:masters"},
+	Usages:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 }
 
 func randomToken() (string, error) {

@@ -22,20 +22,22 @@ const (
 	logTailLines = 30
 )
 
-// permanent marks an error of a check that retrying cannot fix.
+// Permanent marks an error of a check that retrying cannot fix.
+func Permanent(err error) error { return permanent{err} }
+
 type permanent struct{ error }
 
 func (p permanent) Unwrap() error { return p.error }
 
-// waitUntil polls check until it reports nil or a permanent error, p (if
-// any) exits, timeout passes or ctx ends. Errors say what was awaited and,
-// for a process, show the end of its log.
-func waitUntil(ctx context.Context, what string, p *process, check func(context.Context) error) error {
+// WaitUntil polls check until it reports nil or a Permanent error, p (if
+// any) exits, readyTimeout passes or ctx ends. Errors say what was awaited
+// and, for a process, show the end of its log.
+func WaitUntil(ctx context.Context, what string, p *Process, check func(context.Context) error) error {
 	var last error
 	var exitedErr error
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, readyTimeout, true, func(ctx context.Context) (bool, error) {
 		if p != nil {
-			if exited, exitErr := p.hasExited(); exited {
+			if exited, exitErr := p.Exited(); exited {
 				exitedErr = fmt.Errorf("%s exited before it was ready (%v)", p.Name, exitErr)
 				return false, exitedErr
 			}
@@ -57,13 +59,13 @@ func waitUntil(ctx context.Context, what string, p *process, check func(context.
 		exitedErr = fmt.Errorf("waiting for %s: %w (last: %v)", what, err, last)
 	}
 	if p != nil {
-		return fmt.Errorf("%w\n--- last lines of %s ---\n%s", exitedErr, p.LogFile, p.logTail(logTailLines))
+		return fmt.Errorf("%w\n--- last lines of %s ---\n%s", exitedErr, p.LogFile, p.LogTail(logTailLines))
 	}
 	return exitedErr
 }
 
-// httpsClient trusts only caPEM, and presents certFile/keyFile if given.
-func httpsClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
+// HTTPSClient trusts only caPEM, and presents certFile/keyFile if given.
+func HTTPSClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("no CA certificate in PEM data")
@@ -82,8 +84,9 @@ func httpsClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
 	}, nil
 }
 
-// getOK is nil when url answers 200, and otherwise says what it answered.
-func getOK(ctx context.Context, client *http.Client, url string) error {
+// GetOK is nil when url answers 200, and otherwise says what it answered:
+// for /readyz and /healthz, the checks that fail.
+func GetOK(ctx context.Context, client *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

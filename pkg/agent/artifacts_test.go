@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/infroware/janus/pkg/agent/internal/targetcluster"
+	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/install"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -80,21 +80,21 @@ func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
 }
 
 // applyAgentArtifacts applies the target cluster's manifests as the admin.
-func applyAgentArtifacts(t *testing.T, ctx context.Context, c *targetcluster.Cluster) {
+func applyAgentArtifacts(t *testing.T, ctx context.Context, c *testenv.BareCluster) {
 	t.Helper()
 	applyManifests(t, ctx, c, readManifests(t, targetManifests...))
 }
 
 // applyGrantClusterRole applies the ClusterRole janus-grant of rbac.yaml
 // as the admin, as shipped: every grant binds it.
-func applyGrantClusterRole(t *testing.T, ctx context.Context, c *targetcluster.Cluster) {
+func applyGrantClusterRole(t *testing.T, ctx context.Context, c *testenv.BareCluster) {
 	t.Helper()
 	applyManifests(t, ctx, c, []*unstructured.Unstructured{rbacObject(t, "ClusterRole", GrantClusterRole)})
 }
 
 // applyManifests applies objs as the admin, with server-side apply, and
 // fails on any warning.
-func applyManifests(t *testing.T, ctx context.Context, c *targetcluster.Cluster, objs []*unstructured.Unstructured) {
+func applyManifests(t *testing.T, ctx context.Context, c *testenv.BareCluster, objs []*unstructured.Unstructured) {
 	t.Helper()
 	warnings := &warningRecorder{}
 	config := rest.CopyConfig(c.AdminConfig)
@@ -325,7 +325,7 @@ func TestClusterExampleIsAValidCluster(t *testing.T) {
 	if !slices.Contains(versioned.Spec.ExcludedNamespaces, strings.Split(sa, "/")[0]) {
 		t.Errorf("spec.excludedNamespaces %v lack the agent's namespace", versioned.Spec.ExcludedNamespaces)
 	}
-	if versioned.Spec.Agent.Issuer != targetcluster.ServiceAccountIssuer {
-		t.Errorf("spec.agent.issuer %q, want the usual %q", versioned.Spec.Agent.Issuer, targetcluster.ServiceAccountIssuer)
+	if versioned.Spec.Agent.Issuer != testenv.ServiceAccountIssuer {
+		t.Errorf("spec.agent.issuer %q, want the usual %q", versioned.Spec.Agent.Issuer, testenv.ServiceAccountIssuer)
 	}
 }

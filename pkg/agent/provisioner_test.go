@@ -17,7 +17,7 @@ import (
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/infroware/janus/pkg/agent/internal/targetcluster"
+	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -35,7 +35,7 @@ func grantSpec(request string, namespaces ...string) tunnel.GrantSpec {
 // working as the admin with an agent namespace of its own, two namespaces
 // to grant, and a request whose grant is removed when the test ends.
 type grantTest struct {
-	cluster          *targetcluster.Cluster
+	cluster          *testenv.BareCluster
 	ctx              context.Context
 	provisioner      *Provisioner
 	agentNS          string
@@ -486,7 +486,7 @@ func foreignRoleBinding(name, namespace string) *rbacv1.RoleBinding {
 
 // limitedAgent is a client for a user with the agent's rules, narrowed by
 // limits.
-func limitedAgent(t *testing.T, ctx context.Context, c *targetcluster.Cluster, agentNS string, limits agentLimits) kubernetes.Interface {
+func limitedAgent(t *testing.T, ctx context.Context, c *testenv.BareCluster, agentNS string, limits agentLimits) kubernetes.Interface {
 	t.Helper()
 	user := newRequestName("limited-agent")
 	rules := []rbacv1.PolicyRule{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/infroware/janus/pkg/agent/internal/targetcluster"
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // pollTimeout bounds every wait for the target cluster to catch up (its
@@ -32,7 +33,7 @@ const pollTimeout = 30 * time.Second
 // using their own namespaces and request names.
 var target struct {
 	once    sync.Once
-	cluster *targetcluster.Cluster
+	cluster *testenv.BareCluster
 	dir     string
 	err     error
 }
@@ -57,7 +58,7 @@ func TestMain(m *testing.M) {
 // targetCluster returns the package's running target cluster, with the
 // ClusterRole janus-grant as rbac.yaml ships it, whatever an earlier test
 // did to it.
-func targetCluster(t *testing.T) *targetcluster.Cluster {
+func targetCluster(t *testing.T) *testenv.BareCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts etcd and kube-apiserver")
@@ -65,7 +66,12 @@ func targetCluster(t *testing.T) *targetcluster.Cluster {
 	target.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		binDir, err := targetcluster.BinDir(ctx, filepath.Join("..", ".."))
+		repoRoot, err := testenv.FindRepoRoot(".")
+		if err != nil {
+			target.err = err
+			return
+		}
+		binDir, err := testenv.UpstreamBinDir(ctx, repoRoot, io.Discard)
 		if err != nil {
 			target.err = err
 			return
@@ -75,7 +81,7 @@ func targetCluster(t *testing.T) *targetcluster.Cluster {
 			return
 		}
 		begin := time.Now()
-		target.cluster, target.err = targetcluster.Start(ctx, binDir, target.dir)
+		target.cluster, target.err = testenv.StartBareCluster(ctx, binDir, target.dir)
 		fmt.Fprintf(os.Stderr, "target cluster (etcd, kube-apiserver) started in %s\n", time.Since(begin).Round(10*time.Millisecond))
 	})
 	if target.err != nil {
@@ -107,7 +113,7 @@ func newRequestName(prefix string) string {
 
 // newTestProvisioner returns a provisioner working as the cluster's admin,
 // with an agent namespace of its own.
-func newTestProvisioner(t *testing.T, ctx context.Context, c *targetcluster.Cluster, excluded ...string) (*Provisioner, string) {
+func newTestProvisioner(t *testing.T, ctx context.Context, c *testenv.BareCluster, excluded ...string) (*Provisioner, string) {
 	t.Helper()
 	agentNamespace := newNamespace(t, ctx, c.Admin, "agent")
 	return NewProvisioner(c.Admin, agentNamespace, append(excluded, DefaultExcludedNamespaces...)), agentNamespace
@@ -247,7 +253,7 @@ func requireAccess(t *testing.T, ctx context.Context, client kubernetes.Interfac
 }
 
 // serviceAccountToken mints a token of a ServiceAccount as the admin.
-func serviceAccountToken(t *testing.T, ctx context.Context, c *targetcluster.Cluster, namespace, name string) string {
+func serviceAccountToken(t *testing.T, ctx context.Context, c *testenv.BareCluster, namespace, name string) string {
 	t.Helper()
 	tr, err := c.Admin.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
@@ -256,7 +262,7 @@ func serviceAccountToken(t *testing.T, ctx context.Context, c *targetcluster.Clu
 	return tr.Status.Token
 }
 
-func clientForToken(t *testing.T, c *targetcluster.Cluster, token string) kubernetes.Interface {
+func clientForToken(t *testing.T, c *testenv.BareCluster, token string) kubernetes.Interface {
 	t.Helper()
 	client, err := kubernetes.NewForConfig(c.ConfigForToken(token))
 	if err != nil {
@@ -267,7 +273,7 @@ func clientForToken(t *testing.T, c *targetcluster.Cluster, token string) kubern
 
 // removeOnCleanup removes the request's grant when the test ends, as the
 // admin, so that later tests see a clean cluster.
-func removeOnCleanup(t *testing.T, c *targetcluster.Cluster, agentNamespace string, requests ...string) {
+func removeOnCleanup(t *testing.T, c *testenv.BareCluster, agentNamespace string, requests ...string) {
 	t.Cleanup(func() {
 		p := NewProvisioner(c.Admin, agentNamespace, nil)
 		for _, r := range requests {

@@ -2,13 +2,12 @@ package framework
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/cert"
 
+	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/cmd/server"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
@@ -38,7 +37,7 @@ type Server struct {
 	Backend Backend
 
 	servingCA []byte
-	proxy     *frontProxyPKI
+	proxy     *testenv.FrontProxy
 }
 
 // Option changes the server's options before it starts.
@@ -48,18 +47,24 @@ type Option func(*server.JanusServerOptions)
 // decides every request; build it with NewRuleAuthorizer.
 func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opts ...Option) *Server {
 	t.Helper()
-	proxy := newFrontProxyPKI(t)
 	certDir := t.TempDir()
-	servingCert, servingKey, err := cert.GenerateSelfSignedCertKey("127.0.0.1", []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"})
+	proxy, err := testenv.NewFrontProxy(certDir)
 	if err != nil {
-		t.Fatalf("generating serving certificate: %v", err)
+		t.Fatalf("generating front-proxy certificates: %v", err)
 	}
-	certFile, keyFile := filepath.Join(certDir, "serving.crt"), filepath.Join(certDir, "serving.key")
-	if err := os.WriteFile(certFile, servingCert, 0o600); err != nil {
-		t.Fatal(err)
+	servingCA, err := testenv.NewCA("janus-test-serving-ca")
+	if err != nil {
+		t.Fatalf("generating serving CA: %v", err)
 	}
-	if err := os.WriteFile(keyFile, servingKey, 0o600); err != nil {
-		t.Fatal(err)
+	files := &testenv.PEMFiles{Dir: certDir}
+	certFile, keyFile := files.Issue(servingCA, "serving", testenv.CertSpec{
+		CommonName: "127.0.0.1",
+		DNSNames:   []string{"localhost"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1")},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	if files.Err != nil {
+		t.Fatalf("generating serving certificate: %v", files.Err)
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,12 +78,12 @@ func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opt
 	ro.SecureServing.ServerCert.CertKey.KeyFile = keyFile
 	ro.Authentication.RemoteKubeConfigFileOptional = true
 	ro.Authentication.SkipInClusterLookup = true
-	ro.Authentication.RequestHeader.ClientCAFile = proxy.caFile
+	ro.Authentication.RequestHeader.ClientCAFile = proxy.CAFile
 	ro.Authentication.RequestHeader.UsernameHeaders = []string{"X-Remote-User"}
 	ro.Authentication.RequestHeader.UIDHeaders = []string{"X-Remote-Uid"}
 	ro.Authentication.RequestHeader.GroupHeaders = []string{"X-Remote-Group"}
 	ro.Authentication.RequestHeader.ExtraHeaderPrefixes = []string{"X-Remote-Extra-"}
-	ro.Authentication.RequestHeader.AllowedNames = []string{proxy.clientName}
+	ro.Authentication.RequestHeader.AllowedNames = []string{proxy.ClientName}
 	ro.Authorization.RemoteKubeConfigFileOptional = true
 	// Without a kube-apiserver there are no core informers: no webhook
 	// admission and no priority-and-fairness, which the e2e tests cover.
@@ -141,7 +146,7 @@ func StartServer(t testing.TB, backend Backend, authz authorizer.Authorizer, opt
 		}
 	}()
 
-	s := &Server{URL: "https://" + listener.Addr().String(), Backend: backend, servingCA: servingCert, proxy: proxy}
+	s := &Server{URL: "https://" + listener.Addr().String(), Backend: backend, servingCA: servingCA.CertPEM, proxy: proxy}
 	s.waitReady(t)
 	return s
 }
@@ -177,8 +182,8 @@ func (s *Server) Config(u User) *rest.Config {
 		Host: s.URL,
 		TLSClientConfig: rest.TLSClientConfig{
 			CAData:   s.servingCA,
-			CertFile: s.proxy.certFile,
-			KeyFile:  s.proxy.keyFile,
+			CertFile: s.proxy.CertFile,
+			KeyFile:  s.proxy.KeyFile,
 		},
 		QPS:   -1,
 		Burst: -1,
