@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -196,25 +195,15 @@ func startRelay(b *testing.B, name, self string, c benchRelayConfig, l *net.TCPL
 	}
 	defer f.Close()
 	defer l.Close()
-	logPath := filepath.Join(bed.LogDir(), name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logFile.Close()
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), benchRelayEnv+"="+string(spec))
 	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting %s: %v", name, err)
+	p, err := testenv.StartCommand(name, bed.LogDir(), cmd)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return testenv.ProcessInfo{Name: name, PID: cmd.Process.Pid, Binary: self, LogFile: logPath}
+	b.Cleanup(func() { _ = p.Kill() })
+	return p.ProcessInfo
 }
 
 // hostOf is the host:port of an https URL.
