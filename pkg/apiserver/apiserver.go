@@ -1,8 +1,8 @@
 package apiserver
 
 import (
-	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -82,36 +82,33 @@ func (cfg *Config) Complete() CompletedConfig {
 // New builds the server: the janus.infroware.io API group, the agents'
 // tunnel endpoint and the lifecycle controller.
 func (c completedConfig) New() (*JanusServer, error) {
-	// The tunnel endpoint is part of the handler chain built by New below,
-	// while the Cluster storage must be built after it; agents only arrive
-	// once the server runs, when clusters is set.
-	var clusters *cluster.REST
-	tunnels := tunnel.NewServer(clusterGetterFunc(func(ctx context.Context, name string) (*janus.Cluster, error) {
-		return clusters.GetCluster(ctx, name)
-	}), c.ExtraConfig.AgentTokenMaxLifetime)
+	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	tunnels := tunnel.NewServer(clusters.Cluster, c.ExtraConfig.AgentTokenMaxLifetime)
+	// Agents authenticate with their own cluster's token, which the API
+	// server's authentication must neither see nor judge, and hold their
+	// tunnel open for days: /connect goes around the handler chain.
+	buildChain := c.GenericConfig.BuildHandlerChainFunc
+	c.GenericConfig.BuildHandlerChainFunc = func(apiHandler http.Handler, config *genericapiserver.Config) http.Handler {
+		chain := buildChain(apiHandler, config)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == tunnel.ConnectPath {
+				tunnels.ServeHTTP(w, r)
+				return
+			}
+			chain.ServeHTTP(w, r)
+		})
+	}
 	genericServer, err := c.GenericConfig.New("janus-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("building generic API server: %w", err)
 	}
-	// Agents authenticate with their own cluster's token, which the API
-	// server's authentication must neither see nor judge, and hold their
-	// tunnel open for days: /connect goes around the handler chain.
-	chain := genericServer.Handler.FullHandlerChain
-	genericServer.Handler.FullHandlerChain = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == tunnel.ConnectPath {
-			tunnels.ServeHTTP(w, r)
-			return
-		}
-		chain.ServeHTTP(w, r)
-	})
 
-	clusters, clusterStatus, err := cluster.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
-	if err != nil {
-		return nil, err
-	}
 	recorder, stopRecorder := events.NewRecorder(c.ExtraConfig.KubeClient)
 	requests, err := accessrequest.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, accessrequest.Options{
-		Clusters:          clusters,
+		Clusters:          clusters.Cluster,
 		Authorizer:        c.GenericConfig.Authorization.Authorizer,
 		Policy:            c.ExtraConfig.Policy,
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
@@ -128,8 +125,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 	}
 
 	storage := requests.Resources()
-	storage["clusters"] = clusters
-	storage["clusters/status"] = clusterStatus
+	maps.Copy(storage, clusters.Resources())
 
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(janus.GroupName, Scheme, ParameterCodec, Codecs)
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage(storage)
@@ -146,10 +142,4 @@ func (c completedConfig) New() (*JanusServer, error) {
 		return nil
 	})
 	return &JanusServer{GenericAPIServer: genericServer, Tunnels: tunnels}, nil
-}
-
-type clusterGetterFunc func(ctx context.Context, name string) (*janus.Cluster, error)
-
-func (f clusterGetterFunc) GetCluster(ctx context.Context, name string) (*janus.Cluster, error) {
-	return f(ctx, name)
 }

@@ -31,13 +31,7 @@ import (
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
-const (
-	etcdPathPrefix = "/registry/janus.infroware.io"
-	// datastoreMarker stands in for the etcd server list when it comes from
-	// --datastore-endpoint, until Config has started the datastore and knows
-	// the real address.
-	datastoreMarker = "from-datastore-endpoint"
-)
+const etcdPathPrefix = "/registry/janus.infroware.io"
 
 // DefaultExcludedNamespaces may never be requested: the control plane's own
 // namespaces and Janus's.
@@ -126,24 +120,29 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
-// Complete fills in what the flags leave open.
+// Complete fills in what the flags leave open: nothing yet, since the
+// etcd server list of --datastore-endpoint is known only once Config has
+// started the datastore.
 func (o *JanusServerOptions) Complete() error {
-	servers := &o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList
-	if len(*servers) == 0 {
-		*servers = []string{datastoreMarker}
-	}
 	return nil
 }
 
 // Validate reports every problem with the flags.
 func (o *JanusServerOptions) Validate() error {
 	var errs []error
-	errs = append(errs, o.RecommendedOptions.Validate()...)
+	recommended := *o.RecommendedOptions
 	if o.usesDatastoreEndpoint() {
+		// Upstream insists on --etcd-servers. Its other etcd options are
+		// checked on a copy naming the datastore Config will start; the
+		// options themselves keep an empty list until then.
+		etcd := *recommended.Etcd
+		etcd.StorageConfig.Transport.ServerList = []string{"unix://janus-datastore"}
+		recommended.Etcd = &etcd
 		errs = append(errs, o.Datastore.Validate()...)
 	} else if o.Datastore.Endpoint != "" {
 		errs = append(errs, errors.New("--datastore-endpoint and --etcd-servers are mutually exclusive"))
 	}
+	errs = append(errs, recommended.Validate()...)
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
@@ -164,8 +163,7 @@ func (o *JanusServerOptions) Validate() error {
 
 // usesDatastoreEndpoint is true unless --etcd-servers names etcd directly.
 func (o *JanusServerOptions) usesDatastoreEndpoint() bool {
-	servers := o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList
-	return len(servers) == 1 && servers[0] == datastoreMarker
+	return len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0
 }
 
 // Config starts the datastore and builds the server configuration. The
