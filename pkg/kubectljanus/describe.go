@@ -117,6 +117,9 @@ func describeRequest(w *description, ar *v1alpha1.AccessRequest, now time.Time) 
 	for _, a := range st.Approvals {
 		rows = append(rows, []string{a.User, when(a.Time, now), durationOrNone(a.Duration), orNone(oneLine(a.Reason))})
 	}
+	if st.RequiredApprovals > 0 {
+		w.field("Needs Approvals", fmt.Sprintf("%d, %d given", st.RequiredApprovals, len(st.Approvals)))
+	}
 	w.table("Approvals", []string{"USER", "TIME", "DURATION", "REASON"}, rows)
 	if st.Decision == nil {
 		w.field("Decision", "<none>")

@@ -115,6 +115,12 @@ type AccessRequestStatus struct {
 	Conditions []metav1.Condition
 	// approvals holds one entry per distinct approver.
 	Approvals []Decision
+	// requiredApprovals is the number of distinct approvals the request
+	// needs, copied from its Cluster's spec.approval.required when it was
+	// created, so that a later change of the Cluster does not change it.
+	// Zero on requests created before it was recorded: their Cluster's
+	// current policy applies.
+	RequiredApprovals int32
 	// decision records who denied, revoked or withdrew the request.
 	Decision *Decision
 	// extensions records each extension of an active request.
@@ -138,6 +144,8 @@ type AccessRequestStatus struct {
 type Decision struct {
 	// user who decided.
 	User string
+	// uid of the user who decided, as authenticated.
+	UID string
 	// time of the decision.
 	Time metav1.Time
 	// reason the user gave.
@@ -210,7 +218,9 @@ type Cluster struct {
 type ClusterSpec struct {
 	// displayName is a human-friendly name.
 	DisplayName string
-	// agent says how the cluster's agent proves its identity.
+	// agent says how the cluster's agent proves its identity. Whoever can
+	// change it can become the cluster's agent, so after creation it changes
+	// only through the clusters/agent subresource.
 	Agent ClusterAgent
 	// excludedNamespaces may never be requested in this cluster, in addition
 	// to the server's --excluded-namespaces.

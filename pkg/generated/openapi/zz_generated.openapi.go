@@ -519,6 +519,13 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							},
 						},
 					},
+					"requiredApprovals": {
+						SchemaProps: spec.SchemaProps{
+							Description: "requiredApprovals is the number of distinct approvals the request needs, copied from its Cluster's spec.approval.required when it was created, so that a later change of the Cluster does not change it. Zero on requests created before it was recorded: their Cluster's current policy applies.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
 					"decision": {
 						SchemaProps: spec.SchemaProps{
 							Description: "decision records who denied, revoked or withdrew the request.",
@@ -868,7 +875,7 @@ func schema_pkg_apis_janus_v1alpha1_ClusterSpec(ref common.ReferenceCallback) co
 					},
 					"agent": {
 						SchemaProps: spec.SchemaProps{
-							Description: "agent says how the cluster's agent proves its identity.",
+							Description: "agent says how the cluster's agent proves its identity. Whoever can change it can become the cluster's agent, so after creation it changes only through the clusters/agent subresource.",
 							Default:     map[string]interface{}{},
 							Ref:         ref(v1alpha1.ClusterAgent{}.OpenAPIModelName()),
 						},
@@ -985,6 +992,13 @@ func schema_pkg_apis_janus_v1alpha1_Decision(ref common.ReferenceCallback) commo
 						SchemaProps: spec.SchemaProps{
 							Description: "user who decided.",
 							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "uid of the user who decided, as authenticated.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

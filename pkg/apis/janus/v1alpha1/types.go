@@ -140,6 +140,13 @@ type AccessRequestStatus struct {
 	// +optional
 	// +listType=atomic
 	Approvals []Decision `json:"approvals,omitempty"`
+	// requiredApprovals is the number of distinct approvals the request
+	// needs, copied from its Cluster's spec.approval.required when it was
+	// created, so that a later change of the Cluster does not change it.
+	// Zero on requests created before it was recorded: their Cluster's
+	// current policy applies.
+	// +optional
+	RequiredApprovals int32 `json:"requiredApprovals,omitempty"`
 	// decision records who denied, revoked or withdrew the request.
 	// +optional
 	Decision *Decision `json:"decision,omitempty"`
@@ -174,6 +181,9 @@ type AccessRequestStatus struct {
 type Decision struct {
 	// user who decided.
 	User string `json:"user"`
+	// uid of the user who decided, as authenticated.
+	// +optional
+	UID string `json:"uid,omitempty"`
 	// time of the decision.
 	Time metav1.Time `json:"time"`
 	// reason the user gave.
@@ -245,6 +255,7 @@ type AccessRequestList struct {
 
 // +genclient
 // +genclient:nonNamespaced
+// +genclient:method=UpdateAgent,verb=update,subresource=agent
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Cluster registers a target cluster whose agent Janus trusts, and the
@@ -264,7 +275,9 @@ type ClusterSpec struct {
 	// displayName is a human-friendly name.
 	// +optional
 	DisplayName string `json:"displayName,omitempty"`
-	// agent says how the cluster's agent proves its identity.
+	// agent says how the cluster's agent proves its identity. Whoever can
+	// change it can become the cluster's agent, so after creation it changes
+	// only through the clusters/agent subresource.
 	// +optional
 	Agent ClusterAgent `json:"agent,omitempty"`
 	// excludedNamespaces may never be requested in this cluster, in addition

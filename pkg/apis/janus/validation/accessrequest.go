@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -121,11 +122,18 @@ func ValidateAccessRequestUpdate(newAR, oldAR *janus.AccessRequest) field.ErrorL
 
 // phaseTransitions lists, for each phase, the phases a request may move to.
 // Staying in the same phase is allowed for non-terminal phases (approvals
-// accumulating, sessions recorded, extensions).
+// accumulating, sessions recorded, extensions). A deleted request that may
+// hold a grant is Revoked, one that may not keeps its phase.
 var phaseTransitions = map[janus.AccessRequestPhase]sets.Set[janus.AccessRequestPhase]{
 	janus.AccessRequestPending:  sets.New(janus.AccessRequestPending, janus.AccessRequestApproved, janus.AccessRequestDenied, janus.AccessRequestWithdrawn),
 	janus.AccessRequestApproved: sets.New(janus.AccessRequestApproved, janus.AccessRequestActive, janus.AccessRequestFailed, janus.AccessRequestRevoked, janus.AccessRequestWithdrawn),
 	janus.AccessRequestActive:   sets.New(janus.AccessRequestActive, janus.AccessRequestExpired, janus.AccessRequestRevoked, janus.AccessRequestWithdrawn),
+}
+
+// knownPhases are every phase of the lifecycle.
+var knownPhases = []janus.AccessRequestPhase{
+	janus.AccessRequestPending, janus.AccessRequestApproved, janus.AccessRequestActive, janus.AccessRequestExpired,
+	janus.AccessRequestDenied, janus.AccessRequestWithdrawn, janus.AccessRequestRevoked, janus.AccessRequestFailed,
 }
 
 // IsTerminal reports whether a request in phase can never change phase again.
@@ -134,25 +142,85 @@ func IsTerminal(phase janus.AccessRequestPhase) bool {
 	return !ok
 }
 
-// ValidateAccessRequestStatusUpdate checks a status change: the phase moves
-// only along the lifecycle, and a finished request's status is frozen apart
-// from recording the end of its sessions. The grant finalizer goes this
-// way too, once the status says there is no grant left.
+// ValidateAccessRequestStatusUpdate checks a status change, whoever writes
+// it, so that no status describes what the lifecycle cannot reach: the
+// phase moves only along the lifecycle, an Approved or Active request has
+// its quorum of distinct approvals, an Active one knows when it started and
+// when it ends, and the quorum fixed at creation never changes. The grant
+// finalizer goes this way too, once the status says there is no grant left.
 func ValidateAccessRequestStatusUpdate(newAR, oldAR *janus.AccessRequest) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newAR.ObjectMeta, &oldAR.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateFinalizersUpdate(newAR, oldAR, field.NewPath("metadata"))...)
 	fldPath := field.NewPath("status")
-	from, to := oldAR.Status.Phase, newAR.Status.Phase
-	if next, ok := phaseTransitions[from]; ok {
-		if !next.Has(to) {
-			allErrs = append(allErrs, field.Invalid(fldPath.Child("phase"), to, fmt.Sprintf("a request cannot move from %s to %s", from, to)))
-		}
-	} else if from != to {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("phase"), to, fmt.Sprintf("the request is %s, which is final", from)))
+	allErrs = append(allErrs, validatePhaseTransition(oldAR.Status.Phase, newAR.Status.Phase, fldPath.Child("phase"))...)
+	if newAR.Status.RequiredApprovals != oldAR.Status.RequiredApprovals {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("requiredApprovals"), "is fixed when the request is created"))
 	}
-	if (to == janus.AccessRequestActive) && (newAR.Status.ActivatedAt == nil || newAR.Status.ExpiresAt == nil) {
-		allErrs = append(allErrs, field.Required(fldPath.Child("expiresAt"), "an Active request has activatedAt and expiresAt"))
+	status := &newAR.Status
+	switch status.Phase {
+	case janus.AccessRequestApproved, janus.AccessRequestActive:
+		// Requests from before requiredApprovals was recorded were approved
+		// under their Cluster's policy of the time; they had one at least.
+		required := max(int(status.RequiredApprovals), 1)
+		if got := DistinctApprovers(status.Approvals); got < required {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("approvals"), got,
+				fmt.Sprintf("an %s request has at least %d distinct approvals", status.Phase, required)))
+		}
+	}
+	if status.Phase == janus.AccessRequestActive {
+		if status.ActivatedAt == nil {
+			allErrs = append(allErrs, field.Required(fldPath.Child("activatedAt"), "an Active request has activatedAt and expiresAt"))
+		}
+		switch {
+		case status.ExpiresAt == nil:
+			allErrs = append(allErrs, field.Required(fldPath.Child("expiresAt"), "an Active request has activatedAt and expiresAt"))
+		case status.ActivatedAt != nil && !status.ExpiresAt.After(status.ActivatedAt.Time):
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("expiresAt"), status.ExpiresAt.UTC().Format(time.RFC3339), "must be after activatedAt"))
+		}
 	}
 	allErrs = append(allErrs, metav1validation.ValidateConditions(newAR.Status.Conditions, fldPath.Child("conditions"))...)
 	return allErrs
+}
+
+// validatePhaseTransition allows the moves of the lifecycle, and staying put.
+func validatePhaseTransition(from, to janus.AccessRequestPhase, fldPath *field.Path) field.ErrorList {
+	if !slices.Contains(knownPhases, to) {
+		return field.ErrorList{field.NotSupported(fldPath, to, knownPhases)}
+	}
+	if from == to {
+		return nil
+	}
+	next, ok := phaseTransitions[from]
+	if !ok {
+		return field.ErrorList{field.Invalid(fldPath, to, fmt.Sprintf("the request is %s, which is final", from))}
+	}
+	if !next.Has(to) {
+		return field.ErrorList{field.Invalid(fldPath, to, fmt.Sprintf("a request cannot move from %s to %s", from, to))}
+	}
+	return nil
+}
+
+// DistinctApprovers counts the approvals of different people. Two
+// approvals are one person's when they share the username or a UID: a UID
+// that approves again under another name counts once, and so does a name.
+func DistinctApprovers(approvals []janus.Decision) int {
+	names, uids := sets.New[string](), sets.New[string]()
+	n := 0
+	for _, a := range approvals {
+		seen := a.User == "" || names.Has(a.User) || (a.UID != "" && uids.Has(a.UID))
+		names.Insert(a.User)
+		if a.UID != "" {
+			uids.Insert(a.UID)
+		}
+		if !seen {
+			n++
+		}
+	}
+	return n
+}
+
+// SameDecider reports whether a decision was taken by the user with this
+// username or (non-empty) UID.
+func SameDecider(d janus.Decision, username, uid string) bool {
+	return d.User == username || (uid != "" && d.UID == uid)
 }

@@ -135,6 +135,7 @@ func TestValidateAccessRequestUpdateFreezesSpec(t *testing.T) {
 
 func TestValidateAccessRequestStatusUpdateFollowsLifecycle(t *testing.T) {
 	now := metav1.Now()
+	later := metav1.NewTime(now.Add(time.Hour))
 	allowed := map[janus.AccessRequestPhase][]janus.AccessRequestPhase{
 		janus.AccessRequestPending:   {janus.AccessRequestPending, janus.AccessRequestApproved, janus.AccessRequestDenied, janus.AccessRequestWithdrawn},
 		janus.AccessRequestApproved:  {janus.AccessRequestApproved, janus.AccessRequestActive, janus.AccessRequestFailed, janus.AccessRequestRevoked, janus.AccessRequestWithdrawn},
@@ -151,23 +152,200 @@ func TestValidateAccessRequestStatusUpdateFollowsLifecycle(t *testing.T) {
 			old := validRequest()
 			old.ResourceVersion = "1"
 			old.Status.Phase = from
+			old.Status.RequiredApprovals = 1
+			old.Status.Approvals = []janus.Decision{{User: "bob", UID: "uid-bob", Time: now}}
 			next := old.DeepCopy()
 			next.Status.Phase = to
-			next.Status.ActivatedAt, next.Status.ExpiresAt = &now, &now
+			next.Status.ActivatedAt, next.Status.ExpiresAt = &now, &later
 			errs := ValidateAccessRequestStatusUpdate(next, old)
 			want := sets.New(allowed[from]...).Has(to)
 			if (len(errs) == 0) != want {
 				t.Errorf("%s → %s: allowed=%v, errors %v", from, to, want, errs)
 			}
+			if !want && strings.Join(fieldsOf(errs), ",") != "status.phase" {
+				t.Errorf("%s → %s: errors on %v, want status.phase", from, to, fieldsOf(errs))
+			}
 		}
 	}
-	// Active needs its clock.
-	old := validRequest()
-	old.ResourceVersion = "1"
-	old.Status.Phase = janus.AccessRequestApproved
-	next := old.DeepCopy()
-	next.Status.Phase = janus.AccessRequestActive
-	if got := fieldsOf(ValidateAccessRequestStatusUpdate(next, old)); strings.Join(got, ",") != "status.expiresAt" {
-		t.Errorf("Active without expiresAt: errors on %v", got)
+}
+
+// TestValidateAccessRequestStatusUpdateRefusesImpossibleStatus: whoever may
+// write accessrequests/status still cannot write a status the lifecycle
+// never reaches.
+func TestValidateAccessRequestStatusUpdateRefusesImpossibleStatus(t *testing.T) {
+	now := metav1.Now()
+	later := metav1.NewTime(now.Add(time.Hour))
+	earlier := metav1.NewTime(now.Add(-time.Hour))
+	bob := janus.Decision{User: "bob", UID: "uid-bob", Time: now}
+	carol := janus.Decision{User: "carol", UID: "uid-carol", Time: now}
+	cases := map[string]struct {
+		from   janus.AccessRequestPhase
+		before func(*janus.AccessRequestStatus)
+		after  func(*janus.AccessRequestStatus)
+		want   []string
+	}{
+		"approved with its quorum": {
+			from: janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob, carol}
+			},
+		},
+		"approved with no approvals": {
+			from:  janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) { s.Phase, s.Approvals = janus.AccessRequestApproved, nil },
+			want:  []string{"status.approvals"},
+		},
+		"approved with one of two": {
+			from: janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob}
+			},
+			want: []string{"status.approvals"},
+		},
+		"approved twice by one UID under two names": {
+			from: janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob, {User: "robert", UID: "uid-bob", Time: now}}
+			},
+			want: []string{"status.approvals"},
+		},
+		"approved twice by one name": {
+			from: janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob, {User: "bob", UID: "uid-other", Time: now}}
+			},
+			want: []string{"status.approvals"},
+		},
+		"approved by an empty name": {
+			from: janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob, {Time: now}}
+			},
+			want: []string{"status.approvals"},
+		},
+		"a request from before the quorum was recorded, approved once": {
+			from:   janus.AccessRequestPending,
+			before: func(s *janus.AccessRequestStatus) { s.RequiredApprovals = 0 },
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Approvals = janus.AccessRequestApproved, []janus.Decision{bob}
+			},
+		},
+		"a request from before the quorum was recorded, not approved": {
+			from:   janus.AccessRequestPending,
+			before: func(s *janus.AccessRequestStatus) { s.RequiredApprovals = 0 },
+			after:  func(s *janus.AccessRequestStatus) { s.Phase = janus.AccessRequestApproved },
+			want:   []string{"status.approvals"},
+		},
+		"quorum lowered": {
+			from:  janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) { s.RequiredApprovals = 1 },
+			want:  []string{"status.requiredApprovals"},
+		},
+		"active with its clock": {
+			from: janus.AccessRequestApproved,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.ActivatedAt, s.ExpiresAt = janus.AccessRequestActive, &now, &later
+			},
+		},
+		"active without expiresAt": {
+			from:  janus.AccessRequestApproved,
+			after: func(s *janus.AccessRequestStatus) { s.Phase, s.ActivatedAt = janus.AccessRequestActive, &now },
+			want:  []string{"status.expiresAt"},
+		},
+		"active without activatedAt and expiresAt": {
+			from:  janus.AccessRequestApproved,
+			after: func(s *janus.AccessRequestStatus) { s.Phase = janus.AccessRequestActive },
+			want:  []string{"status.activatedAt", "status.expiresAt"},
+		},
+		"active expiring before it started": {
+			from: janus.AccessRequestApproved,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.ActivatedAt, s.ExpiresAt = janus.AccessRequestActive, &now, &earlier
+			},
+			want: []string{"status.expiresAt"},
+		},
+		"active with its approvals taken away": {
+			from: janus.AccessRequestActive,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Approvals = nil
+			},
+			want: []string{"status.approvals"},
+		},
+		"expired made active again": {
+			from:  janus.AccessRequestExpired,
+			after: func(s *janus.AccessRequestStatus) { s.Phase = janus.AccessRequestActive },
+			want:  []string{"status.phase"},
+		},
+		"an unknown phase": {
+			from:  janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) { s.Phase = "Granted" },
+			want:  []string{"status.phase"},
+		},
+		"no phase": {
+			from:  janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) { s.Phase = "" },
+			want:  []string{"status.phase"},
+		},
+		"a deleted pending request keeps its phase": {
+			from:  janus.AccessRequestPending,
+			after: func(s *janus.AccessRequestStatus) { s.Message = "deleted" },
+		},
+		"a deleted approved request is revoked": {
+			from: janus.AccessRequestApproved,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Phase, s.Decision = janus.AccessRequestRevoked, &janus.Decision{Reason: janus.DecisionReasonDeleted, Time: now}
+			},
+		},
+		"a session recorded on a finished request": {
+			from: janus.AccessRequestExpired,
+			after: func(s *janus.AccessRequestStatus) {
+				s.Sessions = []janus.Session{{ID: "1", User: "alice", EndedAt: &now}}
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			old := validRequest()
+			old.ResourceVersion = "1"
+			old.Status = janus.AccessRequestStatus{Phase: tc.from, RequiredApprovals: 2}
+			if tc.from != janus.AccessRequestPending {
+				old.Status.Approvals = []janus.Decision{bob, carol}
+			}
+			if tc.from == janus.AccessRequestActive || tc.from == janus.AccessRequestExpired {
+				old.Status.ActivatedAt, old.Status.ExpiresAt = &now, &later
+			}
+			if tc.before != nil {
+				tc.before(&old.Status)
+			}
+			next := old.DeepCopy()
+			tc.after(&next.Status)
+			got := fieldsOf(ValidateAccessRequestStatusUpdate(next, old))
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("errors on %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDistinctApproversCountsANameOrAUIDOnce(t *testing.T) {
+	cases := map[string]struct {
+		approvals []janus.Decision
+		want      int
+	}{
+		"none":                     {nil, 0},
+		"two people":               {[]janus.Decision{{User: "bob", UID: "1"}, {User: "carol", UID: "2"}}, 2},
+		"one UID, two names":       {[]janus.Decision{{User: "bob", UID: "1"}, {User: "robert", UID: "1"}}, 1},
+		"one name, two UIDs":       {[]janus.Decision{{User: "bob", UID: "1"}, {User: "bob", UID: "2"}}, 1},
+		"names without UIDs":       {[]janus.Decision{{User: "bob"}, {User: "carol"}}, 2},
+		"a name seen by its UID":   {[]janus.Decision{{User: "bob", UID: "1"}, {User: "robert", UID: "1"}, {User: "robert", UID: "3"}}, 1},
+		"an empty name is nobody":  {[]janus.Decision{{UID: "1"}}, 0},
+		"a UID-less repeat of bob": {[]janus.Decision{{User: "bob", UID: "1"}, {User: "bob"}}, 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := DistinctApprovers(tc.approvals); got != tc.want {
+				t.Errorf("DistinctApprovers = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,8 +19,25 @@ func ValidateCluster(c *janus.Cluster) field.ErrorList {
 	return append(allErrs, validateClusterSpec(&c.Spec, field.NewPath("spec"))...)
 }
 
-// ValidateClusterUpdate checks an update of a Cluster's spec.
+// AgentSubresource is the subresource through which spec.agent changes.
+const AgentSubresource = "clusters/agent"
+
+// ValidateClusterUpdate checks an update of a Cluster's spec. spec.agent is
+// agent trust — whoever changes it can become the cluster's agent and see
+// every session — so it is its own permission: a plain update may not touch
+// it.
 func ValidateClusterUpdate(newC, oldC *janus.Cluster) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newC.ObjectMeta, &oldC.ObjectMeta, field.NewPath("metadata"))
+	if !apiequality.Semantic.DeepEqual(newC.Spec.Agent, oldC.Spec.Agent) {
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec", "agent"),
+			"agent trust changes only through the "+AgentSubresource+" subresource (RBAC verb update on "+AgentSubresource+")"))
+	}
+	return append(allErrs, validateClusterSpec(&newC.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateClusterAgentUpdate checks a change of agent trust through the
+// clusters/agent subresource.
+func ValidateClusterAgentUpdate(newC, oldC *janus.Cluster) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newC.ObjectMeta, &oldC.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, validateClusterSpec(&newC.Spec, field.NewPath("spec"))...)
 }

@@ -45,3 +45,48 @@ func TestValidateCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateClusterUpdateKeepsAgentTrustToItsSubresource: a plain update
+// may change the policy of a Cluster but not whom it trusts as its agent;
+// the clusters/agent subresource may.
+func TestValidateClusterUpdateKeepsAgentTrustToItsSubresource(t *testing.T) {
+	old := &janus.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "prod-eu", ResourceVersion: "1"},
+		Spec: janus.ClusterSpec{
+			Agent:    janus.ClusterAgent{Issuer: "https://kubernetes.default.svc.cluster.local", ServiceAccount: "janus/janus-agent"},
+			Approval: janus.ApprovalPolicy{Required: 2},
+		},
+	}
+	cases := map[string]struct {
+		mutate       func(*janus.Cluster)
+		plain, agent []string
+	}{
+		"display name":        {func(c *janus.Cluster) { c.Spec.DisplayName = "Prod" }, nil, nil},
+		"approvals lowered":   {func(c *janus.Cluster) { c.Spec.Approval.Required = 1 }, nil, nil},
+		"another issuer":      {func(c *janus.Cluster) { c.Spec.Agent.Issuer = "https://evil.example.com" }, []string{"spec.agent"}, nil},
+		"other keys":          {func(c *janus.Cluster) { c.Spec.Agent.JWKS = `{"keys":[]}` }, []string{"spec.agent"}, nil},
+		"another agent":       {func(c *janus.Cluster) { c.Spec.Agent.ServiceAccount = "kube-system/default" }, []string{"spec.agent"}, nil},
+		"trust taken away":    {func(c *janus.Cluster) { c.Spec.Agent = janus.ClusterAgent{} }, []string{"spec.agent"}, nil},
+		"an invalid issuer":   {func(c *janus.Cluster) { c.Spec.Agent.Issuer = "http://x" }, []string{"spec.agent", "spec.agent.issuer"}, []string{"spec.agent.issuer"}},
+		"nothing at all":      {func(*janus.Cluster) {}, nil, nil},
+		"an invalid approval": {func(c *janus.Cluster) { c.Spec.Approval.Required = 0 }, []string{"spec.approval.required"}, []string{"spec.approval.required"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			next := old.DeepCopy()
+			tc.mutate(next)
+			plain := ValidateClusterUpdate(next, old)
+			if got := fieldsOf(plain); strings.Join(got, ",") != strings.Join(tc.plain, ",") {
+				t.Errorf("plain update: errors on %v, want %v", got, tc.plain)
+			}
+			for _, err := range plain {
+				if err.Field == "spec.agent" && !strings.Contains(err.Detail, AgentSubresource) {
+					t.Errorf("the refusal does not name %s: %q", AgentSubresource, err.Detail)
+				}
+			}
+			if got := fieldsOf(ValidateClusterAgentUpdate(next, old)); strings.Join(got, ",") != strings.Join(tc.agent, ",") {
+				t.Errorf("clusters/agent: errors on %v, want %v", got, tc.agent)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infroware/janus/pkg/apis/janus"
@@ -50,7 +51,10 @@ func storedRequest(phase janus.AccessRequestPhase, conditions ...metav1.Conditio
 	ar := validRequest()
 	ar.ResourceVersion = "7"
 	ar.Finalizers = []string{janus.GrantFinalizer}
-	ar.Status = janus.AccessRequestStatus{Phase: phase, Conditions: conditions}
+	ar.Status = janus.AccessRequestStatus{Phase: phase, Conditions: conditions, RequiredApprovals: 1}
+	if meta.IsStatusConditionTrue(conditions, janus.ConditionApproved) {
+		ar.Status.Approvals = []janus.Decision{{User: "bob", UID: "uid-bob", Time: conditionTime}}
+	}
 	if phase == janus.AccessRequestActive {
 		ends := metav1.NewTime(conditionTime.Add(time.Hour))
 		ar.Status.ActivatedAt, ar.Status.ExpiresAt = &conditionTime, &ends

@@ -43,25 +43,23 @@ func (a approveAction) apply(ctx context.Context, d decisionContext, ar *janus.A
 	if ar.Status.Phase != janus.AccessRequestPending {
 		return phaseConflict(ar, "approve")
 	}
-	approver := d.user.GetName()
-	if slices.ContainsFunc(ar.Status.Approvals, func(prev janus.Decision) bool { return prev.User == approver }) {
+	approver, uid := d.user.GetName(), d.user.GetUID()
+	if slices.ContainsFunc(ar.Status.Approvals, func(prev janus.Decision) bool { return validation.SameDecider(prev, approver, uid) }) {
 		return apierrors.NewConflict(janus.Resource("accessrequests"), ar.Name,
-			fmt.Errorf("%q has already approved this request; another approver is needed", approver))
+			fmt.Errorf("%q (or their UID) has already approved this request; another approver is needed", approver))
 	}
-	// The quorum is read when the decision is applied, so a policy change
-	// between two approvals takes effect at once.
 	cluster, err := clusterOf(ctx, a.clusters, ar)
 	if err != nil {
 		return err
 	}
 	approval := d.body.(*janus.Approval)
 	ar.Status.Approvals = append(ar.Status.Approvals, janus.Decision{
-		User: approver, Time: d.now, Reason: approval.Reason, Duration: approval.Duration,
+		User: approver, UID: uid, Time: d.now, Reason: approval.Reason, Duration: approval.Duration,
 	})
 
-	required := validation.RequiredApprovals(cluster)
-	if len(ar.Status.Approvals) < required {
-		ar.Status.Message = fmt.Sprintf("%d of %d approvals", len(ar.Status.Approvals), required)
+	required := requiredApprovals(ar, cluster)
+	if got := validation.DistinctApprovers(ar.Status.Approvals); got < required {
+		ar.Status.Message = fmt.Sprintf("%d of %d approvals", got, required)
 		return nil
 	}
 	granted := grantedDuration(ar)
@@ -77,6 +75,15 @@ func (a approveAction) apply(ctx context.Context, d decisionContext, ar *janus.A
 		LastTransitionTime: d.now,
 	})
 	return nil
+}
+
+// requiredApprovals is the quorum fixed when the request was created. A
+// request from before that was recorded takes its Cluster's current policy.
+func requiredApprovals(ar *janus.AccessRequest, cluster *janus.Cluster) int {
+	if ar.Status.RequiredApprovals > 0 {
+		return int(ar.Status.RequiredApprovals)
+	}
+	return validation.RequiredApprovals(cluster)
 }
 
 // grantedDuration is the requested duration, or the shortest duration any

@@ -18,7 +18,7 @@ import (
 // end moves ar to a final phase, recording who decided and why.
 func end(ar *janus.AccessRequest, d decisionContext, phase janus.AccessRequestPhase, conditionType, reason string) {
 	ar.Status.Phase = phase
-	ar.Status.Decision = &janus.Decision{User: d.user.GetName(), Time: d.now, Reason: reason}
+	ar.Status.Decision = &janus.Decision{User: d.user.GetName(), UID: d.user.GetUID(), Time: d.now, Reason: reason}
 	verb := map[janus.AccessRequestPhase]string{
 		janus.AccessRequestDenied:    "denied",
 		janus.AccessRequestRevoked:   "revoked",
@@ -150,7 +150,7 @@ func (a extendAction) apply(ctx context.Context, d decisionContext, ar *janus.Ac
 	added := expires.Sub(ar.Status.ExpiresAt.Time)
 	ar.Status.ExpiresAt = &metav1.Time{Time: expires}
 	ar.Status.Extensions = append(ar.Status.Extensions, janus.Decision{
-		User: d.user.GetName(), Time: d.now, Reason: ext.Reason, Duration: &metav1.Duration{Duration: added},
+		User: d.user.GetName(), UID: d.user.GetUID(), Time: d.now, Reason: ext.Reason, Duration: &metav1.Duration{Duration: added},
 	})
 	ar.Status.Message = fmt.Sprintf("extended by %s by %s until %s", added.Round(time.Second), d.user.GetName(), expires.UTC().Format(time.RFC3339))
 	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{

@@ -49,10 +49,13 @@ func (accessRequestStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpat
 }
 
 // PrepareForCreate stamps the requester from the authenticated user, like the
-// CSR registry does: whatever the body claims is discarded. The grant
-// finalizer makes a deletion wait until the controller has revoked the
-// request.
-func (accessRequestStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+// CSR registry does: whatever the body claims is discarded. The quorum is
+// fixed from the Cluster now, so that lowering the Cluster's
+// spec.approval.required under a pending request does not let fewer people
+// approve it; when the Cluster cannot be read, Validate refuses the request.
+// The grant finalizer makes a deletion wait until the controller has revoked
+// the request.
+func (s accessRequestStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	ar := obj.(*janus.AccessRequest)
 	if !slices.Contains(ar.Finalizers, janus.GrantFinalizer) {
 		ar.Finalizers = append(ar.Finalizers, janus.GrantFinalizer)
@@ -65,6 +68,12 @@ func (accessRequestStrategy) PrepareForCreate(ctx context.Context, obj runtime.O
 	ar.Status = janus.AccessRequestStatus{
 		Phase:   janus.AccessRequestPending,
 		Message: "waiting for approval",
+	}
+	if ar.Spec.Cluster == "" || len(utilvalidation.IsDNS1123Subdomain(ar.Spec.Cluster)) > 0 {
+		return
+	}
+	if cluster, err := s.clusters.GetCluster(ctx, ar.Spec.Cluster); err == nil {
+		ar.Status.RequiredApprovals = int32(validation.RequiredApprovals(cluster))
 	}
 }
 
@@ -141,11 +150,11 @@ func (accessRequestStrategy) CheckGracefulDelete(ctx context.Context, obj runtim
 		// The decision that ended it stands.
 		return false
 	}
-	var deleter string
+	var deleter, deleterUID string
 	if u, ok := genericapirequest.UserFrom(ctx); ok {
-		deleter = u.GetName()
+		deleter, deleterUID = u.GetName(), u.GetUID()
 	}
-	ar.Status.Decision = &janus.Decision{User: deleter, Time: metav1.NewTime(time.Now().Truncate(time.Second)), Reason: janus.DecisionReasonDeleted}
+	ar.Status.Decision = &janus.Decision{User: deleter, UID: deleterUID, Time: metav1.NewTime(time.Now().Truncate(time.Second)), Reason: janus.DecisionReasonDeleted}
 	return false
 }
 

@@ -3,6 +3,7 @@ package accessrequest
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/registry/janus/printing"
 )
 
@@ -22,6 +24,7 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Phase", Type: "string", Description: "Lifecycle phase"},
 	{Name: "Expires", Type: "string", Description: "When an active grant ends"},
 	{Name: "Age", Type: "string", Description: "Time since the request was made"},
+	{Name: "Approvals", Type: "string", Priority: 1, Description: "Distinct approvals given, of those the request needs"},
 }
 
 type tableConvertor struct{}
@@ -50,6 +53,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 				string(ar.Status.Phase),
 				expires(ar, now),
 				duration.HumanDuration(now.Sub(ar.CreationTimestamp.Time)),
+				approvalCount(ar),
 			},
 		})
 	}
@@ -64,4 +68,14 @@ func expires(ar *janus.AccessRequest, now time.Time) string {
 		return "in " + duration.HumanDuration(d)
 	}
 	return duration.HumanDuration(now.Sub(ar.Status.ExpiresAt.Time)) + " ago"
+}
+
+// approvalCount is "given/required"; a request from before the quorum was
+// recorded shows only what it was given.
+func approvalCount(ar *janus.AccessRequest) string {
+	given := validation.DistinctApprovers(ar.Status.Approvals)
+	if ar.Status.RequiredApprovals < 1 {
+		return strconv.Itoa(given)
+	}
+	return fmt.Sprintf("%d/%d", given, ar.Status.RequiredApprovals)
 }

@@ -24,8 +24,32 @@ type StatusREST struct {
 	store *genericregistry.Store
 }
 
-// NewREST returns the storage of Clusters and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+// AgentREST updates only the agent trust of a Cluster, spec.agent.
+type AgentREST struct {
+	store *genericregistry.Store
+}
+
+// Storage is the Cluster resource and its subresources.
+type Storage struct {
+	Cluster *REST
+	Status  *StatusREST
+	Agent   *AgentREST
+}
+
+// Resources maps resource paths ("clusters", "clusters/status", ...) to
+// their storage, ready for an APIGroupInfo.
+func (s *Storage) Resources() map[string]rest.Storage {
+	return map[string]rest.Storage{
+		"clusters":        s.Cluster,
+		"clusters/status": s.Status,
+		"clusters/agent":  s.Agent,
+	}
+}
+
+// NewStorage returns the storage of Clusters and of their status and agent
+// subresources. Each subresource store is a copy of the main store with its
+// own update strategy.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	strategy := newStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &janus.Cluster{} },
@@ -41,14 +65,23 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		TableConvertor: tableConvertor{},
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, nil, fmt.Errorf("completing cluster storage: %w", err)
+		return nil, fmt.Errorf("completing cluster storage: %w", err)
 	}
 
 	statusStore := *store
 	statusStrategy := clusterStatusStrategy{strategy}
 	statusStore.UpdateStrategy = statusStrategy
 	statusStore.ResetFieldsStrategy = statusStrategy
-	return &REST{store}, &StatusREST{store: &statusStore}, nil
+
+	agentStore := *store
+	agentStrategy := clusterAgentStrategy{strategy}
+	agentStore.UpdateStrategy = agentStrategy
+	agentStore.ResetFieldsStrategy = agentStrategy
+	return &Storage{
+		Cluster: &REST{store},
+		Status:  &StatusREST{store: &statusStore},
+		Agent:   &AgentREST{store: &agentStore},
+	}, nil
 }
 
 // ShortNames implements rest.ShortNamesProvider.
@@ -85,5 +118,26 @@ func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 }
 
 func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+func (r *AgentREST) New() runtime.Object { return &janus.Cluster{} }
+
+func (r *AgentREST) Destroy() {}
+
+func (r *AgentREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+func (r *AgentREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	// A Cluster is registered through the main resource, never here.
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+func (r *AgentREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+func (r *AgentREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
 	return r.store.ConvertToTable(ctx, object, tableOptions)
 }

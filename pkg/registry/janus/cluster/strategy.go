@@ -90,4 +90,44 @@ func (clusterStatusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.
 	return validation.ValidateClusterStatusUpdate(obj.(*janus.Cluster), old.(*janus.Cluster))
 }
 
-var _ rest.RESTCreateUpdateStrategy = clusterStrategy{}
+// clusterAgentStrategy changes agent trust, spec.agent, and nothing else:
+// the clusters/agent subresource, its own RBAC permission, since whoever
+// changes it can become the cluster's agent.
+type clusterAgentStrategy struct {
+	clusterStrategy
+}
+
+func (clusterAgentStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"janus.infroware.io/v1alpha1": fieldpath.NewSet(
+			fieldpath.MakePathOrDie("status"),
+			fieldpath.MakePathOrDie("spec", "displayName"),
+			fieldpath.MakePathOrDie("spec", "excludedNamespaces"),
+			fieldpath.MakePathOrDie("spec", "maxDuration"),
+			fieldpath.MakePathOrDie("spec", "approval"),
+		),
+	}
+}
+
+// PrepareForUpdate keeps everything of the stored Cluster but spec.agent.
+func (clusterAgentStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	newC, oldC := obj.(*janus.Cluster), old.(*janus.Cluster)
+	agent := newC.Spec.Agent
+	newC.Spec = oldC.Spec
+	newC.Spec.Agent = agent
+	newC.Status = oldC.Status
+	metav1.ResetObjectMetaForStatus(newC, oldC)
+	newC.Generation = oldC.Generation
+	if !apiequality.Semantic.DeepEqual(agent, oldC.Spec.Agent) {
+		newC.Generation = oldC.Generation + 1
+	}
+}
+
+func (clusterAgentStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateClusterAgentUpdate(obj.(*janus.Cluster), old.(*janus.Cluster))
+}
+
+var (
+	_ rest.RESTCreateUpdateStrategy = clusterStrategy{}
+	_ rest.RESTUpdateStrategy       = clusterAgentStrategy{}
+)

@@ -35,6 +35,12 @@ type AccessRequestStatusApplyConfiguration struct {
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// approvals holds one entry per distinct approver.
 	Approvals []DecisionApplyConfiguration `json:"approvals,omitempty"`
+	// requiredApprovals is the number of distinct approvals the request
+	// needs, copied from its Cluster's spec.approval.required when it was
+	// created, so that a later change of the Cluster does not change it.
+	// Zero on requests created before it was recorded: their Cluster's
+	// current policy applies.
+	RequiredApprovals *int32 `json:"requiredApprovals,omitempty"`
 	// decision records who denied, revoked or withdrew the request.
 	Decision *DecisionApplyConfiguration `json:"decision,omitempty"`
 	// extensions records each extension of an active request.
@@ -91,6 +97,14 @@ func (b *AccessRequestStatusApplyConfiguration) WithApprovals(values ...*Decisio
 		}
 		b.Approvals = append(b.Approvals, *values[i])
 	}
+	return b
+}
+
+// WithRequiredApprovals sets the RequiredApprovals field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RequiredApprovals field is set to the value of the last call.
+func (b *AccessRequestStatusApplyConfiguration) WithRequiredApprovals(value int32) *AccessRequestStatusApplyConfiguration {
+	b.RequiredApprovals = &value
 	return b
 }
 

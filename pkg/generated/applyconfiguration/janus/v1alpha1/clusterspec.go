@@ -29,7 +29,9 @@ import (
 type ClusterSpecApplyConfiguration struct {
 	// displayName is a human-friendly name.
 	DisplayName *string `json:"displayName,omitempty"`
-	// agent says how the cluster's agent proves its identity.
+	// agent says how the cluster's agent proves its identity. Whoever can
+	// change it can become the cluster's agent, so after creation it changes
+	// only through the clusters/agent subresource.
 	Agent *ClusterAgentApplyConfiguration `json:"agent,omitempty"`
 	// excludedNamespaces may never be requested in this cluster, in addition
 	// to the server's --excluded-namespaces.

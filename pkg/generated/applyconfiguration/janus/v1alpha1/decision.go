@@ -29,6 +29,8 @@ import (
 type DecisionApplyConfiguration struct {
 	// user who decided.
 	User *string `json:"user,omitempty"`
+	// uid of the user who decided, as authenticated.
+	UID *string `json:"uid,omitempty"`
 	// time of the decision.
 	Time *v1.Time `json:"time,omitempty"`
 	// reason the user gave.
@@ -48,6 +50,14 @@ func Decision() *DecisionApplyConfiguration {
 // If called multiple times, the User field is set to the value of the last call.
 func (b *DecisionApplyConfiguration) WithUser(value string) *DecisionApplyConfiguration {
 	b.User = &value
+	return b
+}
+
+// WithUID sets the UID field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the UID field is set to the value of the last call.
+func (b *DecisionApplyConfiguration) WithUID(value string) *DecisionApplyConfiguration {
+	b.UID = &value
 	return b
 }
 

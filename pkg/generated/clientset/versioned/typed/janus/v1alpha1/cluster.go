@@ -51,6 +51,8 @@ type ClusterInterface interface {
 	Apply(ctx context.Context, cluster *applyconfigurationjanusv1alpha1.ClusterApplyConfiguration, opts v1.ApplyOptions) (result *janusv1alpha1.Cluster, err error)
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, cluster *applyconfigurationjanusv1alpha1.ClusterApplyConfiguration, opts v1.ApplyOptions) (result *janusv1alpha1.Cluster, err error)
+	UpdateAgent(ctx context.Context, clusterName string, cluster *janusv1alpha1.Cluster, opts v1.UpdateOptions) (*janusv1alpha1.Cluster, error)
+
 	ClusterExpansion
 }
 
@@ -71,4 +73,18 @@ func newClusters(c *JanusV1alpha1Client) *clusters {
 			func() *janusv1alpha1.ClusterList { return &janusv1alpha1.ClusterList{} },
 		),
 	}
+}
+
+// UpdateAgent takes the top resource name and the representation of a cluster and updates it. Returns the server's representation of the cluster, and an error, if there is any.
+func (c *clusters) UpdateAgent(ctx context.Context, clusterName string, cluster *janusv1alpha1.Cluster, opts v1.UpdateOptions) (result *janusv1alpha1.Cluster, err error) {
+	result = &janusv1alpha1.Cluster{}
+	err = c.GetClient().Put().
+		Resource("clusters").
+		Name(clusterName).
+		SubResource("agent").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(cluster).
+		Do(ctx).
+		Into(result)
+	return
 }

@@ -19,10 +19,14 @@ limitations under the License.
 package fake
 
 import (
+	context "context"
+
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	janusv1alpha1 "github.com/infroware/janus/pkg/generated/applyconfiguration/janus/v1alpha1"
 	typedjanusv1alpha1 "github.com/infroware/janus/pkg/generated/clientset/versioned/typed/janus/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakeClusters implements ClusterInterface
@@ -48,4 +52,15 @@ func newFakeClusters(fake *FakeJanusV1alpha1) typedjanusv1alpha1.ClusterInterfac
 		),
 		fake,
 	}
+}
+
+// UpdateAgent takes the representation of a cluster and updates it. Returns the server's representation of the cluster, and an error, if there is any.
+func (c *fakeClusters) UpdateAgent(ctx context.Context, clusterName string, cluster *v1alpha1.Cluster, opts v1.UpdateOptions) (result *v1alpha1.Cluster, err error) {
+	emptyResult := &v1alpha1.Cluster{}
+	obj, err := c.Fake.
+		Invokes(testing.NewRootUpdateSubresourceActionWithOptions(c.Resource(), "agent", cluster, opts), emptyResult)
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.Cluster), err
 }
