@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -51,23 +50,16 @@ func (c *BareCluster) start(ctx context.Context, bins Binaries) error {
 	if c.procs, err = NewSupervisor(c.LogDir()); err != nil {
 		return err
 	}
-	pkiDir := filepath.Join(c.dir, "pki")
-	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
-		return err
-	}
-	ca, err := NewCA("janus-bare-cluster-ca")
+	certs, err := NewClusterCerts(filepath.Join(c.dir, "pki"), "janus-bare-cluster-ca")
 	if err != nil {
 		return fmt.Errorf("generating certificates: %w", err)
 	}
-	c.caPEM = ca.CertPEM
-	w := &PEMFiles{Dir: pkiDir}
-	caFile := w.Write("ca.crt", ca.CertPEM)
-	servingCert, servingKey := w.Issue(ca, "kube-apiserver", kubeAPIServerCertSpec)
-	adminCert, adminKey := w.Issue(ca, "admin", adminCertSpec)
+	w := &PEMFiles{Dir: filepath.Join(c.dir, "pki")}
 	saKey, saPub := w.ServiceAccountKeys()
 	if w.Err != nil {
-		return fmt.Errorf("generating certificates: %w", w.Err)
+		return fmt.Errorf("generating service account keys: %w", w.Err)
 	}
+	c.caPEM = certs.CA.CertPEM
 
 	etcdURL, err := StartEtcd(ctx, c.procs, bins.Etcd, filepath.Join(c.dir, "etcd"))
 	if err != nil {
@@ -77,12 +69,7 @@ func (c *BareCluster) start(ctx context.Context, bins Binaries) error {
 		Name:                  "kube-apiserver",
 		Binary:                bins.KubeAPIServer,
 		EtcdURL:               etcdURL,
-		CA:                    ca,
-		CAFile:                caFile,
-		ServingCertFile:       servingCert,
-		ServingKeyFile:        servingKey,
-		AdminCertFile:         adminCert,
-		AdminKeyFile:          adminKey,
+		Certs:                 certs,
 		ServiceAccountKeyFile: saKey,
 		ServiceAccountPubFile: saPub,
 	})
@@ -91,7 +78,7 @@ func (c *BareCluster) start(ctx context.Context, bins Binaries) error {
 	}
 	c.AdminConfig = &rest.Config{
 		Host:            host,
-		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertFile: adminCert, KeyFile: adminKey},
+		TLSClientConfig: rest.TLSClientConfig{CAData: certs.CA.CertPEM, CertFile: certs.AdminCertFile, KeyFile: certs.AdminKeyFile},
 		QPS:             100,
 		Burst:           200,
 	}

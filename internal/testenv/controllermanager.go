@@ -17,7 +17,7 @@ func (tb *Testbed) startControllerManager(ctx context.Context) error {
 	}
 	p := tb.pki
 	kubeconfig := filepath.Join(p.dir, "kube-controller-manager.kubeconfig")
-	if err := writeKubeconfig(kubeconfig, tb.serverURL, p.clusterCA.CertPEM, "system:kube-controller-manager", clientCertAuth(p.controllerManagerCertFile, p.controllerManagerKeyFile)); err != nil {
+	if err := writeKubeconfig(kubeconfig, tb.serverURL, p.cluster.CA.CertPEM, "system:kube-controller-manager", clientCertAuth(p.controllerManagerCertFile, p.controllerManagerKeyFile)); err != nil {
 		return err
 	}
 	args := []string{
@@ -31,10 +31,10 @@ func (tb *Testbed) startControllerManager(ctx context.Context) error {
 		// No kubelets: node IPAM and node lifecycle have nothing to manage.
 		"--controllers=*,-nodeipam,-nodelifecycle",
 		"--service-account-private-key-file=" + p.serviceAccountKeyFile,
-		"--root-ca-file=" + p.caFile,
+		"--root-ca-file=" + p.cluster.CAFile,
 		"--use-service-account-credentials=true",
-		"--cluster-signing-cert-file=" + p.caFile,
-		"--cluster-signing-key-file=" + p.caKeyFile,
+		"--cluster-signing-cert-file=" + p.cluster.CAFile,
+		"--cluster-signing-key-file=" + p.cluster.CAKeyFile,
 		// One instance: no need to wait for a lease.
 		"--leader-elect=false",
 	}
@@ -42,7 +42,7 @@ func (tb *Testbed) startControllerManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := HTTPSClient(p.clusterCA.CertPEM, "", "")
+	client, err := HTTPSClient(p.cluster.CA.CertPEM, "", "")
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func (tb *Testbed) writeJanusKubeconfig(ctx context.Context) (string, error) {
 	}
 	path := filepath.Join(tb.pki.dir, "janus-apiserver.kubeconfig")
 	user := "system:serviceaccount:" + janusNamespace + ":" + janusServiceAccount
-	if err := writeKubeconfig(path, tb.serverURL, tb.pki.clusterCA.CertPEM, user, &clientcmdapi.AuthInfo{Token: tr.Status.Token}); err != nil {
+	if err := writeKubeconfig(path, tb.serverURL, tb.pki.cluster.CA.CertPEM, user, &clientcmdapi.AuthInfo{Token: tr.Status.Token}); err != nil {
 		return "", err
 	}
 	return path, nil

@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"net"
+	"os"
 )
 
 // ServiceAccountIssuer is what a real cluster would use; nothing outside
@@ -19,12 +22,8 @@ type KubeAPIServerConfig struct {
 	// EtcdURL is the etcd it stores in, under EtcdPrefix if set, so that
 	// several kube-apiservers can share one etcd.
 	EtcdURL, EtcdPrefix string
-	// CA signed ServingCertFile and AdminCertFile (a client certificate
-	// in system:masters, for the readiness check) and is the client CA.
-	CA                              *CA
-	CAFile                          string
-	ServingCertFile, ServingKeyFile string
-	AdminCertFile, AdminKeyFile     string
+	// Certs are what it serves and trusts.
+	Certs *ClusterCerts
 	// ServiceAccountIssuer defaults to the package's ServiceAccountIssuer.
 	ServiceAccountIssuer                         string
 	ServiceAccountKeyFile, ServiceAccountPubFile string
@@ -53,9 +52,9 @@ func StartKubeAPIServer(ctx context.Context, s *Supervisor, c KubeAPIServerConfi
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port),
-		"--tls-cert-file=" + c.ServingCertFile,
-		"--tls-private-key-file=" + c.ServingKeyFile,
-		"--client-ca-file=" + c.CAFile,
+		"--tls-cert-file=" + c.Certs.ServingCertFile,
+		"--tls-private-key-file=" + c.Certs.ServingKeyFile,
+		"--client-ca-file=" + c.Certs.CAFile,
 		"--authorization-mode=Node,RBAC",
 		"--service-account-issuer=" + c.ServiceAccountIssuer,
 		"--service-account-key-file=" + c.ServiceAccountPubFile,
@@ -73,7 +72,7 @@ func StartKubeAPIServer(ctx context.Context, s *Supervisor, c KubeAPIServerConfi
 		return "", err
 	}
 	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	client, err := HTTPSClient(c.CA.CertPEM, c.AdminCertFile, c.AdminKeyFile)
+	client, err := HTTPSClient(c.Certs.CA.CertPEM, c.Certs.AdminCertFile, c.Certs.AdminKeyFile)
 	if err != nil {
 		return "", err
 	}
@@ -81,4 +80,42 @@ func StartKubeAPIServer(ctx context.Context, s *Supervisor, c KubeAPIServerConfi
 		return GetOK(ctx, client, url+"/readyz")
 	})
 	return url, err
+}
+
+// ClusterCerts are the certificates of a kube-apiserver: its CA (which is
+// also its client CA), its serving certificate for the names in-cluster
+// clients use, and a client certificate in system:masters, which is what
+// makes its holder an admin under RBAC.
+type ClusterCerts struct {
+	CA                              *CA
+	CAFile, CAKeyFile               string
+	ServingCertFile, ServingKeyFile string
+	AdminCertFile, AdminKeyFile     string
+}
+
+// NewClusterCerts writes a fresh CA called caName, and the certificates it
+// signs, into dir: ca.crt and .key, kube-apiserver.crt and .key, admin.crt
+// and .key.
+func NewClusterCerts(dir, caName string) (*ClusterCerts, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	ca, err := NewCA(caName)
+	if err != nil {
+		return nil, err
+	}
+	w := &PEMFiles{Dir: dir}
+	c := &ClusterCerts{CA: ca, CAFile: w.Write("ca.crt", ca.CertPEM), CAKeyFile: w.Write("ca.key", ca.KeyPEM)}
+	c.ServingCertFile, c.ServingKeyFile = w.Issue(ca, "kube-apiserver", CertSpec{
+		CommonName: "kube-apiserver",
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 1, 0, 1)},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	c.AdminCertFile, c.AdminKeyFile = w.Issue(ca, "admin", CertSpec{
+		CommonName:    "admin",
+		Organizations: []string{"system:masters"},
+		Usages:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	return c, w.Err
 }

@@ -28,7 +28,7 @@ func (tb *Testbed) WriteKubeconfig(user, path string) error {
 	if !ok {
 		return fmt.Errorf("writing kubeconfig: %q is not a demo user", user)
 	}
-	return writeKubeconfig(path, tb.serverURL, tb.pki.clusterCA.CertPEM, user, &clientcmdapi.AuthInfo{Token: token})
+	return writeKubeconfig(path, tb.serverURL, tb.pki.cluster.CA.CertPEM, user, &clientcmdapi.AuthInfo{Token: token})
 }
 
 func (tb *Testbed) writeUserKubeconfigs() error {
@@ -50,7 +50,7 @@ func (tb *Testbed) RESTConfigFor(user string) (*rest.Config, error) {
 	return &rest.Config{
 		Host:            tb.serverURL,
 		BearerToken:     token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: tb.pki.clusterCA.CertPEM},
+		TLSClientConfig: rest.TLSClientConfig{CAData: tb.pki.cluster.CA.CertPEM},
 		QPS:             -1,
 	}, nil
 }
@@ -61,9 +61,9 @@ func (tb *Testbed) bootstrapConfig() *rest.Config {
 	return &rest.Config{
 		Host: tb.serverURL,
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   tb.pki.clusterCA.CertPEM,
-			CertFile: tb.pki.adminCertFile,
-			KeyFile:  tb.pki.adminKeyFile,
+			CAData:   tb.pki.cluster.CA.CertPEM,
+			CertFile: tb.pki.cluster.AdminCertFile,
+			KeyFile:  tb.pki.cluster.AdminKeyFile,
 		},
 		QPS:            -1,
 		WarningHandler: rest.NoWarnings{},

@@ -109,12 +109,7 @@ func (t *Target) startKubeAPIServer(ctx context.Context) error {
 		Binary:                t.tb.cfg.Binaries.KubeAPIServer,
 		EtcdURL:               t.tb.etcdURL,
 		EtcdPrefix:            "/targets/" + t.Name,
-		CA:                    p.clusterCA,
-		CAFile:                p.caFile,
-		ServingCertFile:       p.apiserverCertFile,
-		ServingKeyFile:        p.apiserverKeyFile,
-		AdminCertFile:         p.adminCertFile,
-		AdminKeyFile:          p.adminKeyFile,
+		Certs:                 p.cluster,
 		ServiceAccountIssuer:  t.issuer,
 		ServiceAccountKeyFile: saKey,
 		ServiceAccountPubFile: saPub,
@@ -122,7 +117,7 @@ func (t *Target) startKubeAPIServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeKubeconfig(t.AdminKubeconfig(), t.URL, p.clusterCA.CertPEM, "admin", clientCertAuth(p.adminCertFile, p.adminKeyFile))
+	return writeKubeconfig(t.AdminKubeconfig(), t.URL, p.cluster.CA.CertPEM, "admin", clientCertAuth(p.cluster.AdminCertFile, p.cluster.AdminKeyFile))
 }
 
 // AdminKubeconfig is a cluster-admin kubeconfig for the target.
@@ -135,7 +130,7 @@ func (t *Target) AdminConfig() *rest.Config {
 	p := t.tb.pki
 	return &rest.Config{
 		Host:            t.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.clusterCA.CertPEM, CertFile: p.adminCertFile, KeyFile: p.adminKeyFile},
+		TLSClientConfig: rest.TLSClientConfig{CAData: p.cluster.CA.CertPEM, CertFile: p.cluster.AdminCertFile, KeyFile: p.cluster.AdminKeyFile},
 		QPS:             -1,
 		WarningHandler:  rest.NoWarnings{},
 	}
@@ -246,7 +241,7 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		return err
 	}
 	t.agentKube = filepath.Join(t.dir, "agent.kubeconfig")
-	if err := writeKubeconfig(t.agentKube, t.URL, t.tb.pki.clusterCA.CertPEM, "janus-agent", &clientcmdapi.AuthInfo{Token: api.Status.Token}); err != nil {
+	if err := writeKubeconfig(t.agentKube, t.URL, t.tb.pki.cluster.CA.CertPEM, "janus-agent", &clientcmdapi.AuthInfo{Token: api.Status.Token}); err != nil {
 		return err
 	}
 	profilingPort, err := FreePort()

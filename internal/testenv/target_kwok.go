@@ -53,7 +53,7 @@ func (t *Target) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := t.tb.pki.clusterCA.Issue(CertSpec{
+	certPEM, keyPEM, err := t.tb.pki.cluster.CA.Issue(CertSpec{
 		CommonName: kwokNode,
 		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

@@ -20,14 +20,11 @@ const frontProxyClientName = "front-proxy-client"
 type pki struct {
 	dir string
 
-	clusterCA                           *CA
-	caFile, caKeyFile                   string
-	apiserverCertFile, apiserverKeyFile string
-	adminCertFile, adminKeyFile         string
-	controllerManagerCertFile           string
-	controllerManagerKeyFile            string
-	controllerManagerServingCertFile    string
-	controllerManagerServingKeyFile     string
+	cluster                          *ClusterCerts
+	controllerManagerCertFile        string
+	controllerManagerKeyFile         string
+	controllerManagerServingCertFile string
+	controllerManagerServingKeyFile  string
 
 	frontProxyCAFile         string
 	frontProxyClientCertFile string
@@ -54,18 +51,14 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 
 	// The cluster CA signs the kube-apiservers' serving certificate and the
 	// client certificates they accept.
-	if p.clusterCA, err = NewCA("janus-testbed-cluster-ca"); err != nil {
+	if p.cluster, err = NewClusterCerts(dir, "janus-testbed-cluster-ca"); err != nil {
 		return nil, err
 	}
-	p.caFile = w.Write("ca.crt", p.clusterCA.CertPEM)
-	p.caKeyFile = w.Write("ca.key", p.clusterCA.KeyPEM)
-	p.apiserverCertFile, p.apiserverKeyFile = w.Issue(p.clusterCA, "kube-apiserver", kubeAPIServerCertSpec)
-	p.adminCertFile, p.adminKeyFile = w.Issue(p.clusterCA, "admin", adminCertSpec)
-	p.controllerManagerCertFile, p.controllerManagerKeyFile = w.Issue(p.clusterCA, "kube-controller-manager", CertSpec{
+	p.controllerManagerCertFile, p.controllerManagerKeyFile = w.Issue(p.cluster.CA, "kube-controller-manager", CertSpec{
 		CommonName: "system:kube-controller-manager",
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.controllerManagerServingCertFile, p.controllerManagerServingKeyFile = w.Issue(p.clusterCA, "kube-controller-manager-serving", CertSpec{
+	p.controllerManagerServingCertFile, p.controllerManagerServingKeyFile = w.Issue(p.cluster.CA, "kube-controller-manager-serving", CertSpec{
 		CommonName: "kube-controller-manager",
 		DNSNames:   []string{"localhost"},
 		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
@@ -111,23 +104,6 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 		return nil, w.Err
 	}
 	return p, nil
-}
-
-// kubeAPIServerCertSpec is the serving certificate of every kube-apiserver
-// the environment runs, on loopback, under the names in-cluster clients use.
-var kubeAPIServerCertSpec = CertSpec{
-	CommonName: "kube-apiserver",
-	DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-	IPs:        []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 1, 0, 1)},
-	Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-}
-
-// adminCertSpec is a client certificate in system:masters, which is what
-// makes its holder an admin under RBAC.
-var adminCertSpec = CertSpec{
-	CommonName:    "admin",
-	Organizations: []string{"system:masters"},
-	Usages:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 }
 
 func randomToken() (string, error) {
