@@ -48,7 +48,7 @@ func runAgent(t *testing.T, e *env, cluster string, api http.Handler) (stop func
 	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), cluster, metav1.GetOptions{})
 	mustSucceedCluster(t, err)
 	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
 	mustSucceedCluster(t, err)
 
 	tokenFile := t.TempDir() + "/token"

@@ -71,7 +71,7 @@ func TestServedMetadata(t *testing.T) {
 				t.Errorf("accessrequests: namespaced=%v shortNames=%v, want cluster-scoped with short name ar", r.Namespaced, r.ShortNames)
 			}
 		}
-		for _, want := range []string{"accessrequests", "accessrequests/status", "accessrequests/approve", "accessrequests/deny", "accessrequests/revoke", "accessrequests/withdraw", "accessrequests/extend", "clusters", "clusters/status"} {
+		for _, want := range []string{"accessrequests", "accessrequests/status", "accessrequests/approve", "accessrequests/deny", "accessrequests/revoke", "accessrequests/withdraw", "accessrequests/extend", "clusters", "clusters/status", "clusters/agent"} {
 			if !slices.Contains(names, want) {
 				t.Errorf("discovery lacks %s (has %v)", want, names)
 			}
@@ -88,11 +88,12 @@ func TestServedMetadata(t *testing.T) {
 		for _, c := range table.ColumnDefinitions {
 			cols = append(cols, strings.ToUpper(c.Name))
 		}
-		if got, want := strings.Join(cols, ","), "NAME,REQUESTER,CLUSTER,NAMESPACES,PHASE,EXPIRES,AGE"; got != want {
+		// APPROVALS is for -o wide (priority 1).
+		if got, want := strings.Join(cols, ","), "NAME,REQUESTER,CLUSTER,NAMESPACES,PHASE,EXPIRES,AGE,APPROVALS"; got != want {
 			t.Errorf("columns = %s, want %s", got, want)
 		}
-		if len(table.Rows) == 0 || table.Rows[0].Cells[1] != "alice" || table.Rows[0].Cells[4] != "Pending" {
-			t.Errorf("rows = %+v, want alice's Pending request", table.Rows)
+		if len(table.Rows) == 0 || table.Rows[0].Cells[1] != "alice" || table.Rows[0].Cells[4] != "Pending" || table.Rows[0].Cells[7] != "0/1" {
+			t.Errorf("rows = %+v, want alice's Pending request with 0/1 approvals", table.Rows)
 		}
 	})
 

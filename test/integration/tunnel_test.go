@@ -135,7 +135,7 @@ func TestAgentConnectionUpdatesClusterStatus(t *testing.T) {
 	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
 	mustSucceedCluster(t, err)
 	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
 	mustSucceedCluster(t, err)
 
 	reconciled := make(chan tunnel.ReconcileRequest, 4)
@@ -197,13 +197,14 @@ func mustSucceedCluster(t *testing.T, err error) {
 	}
 }
 
-// trustIssuer makes cluster trust iss for its agent janus/janus-agent.
+// trustIssuer makes cluster trust iss for its agent janus/janus-agent,
+// through the clusters/agent subresource.
 func trustIssuer(t *testing.T, e *env, cluster string, iss *issuer) {
 	t.Helper()
 	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), cluster, metav1.GetOptions{})
 	mustSucceedCluster(t, err)
 	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
 	mustSucceedCluster(t, err)
 }
 
@@ -312,7 +313,7 @@ func TestRotatingAgentTrustCutsOpenSessions(t *testing.T) {
 	rogue := newIssuer(t, c.Spec.Agent.Issuer)
 	c.Spec.Agent.JWKS = rogue.jwks(t)
 	rotated := time.Now()
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
 	mustSucceedCluster(t, err)
 	expectFrame(t, conn, channelStderr, "\r\njanus: connection to the pod lost\r\n")
 	t.Logf("the session was cut %s after the rotation", time.Since(rotated).Round(time.Millisecond))
