@@ -42,12 +42,5 @@ func (tb *Testbed) startControllerManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := HTTPSClient(p.cluster.CA.CertPEM, "", "")
-	if err != nil {
-		return err
-	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
-	return WaitUntil(ctx, "kube-controller-manager /healthz", proc, func(ctx context.Context) error {
-		return GetOK(ctx, client, url)
-	})
+	return WaitServing(ctx, proc, fmt.Sprintf("https://127.0.0.1:%d", port), "/healthz", p.cluster.CA.CertPEM, "", "")
 }

@@ -39,7 +39,7 @@ func StartEtcd(ctx context.Context, s *Supervisor, binary, dataDir string) (stri
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
 	err = WaitUntil(ctx, "etcd /health", p, func(ctx context.Context) error {
-		return GetOK(ctx, client, clientURL+"/health")
+		return getOK(ctx, client, clientURL+"/health")
 	})
 	return clientURL, err
 }

@@ -48,14 +48,7 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 	if err != nil {
 		return err
 	}
-	client, err := HTTPSClient(p.janusCA.CertPEM, "", "")
-	if err != nil {
-		return err
-	}
-	url := "https://" + tb.JanusAddress() + "/readyz"
-	return WaitUntil(ctx, "janus-apiserver /readyz", proc, func(ctx context.Context) error {
-		return GetOK(ctx, client, url)
-	})
+	return WaitServing(ctx, proc, "https://"+tb.JanusAddress(), "/readyz", p.janusCA.CertPEM, "", "")
 }
 
 // writeJanusKubeconfig mints a token for the janus-apiserver ServiceAccount

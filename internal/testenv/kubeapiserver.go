@@ -72,14 +72,7 @@ func StartKubeAPIServer(ctx context.Context, s *Supervisor, c KubeAPIServerConfi
 		return "", err
 	}
 	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	client, err := HTTPSClient(c.Certs.CA.CertPEM, c.Certs.AdminCertFile, c.Certs.AdminKeyFile)
-	if err != nil {
-		return "", err
-	}
-	err = WaitUntil(ctx, c.Name+" /readyz", proc, func(ctx context.Context) error {
-		return GetOK(ctx, client, url+"/readyz")
-	})
-	return url, err
+	return url, WaitServing(ctx, proc, url, "/readyz", c.Certs.CA.CertPEM, c.Certs.AdminCertFile, c.Certs.AdminKeyFile)
 }
 
 // ClusterCerts are the certificates of a kube-apiserver: its CA (which is

@@ -64,8 +64,21 @@ func WaitUntil(ctx context.Context, what string, p *Process, check func(context.
 	return exitedErr
 }
 
-// HTTPSClient trusts only caPEM, and presents certFile/keyFile if given.
-func HTTPSClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
+// WaitServing waits (as WaitUntil does) until p answers GET base+path with
+// 200 over TLS, its certificate signed by caPEM; certFile and keyFile, if
+// given, authenticate the request.
+func WaitServing(ctx context.Context, p *Process, base, path string, caPEM []byte, certFile, keyFile string) error {
+	client, err := httpsClient(caPEM, certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	return WaitUntil(ctx, p.Name+" "+path, p, func(ctx context.Context) error {
+		return getOK(ctx, client, base+path)
+	})
+}
+
+// httpsClient trusts only caPEM, and presents certFile/keyFile if given.
+func httpsClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("no CA certificate in PEM data")
@@ -84,9 +97,9 @@ func HTTPSClient(caPEM []byte, certFile, keyFile string) (*http.Client, error) {
 	}, nil
 }
 
-// GetOK is nil when url answers 200, and otherwise says what it answered:
+// getOK is nil when url answers 200, and otherwise says what it answered:
 // for /readyz and /healthz, the checks that fail.
-func GetOK(ctx context.Context, client *http.Client, url string) error {
+func getOK(ctx context.Context, client *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
