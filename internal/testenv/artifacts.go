@@ -47,7 +47,7 @@ func (tb *Testbed) loadCentralArtifacts() (*centralArtifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := readManifests(files...)
+	objs, err := ReadManifests(files...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (tb *Testbed) applyArtifacts(ctx context.Context) error {
 		return err
 	}
 	tb.artifacts = arts
-	examples, err := readManifests(filepath.Join(tb.cfg.RepoRoot, "artifacts", "examples", "approver-for-dev.yaml"))
+	examples, err := ReadManifests(filepath.Join(tb.cfg.RepoRoot, "artifacts", "examples", "approver-for-dev.yaml"))
 	if err != nil {
 		return err
 	}
@@ -130,5 +130,5 @@ func (tb *Testbed) applyArtifacts(ctx context.Context) error {
 	tb.applier = a
 	objs := append(append(arts.objects, examples...), demoBindings()...)
 	objs = append(objs, placeholderEndpointSlice(arts.servicePortName))
-	return a.apply(ctx, objs)
+	return a.Apply(ctx, objs)
 }

@@ -28,8 +28,9 @@ const fieldManager = "janus-testbed"
 // applyOrder puts what other objects live in or refer to first.
 var applyOrder = []string{"Namespace", "ServiceAccount", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "Service", "APIService"}
 
-// readManifests decodes every object in the YAML files, in file order.
-func readManifests(paths ...string) ([]*unstructured.Unstructured, error) {
+// ReadManifests decodes every object in the YAML files, in file order;
+// integers stay int64, as the API machinery wants them.
+func ReadManifests(paths ...string) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	for _, path := range paths {
 		f, err := os.Open(path)
@@ -73,18 +74,20 @@ func manifestFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// applier applies objects with server-side apply, as `kubectl apply
+// Applier applies objects with server-side apply, as `kubectl apply
 // --server-side` does, so the manifests need no client-side defaulting.
-type applier struct {
+type Applier struct {
 	dynamic dynamic.Interface
 	mapper  meta.RESTMapper
 }
 
-func (tb *Testbed) newApplier() (*applier, error) {
-	return newApplierFor(tb.bootstrapConfig())
+func (tb *Testbed) newApplier() (*Applier, error) {
+	return NewApplier(tb.bootstrapConfig())
 }
 
-func newApplierFor(cfg *rest.Config) (*applier, error) {
+// NewApplier applies as cfg authenticates, with the resources the server
+// serves now.
+func NewApplier(cfg *rest.Config) (*Applier, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building dynamic client: %w", err)
@@ -97,11 +100,11 @@ func newApplierFor(cfg *rest.Config) (*applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovering API resources: %w", err)
 	}
-	return &applier{dynamic: dyn, mapper: restmapper.NewDiscoveryRESTMapper(resources)}, nil
+	return &Applier{dynamic: dyn, mapper: restmapper.NewDiscoveryRESTMapper(resources)}, nil
 }
 
-// apply applies objs in applyOrder, kinds not listed there last.
-func (a *applier) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+// Apply applies objs in applyOrder, kinds not listed there last.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) error {
 	ordered := slices.Clone(objs)
 	rank := func(o *unstructured.Unstructured) int {
 		if i := slices.Index(applyOrder, o.GetKind()); i >= 0 {
@@ -118,7 +121,7 @@ func (a *applier) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 	return nil
 }
 
-func (a *applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) error {
+func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
 	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {

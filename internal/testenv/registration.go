@@ -45,7 +45,7 @@ func placeholderEndpointSlice(portName string) *unstructured.Unstructured {
 // registerAPIService applies the APIService and waits until the aggregator
 // reports it Available and serves the group's discovery document.
 func (tb *Testbed) registerAPIService(ctx context.Context) error {
-	if err := tb.applier.apply(ctx, []*unstructured.Unstructured{tb.artifacts.apiService}); err != nil {
+	if err := tb.applier.Apply(ctx, []*unstructured.Unstructured{tb.artifacts.apiService}); err != nil {
 		return err
 	}
 	client := tb.applier.dynamic.Resource(apiServicesResource)

@@ -148,18 +148,18 @@ func (t *Target) createObjects(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, err := readManifests(files...)
+	objs, err := ReadManifests(files...)
 	if err != nil {
 		return err
 	}
 	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool {
 		return o.GetKind() == "Deployment" || strings.HasPrefix(o.GetAPIVersion(), janusv1alpha1.GroupName+"/")
 	})
-	a, err := newApplierFor(t.AdminConfig())
+	a, err := NewApplier(t.AdminConfig())
 	if err != nil {
 		return err
 	}
-	if err := a.apply(ctx, objs); err != nil {
+	if err := a.Apply(ctx, objs); err != nil {
 		return err
 	}
 	client, err := t.Client()

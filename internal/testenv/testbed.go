@@ -48,7 +48,7 @@ type Testbed struct {
 	serverURL string
 
 	artifacts *centralArtifacts
-	applier   *applier
+	applier   *Applier
 
 	procs *Supervisor
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,10 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/apis/janus"
@@ -42,26 +37,13 @@ var targetManifests = []string{"namespace.yaml", "serviceaccount.yaml", "rbac.ya
 // readManifests decodes every document of the files.
 func readManifests(t *testing.T, files ...string) []*unstructured.Unstructured {
 	t.Helper()
-	var objs []*unstructured.Unstructured
+	var paths []string
 	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(artifactsDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			err := decoder.Decode(&obj.Object)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("decoding %s: %v", f, err)
-			}
-			if len(obj.Object) > 0 {
-				objs = append(objs, obj)
-			}
-		}
+		paths = append(paths, filepath.Join(artifactsDir, f))
+	}
+	objs, err := testenv.ReadManifests(paths...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return objs
 }
@@ -99,24 +81,12 @@ func applyManifests(t *testing.T, ctx context.Context, c *testenv.BareCluster, o
 	warnings := &warningRecorder{}
 	config := rest.CopyConfig(c.AdminConfig)
 	config.WarningHandler = warnings
-	client, err := dynamic.NewForConfig(config)
+	applier, err := testenv.NewApplier(config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Admin.Discovery()))
-	for _, obj := range objs {
-		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatalf("mapping %s: %v", gvk, err)
-		}
-		var resource dynamic.ResourceInterface = client.Resource(mapping.Resource)
-		if ns := obj.GetNamespace(); ns != "" {
-			resource = client.Resource(mapping.Resource).Namespace(ns)
-		}
-		if _, err := resource.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "janus-agent-test", Force: true}); err != nil {
-			t.Fatalf("applying %s %s: %v", gvk.Kind, obj.GetName(), err)
-		}
+	if err := applier.Apply(ctx, objs); err != nil {
+		t.Fatal(err)
 	}
 	if len(warnings.warnings) > 0 {
 		t.Errorf("applying artifacts/agent drew warnings: %q", warnings.warnings)

@@ -2,49 +2,46 @@ package framework
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
+
+	"github.com/infroware/janus/internal/testenv"
 )
 
 // RepoRoot is the root of the Janus repository.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // LoadClusterRoles reads the ClusterRoles of YAML files under the repository,
 // by name, so tests grant exactly what the shipped manifests grant.
 func LoadClusterRoles(paths ...string) (map[string]rbacv1.ClusterRole, error) {
-	roles := map[string]rbacv1.ClusterRole{}
+	var files []string
 	for _, p := range paths {
-		f, err := os.Open(filepath.Join(RepoRoot(), p))
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", p, err)
+		files = append(files, filepath.Join(RepoRoot(), p))
+	}
+	objs, err := testenv.ReadManifests(files...)
+	if err != nil {
+		return nil, err
+	}
+	roles := map[string]rbacv1.ClusterRole{}
+	for _, obj := range objs {
+		if obj.GetKind() != "ClusterRole" {
+			continue
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-		for {
-			var role rbacv1.ClusterRole
-			if err := dec.Decode(&role); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				f.Close()
-				return nil, fmt.Errorf("decoding %s: %w", p, err)
-			}
-			if role.Kind == "ClusterRole" {
-				roles[role.Name] = role
-			}
+		var role rbacv1.ClusterRole
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &role); err != nil {
+			return nil, fmt.Errorf("decoding ClusterRole %s: %w", obj.GetName(), err)
 		}
-		f.Close()
+		roles[role.Name] = role
 	}
 	return roles, nil
 }
