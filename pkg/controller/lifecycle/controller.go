@@ -116,15 +116,15 @@ func New(client versioned.Interface, requests informers.AccessRequestInformer, c
 	})
 	utilruntime.Must(err)
 	_, err = clusters.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		// Deleted requests waiting for the agent of a Cluster that is gone
-		// need not wait any more.
+		// Deleted and finished requests waiting for the agent of a Cluster
+		// that is gone need not wait any more.
 		DeleteFunc: func(obj interface{}) {
 			name, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 			if err != nil {
 				return
 			}
 			for _, ar := range c.requestsOf(name) {
-				if ar.DeletionTimestamp != nil {
+				if ar.DeletionTimestamp != nil || (isFinished(ar) && grantMayExist(ar)) {
 					c.queue.Add(ar.Name)
 				}
 			}

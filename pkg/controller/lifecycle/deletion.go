@@ -35,12 +35,16 @@ func (c *Controller) syncDeleted(ctx context.Context, ar *v1alpha1.AccessRequest
 		return nil
 	}
 	if grantMayExist(ar) {
-		reason, msg, err := c.removeDeletedGrant(ctx, ar)
+		reason, err := c.confirmGrantRemoval(ctx, ar)
 		if errors.Is(err, tunnel.ErrNotConnected) {
 			return c.setMessage(ctx, ar, fmt.Sprintf("deleted; waiting for the agent of cluster %s to remove the grant", ar.Spec.Cluster))
 		}
 		if err != nil {
 			return err
+		}
+		msg := fmt.Sprintf("grant removed from cluster %s and its sessions cut", ar.Spec.Cluster)
+		if reason == v1alpha1.ReasonClusterUnregistered {
+			msg = clusterUnregisteredMessage(ar.Spec.Cluster)
 		}
 		if ar, err = c.markDeleted(ctx, ar, reason, msg, now); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -52,34 +56,6 @@ func (c *Controller) syncDeleted(ctx context.Context, ar *v1alpha1.AccessRequest
 		c.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, reasonDeleted, "Deleted"+deletedBy(ar)+" before it was granted")
 	}
 	return c.dropGrantFinalizer(ctx, ar)
-}
-
-// removeDeletedGrant has the agent remove the grant, which cuts its
-// sessions too, and says with which reason and message the Provisioned
-// condition records that. An agent that is not connected is an error
-// (tunnel.ErrNotConnected) unless its Cluster is gone: then no tunnel can
-// carry the grant's sessions, and the agent, should it ever connect
-// again, removes the grant as it reconciles.
-func (c *Controller) removeDeletedGrant(ctx context.Context, ar *v1alpha1.AccessRequest) (reason, msg string, err error) {
-	agent, err := c.agents.Agent(ar.Spec.Cluster)
-	if errors.Is(err, tunnel.ErrNotConnected) {
-		_, getErr := c.client.JanusV1alpha1().Clusters().Get(ctx, ar.Spec.Cluster, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(getErr):
-			return v1alpha1.ReasonClusterUnregistered, fmt.Sprintf("cluster %s is no longer registered; its agent removes the grant if it ever connects again", ar.Spec.Cluster), nil
-		case getErr != nil:
-			return "", "", fmt.Errorf("reading cluster %s of deleted request %s: %w", ar.Spec.Cluster, ar.Name, getErr)
-		}
-		return "", "", err
-	}
-	if err != nil {
-		return "", "", err
-	}
-	if err := agent.RemoveGrant(ctx, ar.Name); err != nil {
-		return "", "", fmt.Errorf("removing the grant of deleted request %s: %w", ar.Name, err)
-	}
-	c.provisioned.forget(ar.Name)
-	return reasonGrantRemoved, fmt.Sprintf("grant removed from cluster %s and its sessions cut", ar.Spec.Cluster), nil
 }
 
 // markDeleted records that the deleted request holds no grant any more; a

@@ -98,6 +98,12 @@ func (a *fakeAgent) callsOf() []string {
 	return slices.Clone(a.calls)
 }
 
+func (a *fakeAgent) reconciledSnapshot() []tunnel.ReconcileRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.reconciled)
+}
+
 func (a *fakeAgent) count(call string) int {
 	n := 0
 	for _, c := range a.callsOf() {
@@ -146,8 +152,9 @@ func (f *fakeAgents) connect(cluster string) *fakeAgent {
 // it steps the clock past it.
 type testClock struct {
 	*testingclock.FakeClock
-	mu     sync.Mutex
-	timers []time.Time
+	mu      sync.Mutex
+	timers  []time.Time
+	tickers []time.Duration
 }
 
 func (c *testClock) NewTimer(d time.Duration) clock.Timer {
@@ -157,10 +164,37 @@ func (c *testClock) NewTimer(d time.Duration) clock.Timer {
 	return c.FakeClock.NewTimer(d)
 }
 
-func (c *testClock) armed(at time.Time) bool {
+func (c *testClock) NewTicker(d time.Duration) clock.Ticker {
+	c.mu.Lock()
+	c.tickers = append(c.tickers, d)
+	c.mu.Unlock()
+	return c.FakeClock.NewTicker(d)
+}
+
+// armed counts the timers made to go off at at.
+func (c *testClock) armed(at time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.ContainsFunc(c.timers, at.Equal)
+	n := 0
+	for _, t := range c.timers {
+		if t.Equal(at) {
+			n++
+		}
+	}
+	return n
+}
+
+// ticking counts the tickers made with period d.
+func (c *testClock) ticking(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.tickers {
+		if p == d {
+			n++
+		}
+	}
+	return n
 }
 
 // harness is a controller on a fake clientset, its informers, a fake
@@ -215,6 +249,15 @@ func (h *harness) run() {
 	h.t.Cleanup(func() { <-done })
 }
 
+// connectAgent connects a fake agent for cluster and tells the
+// controller, as the tunnel server does.
+func (h *harness) connectAgent(cluster string) *fakeAgent {
+	agent := h.agents.connect(cluster)
+	h.c.AgentConnected(cluster)
+	h.t.Cleanup(func() { h.c.heartbeats.stop(cluster) })
+	return agent
+}
+
 // sync syncs one request as a worker would, once.
 func (h *harness) sync(name string) error {
 	return h.c.sync(h.ctx, name)
@@ -234,7 +277,7 @@ func (h *harness) eventually(what string, cond func() bool) {
 // waitArmed waits until the work queue has a timer for at.
 func (h *harness) waitArmed(at time.Time) {
 	h.t.Helper()
-	h.eventually("a timer at "+at.Format(time.RFC3339Nano), func() bool { return h.clock.armed(at) })
+	h.eventually("a timer at "+at.Format(time.RFC3339Nano), func() bool { return h.clock.armed(at) > 0 })
 }
 
 // stepTo moves the fake clock to at.
@@ -344,9 +387,16 @@ func pendingRequest(name string) *v1alpha1.AccessRequest {
 	}
 }
 
+// approvedRequest was approved by bob a minute before start.
 func approvedRequest(name string) *v1alpha1.AccessRequest {
+	return approvedRequestAt(name, start.Add(-time.Minute))
+}
+
+func approvedRequestAt(name string, at time.Time) *v1alpha1.AccessRequest {
 	ar := pendingRequest(name)
-	at := start.Add(-time.Minute)
+	if created := at.Add(-time.Minute); created.Before(ar.CreationTimestamp.Time) {
+		ar.CreationTimestamp = metav1.NewTime(created)
+	}
 	ar.Status.Phase = v1alpha1.AccessRequestApproved
 	ar.Status.Approvals = []v1alpha1.Decision{{User: "bob", Time: metav1.NewTime(at)}}
 	ar.Status.Message = "approved by bob"
@@ -354,22 +404,26 @@ func approvedRequest(name string) *v1alpha1.AccessRequest {
 	return ar
 }
 
-// activeRequest was granted at start-10m and expires at expiresAt.
+// activeRequest was granted ten minutes before start and expires at
+// expiresAt.
 func activeRequest(name string, expiresAt time.Time) *v1alpha1.AccessRequest {
-	ar := approvedRequest(name)
-	at := start.Add(-10 * time.Minute)
+	return activeRequestAt(name, start.Add(-10*time.Minute), expiresAt)
+}
+
+func activeRequestAt(name string, activated, expiresAt time.Time) *v1alpha1.AccessRequest {
+	ar := approvedRequestAt(name, activated.Add(-time.Minute))
 	ar.Status.Phase = v1alpha1.AccessRequestActive
-	ar.Status.ActivatedAt = &metav1.Time{Time: at}
+	ar.Status.ActivatedAt = &metav1.Time{Time: activated}
 	ar.Status.ExpiresAt = &metav1.Time{Time: expiresAt}
 	ar.Status.Message = "active"
-	setCondition(ar, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, "granted", at)
+	setCondition(ar, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, "granted", activated)
 	return ar
 }
 
 // finishedRequest was active and reached phase at finished; its grant is
 // confirmed removed then when grantRemoved.
 func finishedRequest(name string, phase v1alpha1.AccessRequestPhase, finished time.Time, grantRemoved bool) *v1alpha1.AccessRequest {
-	ar := activeRequest(name, finished.Add(time.Hour))
+	ar := activeRequestAt(name, finished.Add(-time.Minute), finished.Add(time.Hour))
 	ar.Status.Phase = phase
 	ar.Status.Message = strings.ToLower(string(phase))
 	condType := map[v1alpha1.AccessRequestPhase]string{
@@ -390,6 +444,9 @@ func finishedRequest(name string, phase v1alpha1.AccessRequestPhase, finished ti
 // deniedRequest never had a grant; it was denied at denied.
 func deniedRequest(name string, denied time.Time) *v1alpha1.AccessRequest {
 	ar := pendingRequest(name)
+	if created := denied.Add(-time.Minute); created.Before(ar.CreationTimestamp.Time) {
+		ar.CreationTimestamp = metav1.NewTime(created)
+	}
 	ar.Status.Phase = v1alpha1.AccessRequestDenied
 	ar.Status.Decision = &v1alpha1.Decision{User: "bob", Time: metav1.NewTime(denied), Reason: "no"}
 	setCondition(ar, v1alpha1.ConditionDenied, metav1.ConditionTrue, "Denied", "denied by bob", denied)

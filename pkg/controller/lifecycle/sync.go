@@ -196,16 +196,12 @@ func (c *Controller) expire(ctx context.Context, ar *v1alpha1.AccessRequest, now
 }
 
 // syncFinished removes the grant of a finished request and, after the
-// retention, the request itself.
+// retention, the request itself. A request whose grant is not confirmed
+// removed stays: the removal is retried while the agent is connected, and
+// when it connects again; the retention counts from the confirmation.
 func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
-	if grantMayExist(ar) && c.removeGrant(ctx, ar) {
-		done := ar.DeepCopy()
-		setCondition(done, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reasonGrantRemoved, "grant removed from cluster "+ar.Spec.Cluster, now)
-		if err := c.updateStatus(ctx, done); err != nil {
-			return err
-		}
-		c.recorder.Event(events.Ref(done), corev1.EventTypeNormal, reasonGrantRemoved, fmt.Sprintf("Grant removed from cluster %s (request %s)", ar.Spec.Cluster, strings.ToLower(string(ar.Status.Phase))))
-		return nil
+	if grantMayExist(ar) {
+		return c.removeFinishedGrant(ctx, ar, now)
 	}
 	c.provisioned.forget(ar.Name)
 	if c.opts.Retention <= 0 {
@@ -223,6 +219,66 @@ func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessReques
 	}
 	klog.InfoS("Deleted after retention", "request", ar.Name, "retention", c.opts.Retention)
 	return nil
+}
+
+// removeFinishedGrant removes the grant of a finished request and records
+// that in the Provisioned condition. Without its agent the request waits:
+// AgentConnected queues it again, and the Cluster's deletion does too.
+func (c *Controller) removeFinishedGrant(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	reason, err := c.confirmGrantRemoval(ctx, ar)
+	if errors.Is(err, tunnel.ErrNotConnected) {
+		klog.V(2).InfoS("Finished request waits for its agent to remove the grant", "request", ar.Name, "cluster", ar.Spec.Cluster)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	done := ar.DeepCopy()
+	msg := "grant removed from cluster " + ar.Spec.Cluster
+	eventType, event := corev1.EventTypeNormal, fmt.Sprintf("Grant removed from cluster %s (request %s)", ar.Spec.Cluster, strings.ToLower(string(ar.Status.Phase)))
+	if reason == v1alpha1.ReasonClusterUnregistered {
+		msg = clusterUnregisteredMessage(ar.Spec.Cluster)
+		eventType, event = corev1.EventTypeWarning, "Grant not removed: "+msg
+	}
+	setCondition(done, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reason, msg, now)
+	if err := c.updateStatus(ctx, done); err != nil {
+		return err
+	}
+	c.recorder.Event(events.Ref(done), eventType, reason, event)
+	return nil
+}
+
+// confirmGrantRemoval has the agent remove ar's grant, which cuts its
+// sessions too, and says with which reason the Provisioned condition
+// records that. An agent that is not connected is an error
+// (tunnel.ErrNotConnected) unless its Cluster is gone: then no tunnel can
+// carry the grant's sessions, and the agent, should it ever connect
+// again, removes the grant as it reconciles (ReasonClusterUnregistered).
+func (c *Controller) confirmGrantRemoval(ctx context.Context, ar *v1alpha1.AccessRequest) (reason string, err error) {
+	agent, err := c.agents.Agent(ar.Spec.Cluster)
+	if errors.Is(err, tunnel.ErrNotConnected) {
+		_, getErr := c.client.JanusV1alpha1().Clusters().Get(ctx, ar.Spec.Cluster, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(getErr):
+			c.provisioned.forget(ar.Name)
+			return v1alpha1.ReasonClusterUnregistered, nil
+		case getErr != nil:
+			return "", fmt.Errorf("reading cluster %s of request %s: %w", ar.Spec.Cluster, ar.Name, getErr)
+		}
+		return "", err
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := agent.RemoveGrant(ctx, ar.Name); err != nil {
+		return "", fmt.Errorf("removing the grant of %s from cluster %s: %w", ar.Name, ar.Spec.Cluster, err)
+	}
+	c.provisioned.forget(ar.Name)
+	return reasonGrantRemoved, nil
+}
+
+func clusterUnregisteredMessage(cluster string) string {
+	return fmt.Sprintf("cluster %s is no longer registered; its agent removes the grant if it ever connects again", cluster)
 }
 
 // grantMayExist is true for a request that was approved and whose grant has
