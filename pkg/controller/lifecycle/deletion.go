@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,7 +83,7 @@ func (c *Controller) markDeleted(ctx context.Context, ar *v1alpha1.AccessRequest
 		eventType = corev1.EventTypeWarning
 	}
 	c.recorder.Event(events.Ref(written), eventType, reasonDeleted, "Deleted"+by+": "+msg)
-	klog.InfoS("Revoked a deleted request", "request", ar.Name, "deletedBy", ar.Status.Decision.User, "reason", reason)
+	klog.InfoS("Revoked a deleted request", "request", ar.Name, "deletedBy", strings.TrimPrefix(by, " by "), "reason", reason)
 	return written, nil
 }
 
