@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -15,10 +14,14 @@ import (
 	"github.com/infroware/janus/internal/testenv"
 )
 
-// RepoRoot is the root of the Janus repository.
+// RepoRoot is the root of the Janus repository, found from the test's
+// working directory.
 func RepoRoot() string {
-	_, file, _, _ := goruntime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+	root, err := testenv.FindRepoRoot(".")
+	if err != nil {
+		panic(fmt.Sprintf("integration tests run inside the Janus repository: %v", err))
+	}
+	return root
 }
 
 // LoadClusterRoles reads the ClusterRoles of YAML files under the repository,
