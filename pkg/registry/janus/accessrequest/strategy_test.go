@@ -136,3 +136,35 @@ func TestDeleteRecordsWhoDeletedALiveRequest(t *testing.T) {
 		t.Errorf("garbage collection policy %s would add the collector's finalizers", p)
 	}
 }
+
+type clusterGetterFunc func(ctx context.Context, name string) (*janus.Cluster, error)
+
+func (f clusterGetterFunc) GetCluster(ctx context.Context, name string) (*janus.Cluster, error) {
+	return f(ctx, name)
+}
+
+// TestPrepareForCreateFixesTheQuorum: the request keeps the quorum its
+// Cluster asked for when it was made; a body's own claim is discarded.
+func TestPrepareForCreateFixesTheQuorum(t *testing.T) {
+	clusters := clusterGetterFunc(func(_ context.Context, name string) (*janus.Cluster, error) {
+		required := map[string]int32{"prod": 2, "dev": 0}[name]
+		return &janus.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: janus.ClusterSpec{Approval: janus.ApprovalPolicy{Required: required}}}, nil
+	})
+	for cluster, want := range map[string]int32{"prod": 2, "dev": 1} {
+		ar := &janus.AccessRequest{Spec: janus.AccessRequestSpec{Cluster: cluster}, Status: janus.AccessRequestStatus{RequiredApprovals: 9}}
+		accessRequestStrategy{clusters: clusters}.PrepareForCreate(context.Background(), ar)
+		if ar.Status.RequiredApprovals != want {
+			t.Errorf("cluster %s: requiredApprovals %d, want %d", cluster, ar.Status.RequiredApprovals, want)
+		}
+	}
+}
+
+func TestRequiredApprovalsFallsBackToTheClusterForOldRequests(t *testing.T) {
+	cluster := &janus.Cluster{Spec: janus.ClusterSpec{Approval: janus.ApprovalPolicy{Required: 3}}}
+	if got := requiredApprovals(&janus.AccessRequest{Status: janus.AccessRequestStatus{RequiredApprovals: 2}}, cluster); got != 2 {
+		t.Errorf("quorum %d for a request that recorded 2, want 2", got)
+	}
+	if got := requiredApprovals(&janus.AccessRequest{}, cluster); got != 3 {
+		t.Errorf("quorum %d for a request from before it was recorded, want the Cluster's 3", got)
+	}
+}
