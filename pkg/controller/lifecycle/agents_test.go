@@ -23,10 +23,14 @@ func TestAgentConnectedReconcilesThenSyncsTheCluster(t *testing.T) {
 		approvedRequest("waiting"),
 		finishedRequest("ended", v1alpha1.AccessRequestRevoked, start.Add(-time.Minute), false),
 		cluster("dev"))
-	h.run()
+	// The workers start after the reconciliation, so that it alone
+	// decides what the agent is asked first.
 	agent := h.connectAgent("dev")
-
-	h.eventually("the reconciliation", func() bool { return len(agent.reconciledSnapshot()) == 1 })
+	c := h.waitCluster("dev", "records the agent", func(c *v1alpha1.Cluster) bool { return c.Status.Agent.Connected })
+	h.run()
+	if n := len(agent.reconciledSnapshot()); n != 1 {
+		t.Fatalf("%d reconciliations, want 1", n)
+	}
 	active := agent.reconciledSnapshot()[0].Active
 	want := tunnel.GrantSpec{Request: "live", Requester: "alice", Namespaces: []string{"payments"}, ExpiresAt: start.Add(time.Hour)}
 	if len(active) != 1 || !equalSpec(active[0], want) {
@@ -44,7 +48,6 @@ func TestAgentConnectedReconcilesThenSyncsTheCluster(t *testing.T) {
 		t.Errorf("live grant ensured %d more times after the reconciliation", n)
 	}
 
-	c := h.waitCluster("dev", "records the agent", func(c *v1alpha1.Cluster) bool { return c.Status.Agent.Connected })
 	if a := c.Status.Agent; a.Version != "v1.2.3" || a.KubernetesVersion != "v1.37.2" || a.LastSeen == nil || !a.LastSeen.Time.Equal(start) {
 		t.Errorf("agent status %+v, want the agent's versions, seen at %v", a, start)
 	}
@@ -59,9 +62,13 @@ func TestReconcileFailureLeavesTheGrantToTheSync(t *testing.T) {
 	h := newHarness(t, Options{}, activeRequest("live", start.Add(time.Hour)), cluster("dev"))
 	agent := h.agents.connect("dev")
 	agent.reconcileFailed = map[string]string{"live": "namespace payments is terminating"}
-	h.run()
 	h.c.AgentConnected("dev")
 	t.Cleanup(func() { h.c.heartbeats.stop("dev") })
+	h.waitCluster("dev", "records the agent", func(c *v1alpha1.Cluster) bool { return c.Status.Agent.Connected })
+	if _, ok := h.c.provisioned.get("live"); ok {
+		t.Fatalf("a grant the reconciliation failed is taken for done")
+	}
+	h.run()
 	h.eventually("the grant ensured by the sync", func() bool { return agent.count("ensure live") == 1 })
 	if remembered, _ := h.c.provisioned.get("live"); !remembered.Equal(start.Add(time.Hour)) {
 		t.Errorf("remembered expiry %v after the sync ensured the grant", remembered)
