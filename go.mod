@@ -8,12 +8,12 @@ require (
 	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/k3s-io/kine v0.17.5
-	github.com/moby/term v0.5.2
 	github.com/rancher/remotedialer v0.6.1
 	github.com/sirupsen/logrus v1.10.2
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	go.etcd.io/etcd/server/v3 v3.7.3
+	google.golang.org/grpc v1.85.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/apiserver v0.37.2
@@ -23,6 +23,7 @@ require (
 	k8s.io/component-helpers v0.37.2
 	k8s.io/klog/v2 v2.140.0
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad
+	k8s.io/kubectl v0.37.2
 	k8s.io/streaming v0.37.2
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/randfill v1.0.0
@@ -31,33 +32,28 @@ require (
 
 require (
 	cel.dev/expr v0.25.3 // indirect
-	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
-	github.com/DataDog/zstd v1.4.5 // indirect
+	github.com/MakeNowJust/heredoc v1.0.0 // indirect
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/NYTimes/gziphandler v1.1.1 // indirect
 	github.com/Rican7/retry v0.3.1 // indirect
-	github.com/antithesishq/antithesis-sdk-go v0.8.0 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/blang/semver/v4 v4.0.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/cockroachdb/errors v1.11.3 // indirect
-	github.com/cockroachdb/fifo v0.0.0-20240606204812-0bbfbd93a7ce // indirect
-	github.com/cockroachdb/logtags v0.0.0-20230118201751-21c54148d20b // indirect
-	github.com/cockroachdb/pebble v1.1.5 // indirect
-	github.com/cockroachdb/redact v1.1.5 // indirect
-	github.com/cockroachdb/tokenbucket v0.0.0-20230807174530-cc333fc44b06 // indirect
+	github.com/chai2010/gettext-go v1.0.2 // indirect
+	github.com/cockroachdb/datadriven v1.0.3-0.20230413201302-be42291fc80f // indirect
 	github.com/coreos/go-semver v0.3.1 // indirect
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
-	github.com/expr-lang/expr v1.17.8 // indirect
+	github.com/exponent-io/jsonpath v0.0.0-20210407135951-1de76d718b3f // indirect
+	github.com/fatih/camelcase v1.0.0 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
-	github.com/getsentry/sentry-go v0.27.0 // indirect
 	github.com/go-errors/errors v1.4.2 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
@@ -75,16 +71,12 @@ require (
 	github.com/go-openapi/swag/stringutils v0.28.0 // indirect
 	github.com/go-openapi/swag/typeutils v0.28.0 // indirect
 	github.com/go-openapi/swag/yamlutils v0.28.0 // indirect
-	github.com/go-sql-driver/mysql v1.10.1 // indirect
-	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/golang/snappy v0.0.4 // indirect
 	github.com/google/btree v1.1.3 // indirect
 	github.com/google/cel-go v0.29.2 // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.3 // indirect
@@ -96,34 +88,19 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
-	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
-	github.com/klauspost/crc32 v1.3.0 // indirect
-	github.com/kr/pretty v0.3.1 // indirect
-	github.com/kr/text v0.2.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/liggitt/tabwriter v0.0.0-20181228230101-89fcab3d43de // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mattn/go-sqlite3 v1.14.52 // indirect
-	github.com/minio/crc64nvme v1.1.1 // indirect
-	github.com/minio/highwayhash v1.0.4 // indirect
-	github.com/minio/md5-simd v1.1.2 // indirect
-	github.com/minio/minio-go/v7 v7.3.0 // indirect
+	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
 	github.com/moby/spdystream v0.5.1 // indirect
+	github.com/moby/term v0.5.2 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee // indirect
 	github.com/monochromegane/go-gitignore v0.0.0-20200626010858-205db1a8cc00 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
-	github.com/mxk/go-flowrate v0.0.0-20140419014527-cca7078d478f // indirect
-	github.com/nats-io/jsm.go v0.5.1 // indirect
-	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
-	github.com/nats-io/nats.go v1.55.0 // indirect
-	github.com/nats-io/nkeys v0.4.16 // indirect
-	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/peterbourgon/diskv v2.0.1+incompatible // indirect
-	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
@@ -131,18 +108,12 @@ require (
 	github.com/prometheus/common v0.72.1 // indirect
 	github.com/prometheus/procfs v0.23.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/rogpeppe/go-internal v1.14.1 // indirect
-	github.com/rs/xid v1.6.0 // indirect
-	github.com/shengdoushi/base58 v1.0.0 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/soheilhy/cmux v0.1.5 // indirect
-	github.com/t4db/t4 v1.1.16 // indirect
-	github.com/tidwall/btree v1.8.2 // indirect
-	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/tmc/grpc-websocket-proxy v0.0.0-20220101234140-673ab2c3ae75 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/xiang90/probing v0.0.0-20221125231312-a49e3df8f510 // indirect
 	github.com/xlab/treeprint v1.2.0 // indirect
-	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.etcd.io/etcd/api/v3 v3.7.3 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.7.3 // indirect
@@ -176,13 +147,10 @@ require (
 	golang.org/x/tools v0.52.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260819154853-08b0e4226688 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
-	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/evanphx/json-patch.v4 v4.13.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
-	gopkg.in/ini.v1 v1.67.3 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 	k8s.io/code-generator v0.37.2 // indirect
 	k8s.io/gengo/v2 v2.0.0-20260408192533-25e2208e0dc3 // indirect
 	k8s.io/kms v0.37.2 // indirect
@@ -198,220 +166,15 @@ require (
 )
 
 tool (
+	// The generators hack/update-codegen.sh runs (through kube_codegen.sh),
+	// pinned here at the version of k8s.io/code-generator it sources.
 	k8s.io/code-generator/cmd/applyconfiguration-gen
-	k8s.io/code-generator/cmd/applyconfiguration-gen/args
-	k8s.io/code-generator/cmd/applyconfiguration-gen/generators
 	k8s.io/code-generator/cmd/client-gen
-	k8s.io/code-generator/cmd/client-gen/args
-	k8s.io/code-generator/cmd/client-gen/generators
-	k8s.io/code-generator/cmd/client-gen/generators/fake
-	k8s.io/code-generator/cmd/client-gen/generators/scheme
-	k8s.io/code-generator/cmd/client-gen/generators/util
-	k8s.io/code-generator/cmd/client-gen/types
 	k8s.io/code-generator/cmd/conversion-gen
-	k8s.io/code-generator/cmd/conversion-gen/args
-	k8s.io/code-generator/cmd/conversion-gen/generators
 	k8s.io/code-generator/cmd/deepcopy-gen
-	k8s.io/code-generator/cmd/deepcopy-gen/args
-	k8s.io/code-generator/cmd/deepcopy-gen/generators
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/aliases
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/builtins
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/interfaces
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/maps
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/otherpkg
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/pointer
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/slices
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/structs
-	k8s.io/code-generator/cmd/deepcopy-gen/output_tests/wholepkg
 	k8s.io/code-generator/cmd/defaulter-gen
-	k8s.io/code-generator/cmd/defaulter-gen/args
-	k8s.io/code-generator/cmd/defaulter-gen/generators
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/empty
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/marker
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/marker/external
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/marker/external/external
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/marker/external2
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/marker/external3
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/pointer
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/slices
-	k8s.io/code-generator/cmd/defaulter-gen/output_tests/wholepkg
-	k8s.io/code-generator/cmd/go-to-protobuf
-	k8s.io/code-generator/cmd/go-to-protobuf/protobuf
-	k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo
 	k8s.io/code-generator/cmd/informer-gen
-	k8s.io/code-generator/cmd/informer-gen/args
-	k8s.io/code-generator/cmd/informer-gen/generators
 	k8s.io/code-generator/cmd/lister-gen
-	k8s.io/code-generator/cmd/lister-gen/args
-	k8s.io/code-generator/cmd/lister-gen/generators
-	k8s.io/code-generator/cmd/prerelease-lifecycle-gen
-	k8s.io/code-generator/cmd/prerelease-lifecycle-gen/args
-	k8s.io/code-generator/cmd/prerelease-lifecycle-gen/prerelease-lifecycle-generators
 	k8s.io/code-generator/cmd/register-gen
-	k8s.io/code-generator/cmd/register-gen/args
-	k8s.io/code-generator/cmd/register-gen/generators
-	k8s.io/code-generator/cmd/register-gen/output_tests
-	k8s.io/code-generator/cmd/register-gen/output_tests/simpletype/v1
 	k8s.io/code-generator/cmd/validation-gen
-	k8s.io/code-generator/cmd/validation-gen/output_tests
-	k8s.io/code-generator/cmd/validation-gen/output_tests/all_types_match/trivial
-	k8s.io/code-generator/cmd/validation-gen/output_tests/all_types_match/with_field_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/all_types_match/with_type_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/cohorts
-	k8s.io/code-generator/cmd/validation-gen/output_tests/cross_pkg
-	k8s.io/code-generator/cmd/validation-gen/output_tests/elide_no_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/embedded
-	k8s.io/code-generator/cmd/validation-gen/output_tests/maps/keys
-	k8s.io/code-generator/cmd/validation-gen/output_tests/maps/map_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/maps/map_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/maps/multiple_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/maps/typedef_to_map
-	k8s.io/code-generator/cmd/validation-gen/output_tests/multiple_packages/consumer
-	k8s.io/code-generator/cmd/validation-gen/output_tests/multiple_packages/external
-	k8s.io/code-generator/cmd/validation-gen/output_tests/multiple_packages/registered
-	k8s.io/code-generator/cmd/validation-gen/output_tests/multiple_packages/types
-	k8s.io/code-generator/cmd/validation-gen/output_tests/multiple_tags
-	k8s.io/code-generator/cmd/validation-gen/output_tests/no_generation
-	k8s.io/code-generator/cmd/validation-gen/output_tests/no_types_match
-	k8s.io/code-generator/cmd/validation-gen/output_tests/one_type_match/trivial
-	k8s.io/code-generator/cmd/validation-gen/output_tests/one_type_match/with_field_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/one_type_match/with_type_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ordering/structs
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ordering/typedefs
-	k8s.io/code-generator/cmd/validation-gen/output_tests/pointers
-	k8s.io/code-generator/cmd/validation-gen/output_tests/primitives
-	k8s.io/code-generator/cmd/validation-gen/output_tests/public_private
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ratcheting/default_behavior
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ratcheting/list
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ratcheting/maps/eachkey
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ratcheting/maps/eachval
-	k8s.io/code-generator/cmd/validation-gen/output_tests/ratcheting/subfield
-	k8s.io/code-generator/cmd/validation-gen/output_tests/recursive/maps
-	k8s.io/code-generator/cmd/validation-gen/output_tests/recursive/pointers
-	k8s.io/code-generator/cmd/validation-gen/output_tests/recursive/slices
-	k8s.io/code-generator/cmd/validation-gen/output_tests/slices/multiple_validations
-	k8s.io/code-generator/cmd/validation-gen/output_tests/slices/slice_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/slices/slice_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/slices/typedef_to_slice
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/customvalidation
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/dependentforbidden
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/dependentrequired
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachkey
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/map_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/map_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/slice_of_pointers
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/slice_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/slice_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/typedef_to_map
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/eachval/typedef_to_slice
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/enum
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/enum/options
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/forbidden
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-extended-resource-name
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-label-key
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-label-value
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-long-name-caseless
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-long-name/k8s-long-name
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-prefixed-label-key
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-resource-fully-qualified-name
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-resource-pool-name
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-short-name/k8s-short-name
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/format/k8s-uuid
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/immutable
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/immutable_transitions
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/multiple_keys
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/single_key
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/subfield
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/typedef
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/union/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/union/typedef
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/zerorooneof/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/item/zerorooneof/typedef
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/atomicslice
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/enums
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/listkeys
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/listmapitem
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/listset
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/mapvalidation
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/modes
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/optionalrequired
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/structs
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/subfields
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/unions
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/levels/uniquetag
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/listmap/multiple_keys
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/listmap/single_key
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/listset
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxbytes
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maximum
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxitems/slice_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxitems/slice_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxitems/typedef_to_slice
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxlength
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/maxproperties
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minimum
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minitems/slice_of_primitive
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minitems/slice_of_struct
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minitems/typedef_to_slice
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minlength
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/minproperties
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/mode
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/monotonic
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/neq/neq/neqchained
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/neq/neqbool
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/neq/neqint
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/neq/neqstring
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/opaque
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/optional
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/optional/nonzero_defaults
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/optional/zero_defaults
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/discriminators
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/lists
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/maps
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/subfields
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/unions
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/options/update
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/required
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/deep
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/list
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/nonincluded
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/shallow
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/shortcircuit
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/subfield/unions
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/supported_resources/issubresource
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/supported_resources/root
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/supported_resources/subresource
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/discriminated/custom_members
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/discriminated/empty
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/discriminated/multiple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/discriminated/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/discriminated/sparse
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/undiscriminated/custom_members
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/undiscriminated/multiple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/union/union/undiscriminated/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/unique
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/update/lists
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/update/maps
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/update/primitives
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/validate_false
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/validate_true
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/validatetruealpha
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/validatetruebeta
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/zerooroneof/zerooroneof/custom_members
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/zerooroneof/zerooroneof/multiple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/tags/zerooroneof/zerooroneof/simple
-	k8s.io/code-generator/cmd/validation-gen/output_tests/type_args
-	k8s.io/code-generator/cmd/validation-gen/output_tests/typedefs
-	k8s.io/code-generator/cmd/validation-gen/output_tests/types_with_suffix
-	k8s.io/code-generator/cmd/validation-gen/output_tests/update_validations/lists
-	k8s.io/code-generator/cmd/validation-gen/output_tests/update_validations/maps
-	k8s.io/code-generator/cmd/validation-gen/output_tests/update_validations/primitive_pointers
-	k8s.io/code-generator/cmd/validation-gen/output_tests/update_validations/primitives
-	k8s.io/code-generator/cmd/validation-gen/testscheme
-	k8s.io/code-generator/cmd/validation-gen/util
-	k8s.io/code-generator/cmd/validation-gen/validators
 )

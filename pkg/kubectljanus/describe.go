@@ -1,6 +1,7 @@
 package kubectljanus
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,14 +9,14 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/describe"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -50,98 +51,104 @@ func (d *describeOptions) run(ctx context.Context, name string) error {
 	}
 	// Events are filed in namespace default because the request is
 	// cluster-scoped; requesters often may not read them there.
-	events, err := c.kube.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{
+	events, eventsErr := c.kube.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.Set{"involvedObject.name": name, "involvedObject.kind": "AccessRequest"}.String(),
 	})
-	w := &description{out: d.Out}
-	describeRequest(w, ar, d.now())
-	switch {
-	case apierrors.IsForbidden(err):
-		w.field("Events", fmt.Sprintf("<not shown: you may not list events in namespace %s>", metav1.NamespaceDefault))
-	case err != nil:
-		w.field("Events", fmt.Sprintf("<not shown: %s>", oneLine(err.Error())))
-	default:
-		describeEvents(w, events.Items, d.now())
+	out, err := describeText(func(w describe.PrefixWriter) {
+		describeRequest(w, ar, d.now())
+		switch {
+		case apierrors.IsForbidden(eventsErr):
+			w.Write(describe.LEVEL_0, "Events:\t<not shown: you may not list events in namespace %s>\n", metav1.NamespaceDefault)
+		case eventsErr != nil:
+			w.Write(describe.LEVEL_0, "Events:\t<not shown: %s>\n", oneLine(eventsErr.Error()))
+		default:
+			describe.DescribeEvents(events, w)
+		}
+	})
+	if err != nil {
+		return err
 	}
-	return w.err
+	_, err = io.WriteString(d.Out, out)
+	return err
 }
 
-// description writes "Key:  value" lines with the values in one column,
-// and indented tables, each aligned on its own.
-type description struct {
-	out io.Writer
-	err error
+// describeText lays out what describe writes as kubectl describe does:
+// "Key:<tab>value" lines aligned by one tabwriter, with kubectl's own
+// writer escaping whatever the text holds.
+func describeText(write func(describe.PrefixWriter)) (string, error) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
+	write(describe.NewPrefixWriter(tw))
+	if err := tw.Flush(); err != nil {
+		return "", fmt.Errorf("laying out the description: %w", err)
+	}
+	return buf.String(), nil
 }
 
-func (w *description) field(key, value string) {
-	w.printf("%-18s%s\n", key+":", value)
+func describeField(w describe.PrefixWriter, key, value string) {
+	w.Write(describe.LEVEL_0, "%s:\t%s\n", key, value)
 }
 
-// table writes key: and the rows under it, or key: <none>.
-func (w *description) table(key string, header []string, rows [][]string) {
+// describeTable writes key: and the rows under it, or key: <none>.
+func describeTable(w describe.PrefixWriter, key string, header []string, rows [][]string) {
 	if len(rows) == 0 {
-		w.field(key, "<none>")
+		describeField(w, key, "<none>")
 		return
 	}
-	w.printf("%s:\n", key)
-	tw := tabwriter.NewWriter(w.out, 0, 8, 2, ' ', 0)
-	for _, row := range append([][]string{header}, rows...) {
-		if _, err := fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t")); err != nil && w.err == nil {
-			w.err = err
-		}
+	// A table is aligned on its own, not with the fields around it.
+	w.Flush()
+	w.Write(describe.LEVEL_0, "%s:\n", key)
+	dashes := make([]string, len(header))
+	for i, h := range header {
+		dashes[i] = strings.Repeat("-", len(h))
 	}
-	if err := tw.Flush(); err != nil && w.err == nil {
-		w.err = err
+	for _, row := range append([][]string{header, dashes}, rows...) {
+		w.Write(describe.LEVEL_1, "%s\n", strings.Join(row, "\t"))
 	}
+	w.Flush()
 }
 
-func (w *description) printf(format string, args ...any) {
-	if _, err := fmt.Fprintf(w.out, format, args...); err != nil && w.err == nil {
-		w.err = err
-	}
-}
-
-func describeRequest(w *description, ar *v1alpha1.AccessRequest, now time.Time) {
+func describeRequest(w describe.PrefixWriter, ar *v1alpha1.AccessRequest, now time.Time) {
 	s, st := ar.Spec, ar.Status
-	w.field("Name", ar.Name)
-	w.field("Requester", requester(s.Requester))
-	w.field("Cluster", s.Cluster)
-	w.field("Namespaces", strings.Join(s.Namespaces, ", "))
-	w.field("Duration", s.Duration.Duration.String())
-	w.field("Reason", oneLine(s.Reason))
-	w.field("Created", when(ar.CreationTimestamp, now))
-	w.field("Phase", orNone(string(st.Phase)))
-	w.field("Message", orNone(oneLine(st.Message)))
+	describeField(w, "Name", ar.Name)
+	describeField(w, "Requester", requester(s.Requester))
+	describeField(w, "Cluster", s.Cluster)
+	describeField(w, "Namespaces", strings.Join(s.Namespaces, ", "))
+	describeField(w, "Duration", s.Duration.Duration.String())
+	describeField(w, "Reason", oneLine(s.Reason))
+	describeField(w, "Created", when(ar.CreationTimestamp, now))
+	describeField(w, "Phase", orNone(string(st.Phase)))
+	describeField(w, "Message", orNone(oneLine(st.Message)))
 
 	var rows [][]string
 	for _, a := range st.Approvals {
 		rows = append(rows, []string{a.User, when(a.Time, now), durationOrNone(a.Duration), orNone(oneLine(a.Reason))})
 	}
 	if st.RequiredApprovals > 0 {
-		w.field("Needs Approvals", fmt.Sprintf("%d, %d given", st.RequiredApprovals, len(st.Approvals)))
+		describeField(w, "Needs Approvals", fmt.Sprintf("%d, %d given", st.RequiredApprovals, len(st.Approvals)))
 	}
-	w.table("Approvals", []string{"USER", "TIME", "DURATION", "REASON"}, rows)
+	describeTable(w, "Approvals", []string{"USER", "TIME", "DURATION", "REASON"}, rows)
 	if st.Decision == nil {
-		w.field("Decision", "<none>")
+		describeField(w, "Decision", "<none>")
 	} else {
-		w.field("Decision", fmt.Sprintf("%s by %s, %s: %s", st.Phase, st.Decision.User, when(st.Decision.Time, now), orNone(oneLine(st.Decision.Reason))))
+		describeField(w, "Decision", fmt.Sprintf("%s by %s, %s: %s", st.Phase, st.Decision.User, when(st.Decision.Time, now), orNone(oneLine(st.Decision.Reason))))
 	}
 	if len(st.Extensions) > 0 {
 		rows = nil
 		for _, e := range st.Extensions {
 			rows = append(rows, []string{e.User, when(e.Time, now), durationOrNone(e.Duration), orNone(oneLine(e.Reason))})
 		}
-		w.table("Extensions", []string{"USER", "TIME", "ADDED", "REASON"}, rows)
+		describeTable(w, "Extensions", []string{"USER", "TIME", "ADDED", "REASON"}, rows)
 	}
-	w.field("Granted Duration", durationOrNone(st.GrantedDuration))
-	w.field("Activated", whenOrNone(st.ActivatedAt, now))
-	w.field("Expires", whenOrNone(st.ExpiresAt, now))
+	describeField(w, "Granted Duration", durationOrNone(st.GrantedDuration))
+	describeField(w, "Activated", whenOrNone(st.ActivatedAt, now))
+	describeField(w, "Expires", whenOrNone(st.ExpiresAt, now))
 
 	rows = nil
 	for _, g := range st.Grants {
 		rows = append(rows, []string{g.Namespace, orNone(g.ServiceAccount), orNone(g.Role), orNone(g.RoleBinding)})
 	}
-	w.table("Grants", []string{"NAMESPACE", "SERVICE ACCOUNT", "ROLE", "ROLE BINDING"}, rows)
+	describeTable(w, "Grants", []string{"NAMESPACE", "SERVICE ACCOUNT", "ROLE", "ROLE BINDING"}, rows)
 
 	rows = nil
 	for _, se := range st.Sessions {
@@ -159,13 +166,13 @@ func describeRequest(w *description, ar *v1alpha1.AccessRequest, now time.Time) 
 		rows = append(rows, []string{se.ID, se.User, pod, orNone(oneLine(strings.Join(se.Command, " "))),
 			when(se.StartedAt, now), ended, fmt.Sprintf("%d/%d", se.BytesIn, se.BytesOut)})
 	}
-	w.table("Sessions", []string{"ID", "USER", "POD", "COMMAND", "STARTED", "ENDED", "IN/OUT"}, rows)
+	describeTable(w, "Sessions", []string{"ID", "USER", "POD", "COMMAND", "STARTED", "ENDED", "IN/OUT"}, rows)
 
 	rows = nil
 	for _, step := range timeline(ar) {
 		rows = append(rows, []string{when(step.time, now), step.what, step.status, step.reason, oneLine(step.message)})
 	}
-	w.table("Timeline", []string{"TIME", "CONDITION", "STATUS", "REASON", "MESSAGE"}, rows)
+	describeTable(w, "Timeline", []string{"TIME", "CONDITION", "STATUS", "REASON", "MESSAGE"}, rows)
 }
 
 // timelineStep is one line of a request's timeline: its creation, or one of
@@ -185,37 +192,6 @@ func timeline(ar *v1alpha1.AccessRequest) []timelineStep {
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].time.Before(&steps[j].time) })
 	return steps
-}
-
-func describeEvents(w *description, events []corev1.Event, now time.Time) {
-	sort.SliceStable(events, func(i, j int) bool { return eventTime(&events[i]).Before(eventTime(&events[j])) })
-	var rows [][]string
-	for i := range events {
-		e := &events[i]
-		age := duration.HumanDuration(now.Sub(eventTime(e)))
-		if e.Count > 1 {
-			age = fmt.Sprintf("%s (x%d over %s)", age, e.Count, duration.HumanDuration(now.Sub(e.FirstTimestamp.Time)))
-		}
-		from := e.Source.Component
-		if from == "" {
-			from = e.ReportingController
-		}
-		rows = append(rows, []string{e.Type, e.Reason, age, orNone(from), oneLine(e.Message)})
-	}
-	w.table("Events", []string{"TYPE", "REASON", "AGE", "FROM", "MESSAGE"}, rows)
-}
-
-// eventTime is when an Event last happened, whichever API wrote it.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
 }
 
 func requester(u v1alpha1.UserInfo) string {
@@ -262,7 +238,20 @@ func orNone(s string) string {
 }
 
 // oneLine keeps text that people wrote (reasons, messages quoting them)
-// from breaking the layout or sending escape sequences to the terminal.
+// from breaking the layout or acting on the terminal: control characters
+// are shown in caret notation (ESC as ^[, BEL as ^G) rather than sent.
 func oneLine(s string) string {
-	return printers.EscapeTerminal(strings.Join(strings.Fields(s), " "))
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(s), " ") {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte('^')
+			b.WriteRune(r ^ 0x40)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/kubectl/pkg/util/term"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -66,10 +67,11 @@ func (e *execOptions) run(ctx context.Context) error {
 		return err
 	}
 
-	// A remote terminal needs keystrokes (-i) from a local terminal.
-	var tty *terminal
+	// A remote terminal needs keystrokes (-i) from a local terminal; as
+	// kubectl exec does, it runs raw and follows the local window's size.
+	tty := term.TTY{In: e.In, Out: e.Out}
 	if e.tty && e.stdin {
-		if tty = terminalOf(e.In); tty == nil {
+		if tty.Raw = tty.IsTerminalIn(); !tty.Raw {
 			fmt.Fprintln(e.ErrOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
 		}
 	}
@@ -81,28 +83,37 @@ func (e *execOptions) run(ctx context.Context) error {
 		Stdin:     e.stdin,
 		Stdout:    true,
 		// A terminal carries both outputs on one stream.
-		Stderr: tty == nil,
-		TTY:    tty != nil,
+		Stderr: !tty.Raw,
+		TTY:    tty.Raw,
 	}
 	executor, err := remotecommand.NewWebSocketExecutor(c.config, "GET", c.subresourceURL(e.name, "exec", opts).String())
 	if err != nil {
 		return fmt.Errorf("preparing the exec stream: %w", err)
 	}
-	stream := remotecommand.StreamOptions{Stdout: e.Out, Tty: tty != nil}
+	stream := remotecommand.StreamOptions{Stdout: e.Out, Tty: tty.Raw}
 	if e.stdin {
 		stream.Stdin = e.In
 	}
-	if tty == nil {
-		stream.Stderr = e.ErrOut
+	if tty.Raw {
+		stream.TerminalSizeQueue = terminalSizes{tty.MonitorSize(tty.GetSize())}
 	} else {
-		restore, err := tty.makeRaw()
-		if err != nil {
-			return fmt.Errorf("putting the terminal in raw mode: %w", err)
-		}
-		defer restore()
-		sizeCtx, stopSizes := context.WithCancel(ctx)
-		defer stopSizes()
-		stream.TerminalSizeQueue = tty.sizes(sizeCtx)
+		stream.Stderr = e.ErrOut
 	}
-	return executor.StreamWithContext(ctx, stream)
+	// Safe gives the terminal back as it was, also after Ctrl-C or a kill.
+	return tty.Safe(func() error { return executor.StreamWithContext(ctx, stream) })
+}
+
+// terminalSizes hands kubectl's terminal sizes to client-go, whose type is
+// a twin of kubectl's; kubectl exec adapts them the same way.
+type terminalSizes struct{ term.TerminalSizeQueue }
+
+func (q terminalSizes) Next() *remotecommand.TerminalSize {
+	if q.TerminalSizeQueue == nil {
+		return nil
+	}
+	size := q.TerminalSizeQueue.Next()
+	if size == nil {
+		return nil
+	}
+	return &remotecommand.TerminalSize{Width: size.Width, Height: size.Height}
 }
