@@ -4,29 +4,24 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/infroware/janus/pkg/apis/janus"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/apis/janus/validation"
 )
 
-// phases are every phase of an AccessRequest, in lifecycle order.
-var phases = []v1alpha1.AccessRequestPhase{
-	v1alpha1.AccessRequestPending,
-	v1alpha1.AccessRequestApproved,
-	v1alpha1.AccessRequestActive,
-	v1alpha1.AccessRequestExpired,
-	v1alpha1.AccessRequestDenied,
-	v1alpha1.AccessRequestWithdrawn,
-	v1alpha1.AccessRequestRevoked,
-	v1alpha1.AccessRequestFailed,
-}
+// phases are every phase of an AccessRequest, in lifecycle order, as the
+// server's lifecycle defines them.
+var phases = func() []v1alpha1.AccessRequestPhase {
+	var ps []v1alpha1.AccessRequestPhase
+	for _, p := range validation.Phases() {
+		ps = append(ps, v1alpha1.AccessRequestPhase(p))
+	}
+	return ps
+}()
 
 // isFinal tells whether a request in phase p can never change phase again.
 func isFinal(p v1alpha1.AccessRequestPhase) bool {
-	switch p {
-	case v1alpha1.AccessRequestExpired, v1alpha1.AccessRequestDenied, v1alpha1.AccessRequestWithdrawn,
-		v1alpha1.AccessRequestRevoked, v1alpha1.AccessRequestFailed:
-		return true
-	}
-	return false
+	return validation.IsTerminal(janus.AccessRequestPhase(p))
 }
 
 // parsePhase accepts a phase name in any case.

@@ -136,6 +136,9 @@ var knownPhases = []janus.AccessRequestPhase{
 	janus.AccessRequestDenied, janus.AccessRequestWithdrawn, janus.AccessRequestRevoked, janus.AccessRequestFailed,
 }
 
+// Phases are every phase of the lifecycle, in lifecycle order.
+func Phases() []janus.AccessRequestPhase { return slices.Clone(knownPhases) }
+
 // IsTerminal reports whether a request in phase can never change phase again.
 func IsTerminal(phase janus.AccessRequestPhase) bool {
 	_, ok := phaseTransitions[phase]

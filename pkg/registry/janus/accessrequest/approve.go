@@ -15,23 +15,32 @@ import (
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 )
 
-// approveAction adds one approval; the request becomes Approved once the
+// approveDecision adds one approval; the request becomes Approved once the
 // cluster's quorum of distinct approvers is reached.
-type approveAction struct {
+type approveDecision struct {
 	authz    decisionAuthorizer
 	clusters ClusterGetter
 	policy   validation.Policy
 }
 
-func (approveAction) name() string            { return "approve" }
-func (approveAction) kind() string            { return "Approval" }
-func (approveAction) newBody() runtime.Object { return &janus.Approval{} }
+func (approveDecision) name() string { return "approve" }
 
-func (a approveAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+// eventReason tells an approval that completed the quorum from one that
+// is still waiting for others.
+func (approveDecision) eventReason(ar *janus.AccessRequest) string {
+	if ar.Status.Phase == janus.AccessRequestPending {
+		return "ApprovalRecorded"
+	}
+	return "Approved"
+}
+func (approveDecision) kind() string            { return "Approval" }
+func (approveDecision) newBody() runtime.Object { return &janus.Approval{} }
+
+func (a approveDecision) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
 	return a.authz.authorizeApprover(ctx, u, ar, "approve", true)
 }
 
-func (a approveAction) validate(ctx context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+func (a approveDecision) validate(ctx context.Context, body runtime.Object, ar *janus.AccessRequest) error {
 	cluster, err := clusterOf(ctx, a.clusters, ar)
 	if err != nil {
 		return err
@@ -39,7 +48,7 @@ func (a approveAction) validate(ctx context.Context, body runtime.Object, ar *ja
 	return invalid(a, ar.Name, validation.ValidateApproval(body.(*janus.Approval), a.policy.ForCluster(cluster)))
 }
 
-func (a approveAction) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
+func (a approveDecision) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
 	if ar.Status.Phase != janus.AccessRequestPending {
 		return phaseConflict(ar, "approve")
 	}

@@ -27,7 +27,7 @@ type decisionAuthorizer struct {
 // authorizeApprover allows user to approve, deny, revoke or extend ar.
 // grantsAccess marks decisions that give the requester more access (approve,
 // extend), which the requester may never take on their own request.
-func (d decisionAuthorizer) authorizeApprover(ctx context.Context, u user.Info, ar *janus.AccessRequest, action string, grantsAccess bool) error {
+func (d decisionAuthorizer) authorizeApprover(ctx context.Context, u user.Info, ar *janus.AccessRequest, verb string, grantsAccess bool) error {
 	cluster := ar.Spec.Cluster
 	attrs := authorizer.AttributesRecord{
 		User:            u,
@@ -40,11 +40,11 @@ func (d decisionAuthorizer) authorizeApprover(ctx context.Context, u user.Info, 
 	}
 	decision, reason, err := d.authorizer.Authorize(ctx, attrs)
 	if err != nil {
-		klog.ErrorS(err, "Authorizing decision", "request", ar.Name, "user", u.GetName(), "cluster", cluster, "action", action)
+		klog.ErrorS(err, "Authorizing decision", "request", ar.Name, "user", u.GetName(), "cluster", cluster, "verb", verb)
 	}
 	if decision != authorizer.DecisionAllow {
 		msg := fmt.Sprintf("user %q cannot %s access to cluster %q: it needs verb %q on resource \"clusters\" in API group %q with name %q",
-			u.GetName(), action, cluster, VerbApprove, janus.GroupName, cluster)
+			u.GetName(), verb, cluster, VerbApprove, janus.GroupName, cluster)
 		if reason != "" {
 			msg += " (" + reason + ")"
 		}
@@ -52,16 +52,16 @@ func (d decisionAuthorizer) authorizeApprover(ctx context.Context, u user.Info, 
 	}
 	if grantsAccess && !d.allowSelfApproval && mightBeRequester(u, ar) {
 		return apierrors.NewForbidden(janus.Resource("accessrequests"), ar.Name,
-			fmt.Errorf("user %q cannot %s their own request: someone else must decide", u.GetName(), action))
+			fmt.Errorf("user %q cannot %s their own request: someone else must decide", u.GetName(), verb))
 	}
 	return nil
 }
 
 // authorizeRequester allows only the user who created ar.
-func (decisionAuthorizer) authorizeRequester(u user.Info, ar *janus.AccessRequest, action string) error {
+func (decisionAuthorizer) authorizeRequester(u user.Info, ar *janus.AccessRequest, verb string) error {
 	if !isRequester(u, ar) {
 		return apierrors.NewForbidden(janus.Resource("accessrequests"), ar.Name,
-			fmt.Errorf("only the requester %q can %s this request, not %q", ar.Spec.Requester.Username, action, u.GetName()))
+			fmt.Errorf("only the requester %q can %s this request, not %q", ar.Spec.Requester.Username, verb, u.GetName()))
 	}
 	return nil
 }

@@ -38,22 +38,23 @@ func end(ar *janus.AccessRequest, d decisionContext, phase janus.AccessRequestPh
 	})
 }
 
-// denyAction refuses a pending request.
-type denyAction struct{ authz decisionAuthorizer }
+// denyDecision refuses a pending request.
+type denyDecision struct{ authz decisionAuthorizer }
 
-func (denyAction) name() string            { return "deny" }
-func (denyAction) kind() string            { return "Denial" }
-func (denyAction) newBody() runtime.Object { return &janus.Denial{} }
+func (denyDecision) name() string                            { return "deny" }
+func (denyDecision) eventReason(*janus.AccessRequest) string { return "Denied" }
+func (denyDecision) kind() string                            { return "Denial" }
+func (denyDecision) newBody() runtime.Object                 { return &janus.Denial{} }
 
-func (a denyAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+func (a denyDecision) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
 	return a.authz.authorizeApprover(ctx, u, ar, "deny", false)
 }
 
-func (a denyAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+func (a denyDecision) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
 	return invalid(a, ar.Name, validation.ValidateDenial(body.(*janus.Denial)))
 }
 
-func (denyAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+func (denyDecision) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
 	if ar.Status.Phase != janus.AccessRequestPending {
 		return phaseConflict(ar, "deny")
 	}
@@ -61,22 +62,23 @@ func (denyAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRe
 	return nil
 }
 
-// revokeAction cuts an approved or active request short.
-type revokeAction struct{ authz decisionAuthorizer }
+// revokeDecision cuts an approved or active request short.
+type revokeDecision struct{ authz decisionAuthorizer }
 
-func (revokeAction) name() string            { return "revoke" }
-func (revokeAction) kind() string            { return "Revocation" }
-func (revokeAction) newBody() runtime.Object { return &janus.Revocation{} }
+func (revokeDecision) name() string                            { return "revoke" }
+func (revokeDecision) eventReason(*janus.AccessRequest) string { return "Revoked" }
+func (revokeDecision) kind() string                            { return "Revocation" }
+func (revokeDecision) newBody() runtime.Object                 { return &janus.Revocation{} }
 
-func (a revokeAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+func (a revokeDecision) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
 	return a.authz.authorizeApprover(ctx, u, ar, "revoke", false)
 }
 
-func (a revokeAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+func (a revokeDecision) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
 	return invalid(a, ar.Name, validation.ValidateRevocation(body.(*janus.Revocation)))
 }
 
-func (revokeAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+func (revokeDecision) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
 	if p := ar.Status.Phase; p != janus.AccessRequestApproved && p != janus.AccessRequestActive {
 		return phaseConflict(ar, "revoke")
 	}
@@ -84,23 +86,24 @@ func (revokeAction) apply(_ context.Context, d decisionContext, ar *janus.Access
 	return nil
 }
 
-// withdrawAction lets the requester take their request back at any point
+// withdrawDecision lets the requester take their request back at any point
 // before it ends.
-type withdrawAction struct{ authz decisionAuthorizer }
+type withdrawDecision struct{ authz decisionAuthorizer }
 
-func (withdrawAction) name() string            { return "withdraw" }
-func (withdrawAction) kind() string            { return "Withdrawal" }
-func (withdrawAction) newBody() runtime.Object { return &janus.Withdrawal{} }
+func (withdrawDecision) name() string                            { return "withdraw" }
+func (withdrawDecision) eventReason(*janus.AccessRequest) string { return "Withdrawn" }
+func (withdrawDecision) kind() string                            { return "Withdrawal" }
+func (withdrawDecision) newBody() runtime.Object                 { return &janus.Withdrawal{} }
 
-func (a withdrawAction) authorize(_ context.Context, u user.Info, ar *janus.AccessRequest) error {
+func (a withdrawDecision) authorize(_ context.Context, u user.Info, ar *janus.AccessRequest) error {
 	return a.authz.authorizeRequester(u, ar, "withdraw")
 }
 
-func (a withdrawAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+func (a withdrawDecision) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
 	return invalid(a, ar.Name, validation.ValidateWithdrawal(body.(*janus.Withdrawal)))
 }
 
-func (withdrawAction) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
+func (withdrawDecision) apply(_ context.Context, d decisionContext, ar *janus.AccessRequest) error {
 	if validation.IsTerminal(ar.Status.Phase) {
 		return phaseConflict(ar, "withdraw")
 	}
@@ -108,27 +111,28 @@ func (withdrawAction) apply(_ context.Context, d decisionContext, ar *janus.Acce
 	return nil
 }
 
-// extendAction moves the expiry of an active request, never past
+// extendDecision moves the expiry of an active request, never past
 // activatedAt + the cluster's maximum duration.
-type extendAction struct {
+type extendDecision struct {
 	authz    decisionAuthorizer
 	clusters ClusterGetter
 	policy   validation.Policy
 }
 
-func (extendAction) name() string            { return "extend" }
-func (extendAction) kind() string            { return "Extension" }
-func (extendAction) newBody() runtime.Object { return &janus.Extension{} }
+func (extendDecision) name() string                            { return "extend" }
+func (extendDecision) eventReason(*janus.AccessRequest) string { return "Extended" }
+func (extendDecision) kind() string                            { return "Extension" }
+func (extendDecision) newBody() runtime.Object                 { return &janus.Extension{} }
 
-func (a extendAction) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
+func (a extendDecision) authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error {
 	return a.authz.authorizeApprover(ctx, u, ar, "extend", true)
 }
 
-func (a extendAction) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
+func (a extendDecision) validate(_ context.Context, body runtime.Object, ar *janus.AccessRequest) error {
 	return invalid(a, ar.Name, validation.ValidateExtension(body.(*janus.Extension)))
 }
 
-func (a extendAction) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
+func (a extendDecision) apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error {
 	if ar.Status.Phase != janus.AccessRequestActive {
 		return phaseConflict(ar, "extend")
 	}

@@ -1,5 +1,5 @@
 // Package accessrequest is the REST storage of AccessRequests: the main
-// resource, its status, the action subresources (approve, deny, revoke,
+// resource, its status, the decision subresources (approve, deny, revoke,
 // withdraw, extend) through which every decision is taken, and the gate of
 // the exec and log subresources. It stamps the requester from the
 // authenticated user, enforces the lifecycle, keeps a deleted request until

@@ -43,11 +43,11 @@ type Options struct {
 type Storage struct {
 	AccessRequest *REST
 	Status        *StatusREST
-	Approve       *ActionREST
-	Deny          *ActionREST
-	Revoke        *ActionREST
-	Withdraw      *ActionREST
-	Extend        *ActionREST
+	Approve       *DecisionREST
+	Deny          *DecisionREST
+	Revoke        *DecisionREST
+	Withdraw      *DecisionREST
+	Extend        *DecisionREST
 	Exec          *ExecREST
 	Log           *LogREST
 }
@@ -121,17 +121,17 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	statusStore.ResetFieldsStrategy = status
 
 	authz := decisionAuthorizer{authorizer: opts.Authorizer, allowSelfApproval: opts.AllowSelfApproval}
-	actionREST := func(a action) *ActionREST {
-		return &ActionREST{store: &statusStore, action: a, recorder: opts.Recorder}
+	decisionREST := func(a decision) *DecisionREST {
+		return &DecisionREST{store: &statusStore, decision: a, recorder: opts.Recorder}
 	}
 	return &Storage{
 		AccessRequest: &REST{store},
 		Status:        &StatusREST{store: &statusStore},
-		Approve:       actionREST(approveAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
-		Deny:          actionREST(denyAction{authz: authz}),
-		Revoke:        actionREST(revokeAction{authz: authz}),
-		Withdraw:      actionREST(withdrawAction{authz: authz}),
-		Extend:        actionREST(extendAction{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
+		Approve:       decisionREST(approveDecision{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
+		Deny:          decisionREST(denyDecision{authz: authz}),
+		Revoke:        decisionREST(revokeDecision{authz: authz}),
+		Withdraw:      decisionREST(withdrawDecision{authz: authz}),
+		Extend:        decisionREST(extendDecision{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
 		Exec:          &ExecREST{store: store, status: &statusStore, engine: opts.Sessions, recorder: opts.Recorder},
 		Log:           &LogREST{store: store, engine: opts.Sessions},
 	}, nil

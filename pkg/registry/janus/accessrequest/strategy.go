@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 )
 
@@ -159,7 +160,7 @@ func (accessRequestStrategy) CheckGracefulDelete(ctx context.Context, obj runtim
 }
 
 // statusStrategy governs every status change: the status subresource used by
-// Janus itself, and the action subresources. The spec and metadata stay as
+// Janus itself, and the decision subresources. The spec and metadata stay as
 // they are; the phase moves only along the lifecycle.
 type statusStrategy struct {
 	accessRequestStrategy
@@ -199,9 +200,9 @@ func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 
 func selectableFields(ar *janus.AccessRequest) fields.Set {
 	return generic.AddObjectMetaFieldsSet(fields.Set{
-		"spec.cluster":            ar.Spec.Cluster,
-		"spec.requester.username": ar.Spec.Requester.Username,
-		"status.phase":            string(ar.Status.Phase),
+		v1alpha1.FieldCluster:           ar.Spec.Cluster,
+		v1alpha1.FieldRequesterUsername: ar.Spec.Requester.Username,
+		v1alpha1.FieldPhase:             string(ar.Status.Phase),
 	}, &ar.ObjectMeta, false)
 }
 

@@ -23,60 +23,65 @@ import (
 	"github.com/infroware/janus/pkg/events"
 )
 
-// action is one kind of decision posted to an AccessRequest subresource.
-type action interface {
+// decision is one kind of decision posted to an AccessRequest subresource
+// (approve, deny, revoke, withdraw, extend): the verb, its body, who may
+// take it, and what it does.
+type decision interface {
 	// name is the verb as users read it ("approve", "revoke", ...).
 	name() string
-	// kind is the kind of the action's body ("Approval", ...).
+	// kind is the kind of the decision's body ("Approval", ...).
 	kind() string
-	// newBody returns an empty body of the action's kind.
+	// newBody returns an empty body of the decision's kind.
 	newBody() runtime.Object
-	// authorize decides whether u may take the action on ar.
+	// authorize decides whether u may take the decision on ar.
 	authorize(ctx context.Context, u user.Info, ar *janus.AccessRequest) error
 	// validate checks the body; it runs after authorization so that callers
 	// without permission learn nothing from validation errors.
 	validate(ctx context.Context, body runtime.Object, ar *janus.AccessRequest) error
 	// apply changes ar, a private copy of the stored object, or returns a
-	// Conflict when the request's phase does not allow the action.
+	// Conflict when the request's phase does not allow the decision.
 	apply(ctx context.Context, d decisionContext, ar *janus.AccessRequest) error
+	// eventReason is the reason of the Event that records the decision on
+	// ar, the request as the decision left it.
+	eventReason(ar *janus.AccessRequest) string
 }
 
-// decisionContext is what an action needs to change a request.
+// decisionContext is what a decision needs to change a request.
 type decisionContext struct {
 	user user.Info
 	body runtime.Object
 	now  metav1.Time
 }
 
-// ActionREST serves one action subresource: POST a body, get back the
+// DecisionREST serves one decision subresource: POST a body, get back the
 // updated AccessRequest.
-type ActionREST struct {
+type DecisionREST struct {
 	store    *genericregistry.Store
-	action   action
+	decision decision
 	recorder record.EventRecorder
 }
 
 var (
-	_ rest.NamedCreater    = &ActionREST{}
-	_ rest.StorageMetadata = &ActionREST{}
+	_ rest.NamedCreater    = &DecisionREST{}
+	_ rest.StorageMetadata = &DecisionREST{}
 )
 
-func (r *ActionREST) New() runtime.Object { return r.action.newBody() }
+func (r *DecisionREST) New() runtime.Object { return r.decision.newBody() }
 
-func (r *ActionREST) Destroy() {}
+func (r *DecisionREST) Destroy() {}
 
 // ProducesMIMETypes implements rest.StorageMetadata.
-func (r *ActionREST) ProducesMIMETypes(string) []string { return nil }
+func (r *DecisionREST) ProducesMIMETypes(string) []string { return nil }
 
 // ProducesObject tells the OpenAPI builder that the response is the request.
-func (r *ActionREST) ProducesObject(string) interface{} { return v1alpha1.AccessRequest{} }
+func (r *DecisionREST) ProducesObject(string) interface{} { return v1alpha1.AccessRequest{} }
 
 // Create takes the decision. The update is optimistic: the decision was made
 // against the phase the caller saw (or, when the body's metadata names one,
 // the exact resourceVersion), and if another decision changes it first, this
 // one loses with 409 Conflict rather than being applied to a request in a
 // state nobody looked at.
-func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
+func (r *DecisionREST) Create(ctx context.Context, name string, body runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
 		return nil, apierrors.NewUnauthorized("no authenticated user")
@@ -86,10 +91,10 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 		return nil, err
 	}
 	current := obj.(*janus.AccessRequest)
-	if err := r.action.authorize(ctx, u, current); err != nil {
+	if err := r.decision.authorize(ctx, u, current); err != nil {
 		return nil, err
 	}
-	if err := r.action.validate(ctx, body, current); err != nil {
+	if err := r.decision.validate(ctx, body, current); err != nil {
 		return nil, err
 	}
 	if createValidation != nil {
@@ -110,18 +115,18 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 		ar := oldObj.(*janus.AccessRequest).DeepCopy()
 		if observedVersion != "" && ar.ResourceVersion != observedVersion {
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
-				fmt.Errorf("the request changed since resourceVersion %s that your %s was based on; look at it again", observedVersion, r.action.name()))
+				fmt.Errorf("the request changed since resourceVersion %s that your %s was based on; look at it again", observedVersion, r.decision.name()))
 		}
 		if ar.DeletionTimestamp != nil {
 			// Deleting the request revokes it; nothing may be decided since.
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
-				fmt.Errorf("cannot %s a request that is being deleted", r.action.name()))
+				fmt.Errorf("cannot %s a request that is being deleted", r.decision.name()))
 		}
 		if ar.Status.Phase != observed {
 			return nil, apierrors.NewConflict(janus.Resource("accessrequests"), name,
-				fmt.Errorf("the request moved from %s to %s while your %s was being applied; look at it again", observed, ar.Status.Phase, r.action.name()))
+				fmt.Errorf("the request moved from %s to %s while your %s was being applied; look at it again", observed, ar.Status.Phase, r.decision.name()))
 		}
-		if err := r.action.apply(ctx, d, ar); err != nil {
+		if err := r.decision.apply(ctx, d, ar); err != nil {
 			return nil, err
 		}
 		return ar, nil
@@ -134,27 +139,14 @@ func (r *ActionREST) Create(ctx context.Context, name string, body runtime.Objec
 	}
 	ar := updated.(*janus.AccessRequest)
 	if len(opts.DryRun) == 0 {
-		klog.InfoS("AccessRequest decision", "request", name, "action", r.action.name(), "user", u.GetName(), "phase", ar.Status.Phase)
-		reason := eventReasons[r.action.name()]
-		if r.action.name() == "approve" && ar.Status.Phase == janus.AccessRequestPending {
-			reason = "ApprovalRecorded"
-		}
-		r.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, reason, ar.Status.Message)
+		klog.InfoS("AccessRequest decision", "request", name, "verb", r.decision.name(), "user", u.GetName(), "phase", ar.Status.Phase)
+		r.recorder.Event(events.Ref(ar), corev1.EventTypeNormal, r.decision.eventReason(ar), ar.Status.Message)
 	}
 	return ar, nil
 }
 
-// eventReasons name the Event each decision records.
-var eventReasons = map[string]string{
-	"approve":  "Approved",
-	"deny":     "Denied",
-	"revoke":   "Revoked",
-	"withdraw": "Withdrawn",
-	"extend":   "Extended",
-}
-
 // invalid is the 422 for a body that fails validation, or nil.
-func invalid(a action, name string, errs field.ErrorList) error {
+func invalid(a decision, name string, errs field.ErrorList) error {
 	if len(errs) == 0 {
 		return nil
 	}
@@ -175,8 +167,8 @@ func clusterOf(ctx context.Context, clusters ClusterGetter, ar *janus.AccessRequ
 	return cluster, nil
 }
 
-// phaseConflict is the 409 for an action the current phase does not allow.
-func phaseConflict(ar *janus.AccessRequest, action string) error {
+// phaseConflict is the 409 for a decision the current phase does not allow.
+func phaseConflict(ar *janus.AccessRequest, verb string) error {
 	return apierrors.NewConflict(janus.Resource("accessrequests"), ar.Name,
-		fmt.Errorf("cannot %s a request that is %s", action, ar.Status.Phase))
+		fmt.Errorf("cannot %s a request that is %s", verb, ar.Status.Phase))
 }
