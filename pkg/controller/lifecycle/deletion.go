@@ -17,7 +17,7 @@ import (
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/events"
-	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // reasonDeleted is the reason of the Revoked condition and of the Event of
@@ -37,7 +37,7 @@ func (c *Controller) syncDeleted(ctx context.Context, ar *v1alpha1.AccessRequest
 	}
 	if grantMayExist(ar) {
 		reason, err := c.confirmGrantRemoval(ctx, ar)
-		if errors.Is(err, tunnel.ErrNotConnected) {
+		if errors.Is(err, tunnelserver.ErrNotConnected) {
 			return c.setMessage(ctx, ar, fmt.Sprintf("deleted; waiting for the agent of cluster %s to remove the grant", ar.Spec.Cluster))
 		}
 		if err != nil {
@@ -66,12 +66,15 @@ func (c *Controller) markDeleted(ctx context.Context, ar *v1alpha1.AccessRequest
 	ar = ar.DeepCopy()
 	by := deletedBy(ar)
 	if !isFinished(ar) {
-		if ar.Status.Decision == nil || ar.Status.Decision.Reason != v1alpha1.DecisionReasonDeleted {
-			ar.Status.Decision = &v1alpha1.Decision{Time: *ar.DeletionTimestamp, Reason: v1alpha1.DecisionReasonDeleted}
+		// The registry recorded the deleter as the decision at delete time.
+		decision := janus.Decision{Time: *ar.DeletionTimestamp, Reason: janus.DecisionReasonDeleted}
+		if d := ar.Status.Decision; d != nil && d.Reason == v1alpha1.DecisionReasonDeleted {
+			decision = janus.Decision{User: d.User, UID: d.UID, Time: d.Time, Reason: d.Reason}
 		}
-		ar.Status.Phase = v1alpha1.AccessRequestRevoked
-		ar.Status.Message = "revoked" + by + ": " + v1alpha1.DecisionReasonDeleted
-		setCondition(ar, v1alpha1.ConditionRevoked, metav1.ConditionTrue, reasonDeleted, ar.Status.Message, now)
+		var err error
+		if ar, err = endByDecision(ar, janus.AccessRequestRevoked, decision, reasonDeleted); err != nil {
+			return nil, err
+		}
 	}
 	setCondition(ar, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reason, msg, now)
 	written, err := c.writeStatus(ctx, ar)

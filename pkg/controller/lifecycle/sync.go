@@ -13,10 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
-	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/events"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // Reasons of the Provisioned condition.
@@ -61,12 +63,11 @@ func (c *Controller) syncPending(ctx context.Context, ar *v1alpha1.AccessRequest
 		c.queue.AddAfter(ar.Name, deadline.Sub(now))
 		return nil
 	}
-	ar = ar.DeepCopy()
 	reason := fmt.Sprintf("no decision within %s", c.opts.PendingTimeout)
-	ar.Status.Phase = v1alpha1.AccessRequestDenied
-	ar.Status.Decision = &v1alpha1.Decision{User: "janus", Time: metav1.NewTime(now), Reason: reason}
-	ar.Status.Message = "denied: " + reason
-	setCondition(ar, v1alpha1.ConditionDenied, metav1.ConditionTrue, "PendingTimeout", reason, now)
+	ar, err := endByDecision(ar, janus.AccessRequestDenied, janus.Decision{User: "janus", Time: metav1.NewTime(now), Reason: reason}, "PendingTimeout")
+	if err != nil {
+		return err
+	}
 	if err := c.updateStatus(ctx, ar); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (c *Controller) syncPending(ctx context.Context, ar *v1alpha1.AccessRequest
 // activate provisions the grant of an approved request and starts its clock.
 func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
 	agent, err := c.agents.Agent(ar.Spec.Cluster)
-	if errors.Is(err, tunnel.ErrNotConnected) {
+	if errors.Is(err, tunnelserver.ErrNotConnected) {
 		// Re-queued when the agent connects.
 		return c.setMessage(ctx, ar, fmt.Sprintf("approved; waiting for the agent of cluster %s to connect", ar.Spec.Cluster))
 	}
@@ -97,7 +98,7 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 		Namespaces: ar.Spec.Namespaces,
 		ExpiresAt:  expires,
 	})
-	var agentErr *tunnel.AgentError
+	var agentErr *tunnelserver.AgentError
 	if errors.As(err, &agentErr) {
 		// The agent rolled back what it had created; tell the requester why.
 		return c.fail(ctx, ar, fmt.Sprintf("granting access in cluster %s failed: %s", ar.Spec.Cluster, agentErr.Message), now)
@@ -110,7 +111,7 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	active.Status.Phase = v1alpha1.AccessRequestActive
 	active.Status.ActivatedAt = &metav1.Time{Time: now}
 	active.Status.ExpiresAt = &metav1.Time{Time: expires}
-	active.Status.Grants = status.Grants
+	active.Status.Grants = apiGrants(status.Grants)
 	active.Status.Message = fmt.Sprintf("active in cluster %s until %s", ar.Spec.Cluster, expires.UTC().Format(time.RFC3339))
 	msg := fmt.Sprintf("granted in cluster %s, namespaces %s, until %s", ar.Spec.Cluster, strings.Join(ar.Spec.Namespaces, ","), expires.UTC().Format(time.RFC3339))
 	setCondition(active, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, msg, now)
@@ -226,7 +227,7 @@ func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessReques
 // AgentConnected queues it again, and the Cluster's deletion does too.
 func (c *Controller) removeFinishedGrant(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
 	reason, err := c.confirmGrantRemoval(ctx, ar)
-	if errors.Is(err, tunnel.ErrNotConnected) {
+	if errors.Is(err, tunnelserver.ErrNotConnected) {
 		klog.V(2).InfoS("Finished request waits for its agent to remove the grant", "request", ar.Name, "cluster", ar.Spec.Cluster)
 		return nil
 	}
@@ -251,12 +252,12 @@ func (c *Controller) removeFinishedGrant(ctx context.Context, ar *v1alpha1.Acces
 // confirmGrantRemoval has the agent remove ar's grant, which cuts its
 // sessions too, and says with which reason the Provisioned condition
 // records that. An agent that is not connected is an error
-// (tunnel.ErrNotConnected) unless its Cluster is gone: then no tunnel can
+// (tunnelserver.ErrNotConnected) unless its Cluster is gone: then no tunnel can
 // carry the grant's sessions, and the agent, should it ever connect
 // again, removes the grant as it reconciles (ReasonClusterUnregistered).
 func (c *Controller) confirmGrantRemoval(ctx context.Context, ar *v1alpha1.AccessRequest) (reason string, err error) {
 	agent, err := c.agents.Agent(ar.Spec.Cluster)
-	if errors.Is(err, tunnel.ErrNotConnected) {
+	if errors.Is(err, tunnelserver.ErrNotConnected) {
 		_, getErr := c.client.JanusV1alpha1().Clusters().Get(ctx, ar.Spec.Cluster, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(getErr):
@@ -352,6 +353,24 @@ func setCondition(ar *v1alpha1.AccessRequest, condType string, status metav1.Con
 	})
 }
 
+// endByDecision ends a copy of ar as somebody decided, through the one
+// function the decision subresources use too.
+func endByDecision(ar *v1alpha1.AccessRequest, phase janus.AccessRequestPhase, d janus.Decision, conditionReason string) (*v1alpha1.AccessRequest, error) {
+	var internal janus.AccessRequest
+	if err := v1alpha1.Convert_v1alpha1_AccessRequest_To_janus_AccessRequest(ar, &internal, nil); err != nil {
+		return nil, fmt.Errorf("converting request %s: %w", ar.Name, err)
+	}
+	if err := janus.EndByDecision(&internal, phase, d, conditionReason); err != nil {
+		return nil, fmt.Errorf("ending request %s: %w", ar.Name, err)
+	}
+	ended := &v1alpha1.AccessRequest{}
+	if err := v1alpha1.Convert_janus_AccessRequest_To_v1alpha1_AccessRequest(&internal, ended, nil); err != nil {
+		return nil, fmt.Errorf("converting request %s: %w", ar.Name, err)
+	}
+	ended.TypeMeta = ar.TypeMeta
+	return ended, nil
+}
+
 // finishedAt is when the request reached its final phase.
 func finishedAt(ar *v1alpha1.AccessRequest) time.Time {
 	latest := ar.CreationTimestamp.Time
@@ -361,4 +380,16 @@ func finishedAt(ar *v1alpha1.AccessRequest) time.Time {
 		}
 	}
 	return latest
+}
+
+// apiGrants is the status.grants form of what the agent reports it made.
+func apiGrants(grants []tunnel.Grant) []v1alpha1.Grant {
+	if grants == nil {
+		return nil
+	}
+	out := make([]v1alpha1.Grant, 0, len(grants))
+	for _, g := range grants {
+		out = append(out, v1alpha1.Grant{Namespace: g.Namespace, ServiceAccount: g.ServiceAccount, Role: g.Role, RoleBinding: g.RoleBinding})
+	}
+	return out
 }

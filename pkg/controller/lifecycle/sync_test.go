@@ -16,6 +16,7 @@ import (
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 var accessRequests = schema.GroupResource{Group: v1alpha1.SchemeGroupVersion.Group, Resource: "accessrequests"}
@@ -109,7 +110,7 @@ func TestApprovedWaitsForAgent(t *testing.T) {
 func TestGrantFailureMarksFailed(t *testing.T) {
 	h := newHarness(t, Options{}, approvedRequest("r1"))
 	agent := h.agents.connect("dev")
-	agent.ensureErr = &tunnel.AgentError{StatusCode: 422, Message: "namespace payments does not exist"}
+	agent.ensureErr = &tunnelserver.AgentError{StatusCode: 422, Message: "namespace payments does not exist"}
 
 	if err := h.sync("r1"); err != nil {
 		t.Fatalf("sync: %v", err)
@@ -346,7 +347,7 @@ func TestPendingTimeoutDenies(t *testing.T) {
 				return
 			}
 			reason := "no decision within " + tc.timeout.String()
-			if got.Status.Phase != v1alpha1.AccessRequestDenied || got.Status.Message != "denied: "+reason {
+			if got.Status.Phase != v1alpha1.AccessRequestDenied || got.Status.Message != "denied by janus: "+reason {
 				t.Errorf("phase %s, message %q: want Denied, %q", got.Status.Phase, got.Status.Message, reason)
 			}
 			if d := got.Status.Decision; d == nil || d.User != "janus" || !d.Time.Time.Equal(start) || d.Reason != reason {

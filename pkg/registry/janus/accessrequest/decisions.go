@@ -16,26 +16,8 @@ import (
 )
 
 // end moves ar to a final phase, recording who decided and why.
-func end(ar *janus.AccessRequest, d decisionContext, phase janus.AccessRequestPhase, conditionType, reason string) {
-	ar.Status.Phase = phase
-	ar.Status.Decision = &janus.Decision{User: d.user.GetName(), UID: d.user.GetUID(), Time: d.now, Reason: reason}
-	verb := map[janus.AccessRequestPhase]string{
-		janus.AccessRequestDenied:    "denied",
-		janus.AccessRequestRevoked:   "revoked",
-		janus.AccessRequestWithdrawn: "withdrawn",
-	}[phase]
-	ar.Status.Message = fmt.Sprintf("%s by %s", verb, d.user.GetName())
-	if reason != "" {
-		ar.Status.Message += ": " + reason
-	}
-	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
-		Type:               conditionType,
-		Status:             metav1.ConditionTrue,
-		Reason:             conditionType,
-		Message:            ar.Status.Message,
-		ObservedGeneration: ar.Generation,
-		LastTransitionTime: d.now,
-	})
+func end(ar *janus.AccessRequest, d decisionContext, phase janus.AccessRequestPhase, reason string) error {
+	return janus.EndByDecision(ar, phase, janus.Decision{User: d.user.GetName(), UID: d.user.GetUID(), Time: d.now, Reason: reason}, string(phase))
 }
 
 // denyDecision refuses a pending request.
@@ -58,8 +40,7 @@ func (denyDecision) apply(_ context.Context, d decisionContext, ar *janus.Access
 	if ar.Status.Phase != janus.AccessRequestPending {
 		return phaseConflict(ar, "deny")
 	}
-	end(ar, d, janus.AccessRequestDenied, janus.ConditionDenied, d.body.(*janus.Denial).Reason)
-	return nil
+	return end(ar, d, janus.AccessRequestDenied, d.body.(*janus.Denial).Reason)
 }
 
 // revokeDecision cuts an approved or active request short.
@@ -82,8 +63,7 @@ func (revokeDecision) apply(_ context.Context, d decisionContext, ar *janus.Acce
 	if p := ar.Status.Phase; p != janus.AccessRequestApproved && p != janus.AccessRequestActive {
 		return phaseConflict(ar, "revoke")
 	}
-	end(ar, d, janus.AccessRequestRevoked, janus.ConditionRevoked, d.body.(*janus.Revocation).Reason)
-	return nil
+	return end(ar, d, janus.AccessRequestRevoked, d.body.(*janus.Revocation).Reason)
 }
 
 // withdrawDecision lets the requester take their request back at any point
@@ -107,8 +87,7 @@ func (withdrawDecision) apply(_ context.Context, d decisionContext, ar *janus.Ac
 	if validation.IsTerminal(ar.Status.Phase) {
 		return phaseConflict(ar, "withdraw")
 	}
-	end(ar, d, janus.AccessRequestWithdrawn, janus.ConditionWithdrawn, d.body.(*janus.Withdrawal).Reason)
-	return nil
+	return end(ar, d, janus.AccessRequestWithdrawn, d.body.(*janus.Withdrawal).Reason)
 }
 
 // extendDecision moves the expiry of an active request, never past
