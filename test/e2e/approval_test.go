@@ -122,3 +122,23 @@ func TestDescribeTellsTheStory(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWideListingShowsApprovals: kubectl get -o wide shows the approvals a
+// request has of those it needs, fixed when it was made.
+func TestWideListingShowsApprovals(t *testing.T) {
+	t.Parallel()
+	name := createRequest(t, "alice", devRequest())
+	row := func() []string {
+		out := mustKubectl(t, "alice", "get", "accessrequests.janus.infroware.io", name, "-o", "wide", "--no-headers")
+		return strings.Fields(out)
+	}
+	if got := row(); len(got) == 0 || got[len(got)-1] != "0/1" {
+		t.Errorf("wide row %v, want APPROVALS 0/1 last", got)
+	}
+	if res := approve(t, "bob", name); res.err != nil {
+		t.Fatalf("bob approving %s: %v\n%s", name, res.err, res.output())
+	}
+	if got := row(); len(got) == 0 || got[len(got)-1] != "1/1" {
+		t.Errorf("wide row %v after bob approved, want APPROVALS 1/1 last", got)
+	}
+}
