@@ -48,7 +48,9 @@ func TestClusterEditorCannotTakeOverAgentTrust(t *testing.T) {
 		if _, err := kube.RbacV1().ClusterRoleBindings().Create(bg(t), binding, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("binding %s to %s: %v", role, user, err)
 		}
-		t.Cleanup(func() { _ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
+		})
 	}
 	waitUntilAllowed(t, kube, editor, "update", "")
 	waitUntilAllowed(t, kube, trustee, "update", "agent")
@@ -61,7 +63,9 @@ func TestClusterEditorCannotTakeOverAgentTrust(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("registering %s: %v", cluster, err)
 	}
-	t.Cleanup(func() { _ = admin.JanusV1alpha1().Clusters().Delete(context.Background(), cluster, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = admin.JanusV1alpha1().Clusters().Delete(context.Background(), cluster, metav1.DeleteOptions{})
+	})
 
 	// The editor holds update on clusters...
 	editorClient := impersonating(t, adminCfg, editor)
