@@ -17,7 +17,7 @@ import (
 	"github.com/infroware/janus/pkg/controller/lifecycle"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 	"github.com/infroware/janus/pkg/generated/informers/externalversions"
-	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // LeaderElection configures the Lease that keeps two replicas from both
@@ -31,7 +31,7 @@ type LeaderElection struct {
 	RetryPeriod   time.Duration
 }
 
-func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnel.Server, recorder record.EventRecorder, opts lifecycle.Options) error {
+func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnelserver.Server, recorder record.EventRecorder, opts lifecycle.Options) error {
 	// Expiries come in bursts and must not queue behind a client-side rate
 	// limit; loopback requests are exempt from priority and fairness.
 	loopback := rest.CopyConfig(hook.LoopbackClientConfig)
@@ -51,11 +51,9 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 	}
 	factory.Start(hook.Done())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-hook.Done()
-		cancel()
-	}()
+	// The hook's context ends when the server stops, and with it the
+	// controller and its lease.
+	ctx := hook.Context
 	le := extra.LeaderElection
 	if extra.KubeClient == nil || !le.Enabled {
 		go func() { _ = controller.Run(ctx) }()

@@ -21,10 +21,10 @@ import (
 // requests: approved ones waiting for the agent get their grant, finished
 // ones get their removal confirmed.
 func (c *Controller) AgentConnected(cluster string) {
-	heartbeat, stop := context.WithCancel(context.Background())
+	heartbeat, stop := context.WithCancel(c.life)
 	c.heartbeats.start(cluster, stop)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(c.life, time.Minute)
 		defer cancel()
 		if err := c.reconcileCluster(ctx, cluster); err != nil {
 			klog.ErrorS(err, "Reconciling cluster on connect", "cluster", cluster)
@@ -64,7 +64,9 @@ func (c *Controller) keepClusterStatus(ctx context.Context, cluster string) {
 func (c *Controller) AgentDisconnected(cluster string) {
 	c.heartbeats.stop(cluster)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Said even while the server stops (that closes every tunnel), so
+		// the Cluster does not claim an agent nobody holds.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.life), 30*time.Second)
 		defer cancel()
 		c.updateClusterStatus(ctx, cluster, func(s *v1alpha1.ClusterStatus) {
 			s.Agent.Connected = false

@@ -18,16 +18,17 @@ import (
 	informers "github.com/infroware/janus/pkg/generated/informers/externalversions/janus/v1alpha1"
 	listers "github.com/infroware/janus/pkg/generated/listers/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // Agents reaches the agent of a cluster.
 type Agents interface {
-	// Agent returns the agent of cluster, or tunnel.ErrNotConnected.
+	// Agent returns the agent of cluster, or tunnelserver.ErrNotConnected.
 	Agent(cluster string) (Agent, error)
 }
 
 // Agent is what the controller asks of a cluster's agent;
-// *tunnel.AgentClient is the one that goes through the tunnel.
+// *tunnelserver.AgentClient is the one that goes through the tunnel.
 type Agent interface {
 	Info(ctx context.Context) (tunnel.AgentInfo, error)
 	EnsureGrant(ctx context.Context, spec tunnel.GrantSpec) (tunnel.GrantStatus, error)
@@ -35,12 +36,12 @@ type Agent interface {
 	Reconcile(ctx context.Context, req tunnel.ReconcileRequest) (tunnel.ReconcileResult, error)
 }
 
-var _ Agent = (*tunnel.AgentClient)(nil)
+var _ Agent = (*tunnelserver.AgentClient)(nil)
 
 // TunnelAgents reaches agents through the tunnels of server.
-func TunnelAgents(server *tunnel.Server) Agents { return tunnelAgents{server} }
+func TunnelAgents(server *tunnelserver.Server) Agents { return tunnelAgents{server} }
 
-type tunnelAgents struct{ server *tunnel.Server }
+type tunnelAgents struct{ server *tunnelserver.Server }
 
 func (t tunnelAgents) Agent(cluster string) (Agent, error) {
 	agent, err := t.server.Agent(cluster)
@@ -82,6 +83,11 @@ type Controller struct {
 	// and it repairs grants an agent lost.
 	provisioned *expiryMemory
 	heartbeats  heartbeats
+	// life is the parent of the work the tunnels' callbacks start
+	// (reconciling a connected agent, its status heartbeat): it ends when
+	// Run does, so none of it outlives the controller.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // New builds the controller on informers of a (loopback) Janus client.
@@ -105,6 +111,7 @@ func New(client versioned.Interface, requests informers.AccessRequestInformer, c
 		opts:        opts,
 		provisioned: newExpiryMemory(),
 	}
+	c.life, c.endLife = context.WithCancel(context.Background())
 	_, err := requests.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
@@ -147,6 +154,7 @@ func (c *Controller) enqueue(obj interface{}) {
 func (c *Controller) Run(ctx context.Context) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
+	defer c.endLife()
 	klog.InfoS("Starting lifecycle controller")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
