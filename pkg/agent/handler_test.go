@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -42,9 +41,9 @@ func (g *recordingGrants) Ensure(_ context.Context, spec tunnel.GrantSpec) (tunn
 	if g.err != nil {
 		return tunnel.GrantStatus{}, g.err
 	}
-	var grants []v1alpha1.Grant
+	var grants []tunnel.Grant
 	for _, ns := range spec.Namespaces {
-		grants = append(grants, v1alpha1.Grant{Namespace: ns, Role: GrantClusterRole, RoleBinding: grantName(spec.Request)})
+		grants = append(grants, tunnel.Grant{Namespace: ns, Role: GrantClusterRole, RoleBinding: grantName(spec.Request)})
 	}
 	return tunnel.GrantStatus{Request: spec.Request, Grants: grants}, nil
 }

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
-	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/agent/connector"
 )
 
 const (
@@ -243,7 +243,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return tunnel.RunAgent(ctx, tunnel.AgentConfig{
+	return connector.Run(ctx, connector.Config{
 		URL:       c.JanusURL,
 		Cluster:   c.Cluster,
 		TokenFile: c.TokenFile,

@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
-	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -107,9 +106,9 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 	}
 
 	name := grantName(spec.Request)
-	status := tunnel.GrantStatus{Request: spec.Request, Grants: make([]v1alpha1.Grant, 0, len(spec.Namespaces))}
+	status := tunnel.GrantStatus{Request: spec.Request, Grants: make([]tunnel.Grant, 0, len(spec.Namespaces))}
 	for _, ns := range spec.Namespaces {
-		status.Grants = append(status.Grants, v1alpha1.Grant{
+		status.Grants = append(status.Grants, tunnel.Grant{
 			Namespace:      ns,
 			ServiceAccount: p.namespace + "/" + name,
 			// A ClusterRole, bound in the namespace by RoleBinding.

@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/infroware/janus/internal/testenv"
-	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -64,7 +63,7 @@ func TestEnsureCreatesExactlyTheGrantObjects(t *testing.T) {
 	}
 
 	name := "janus-" + request
-	wantStatus := tunnel.GrantStatus{Request: request, Grants: []v1alpha1.Grant{
+	wantStatus := tunnel.GrantStatus{Request: request, Grants: []tunnel.Grant{
 		{Namespace: payments, ServiceAccount: agentNS + "/" + name, Role: GrantClusterRole, RoleBinding: name},
 		{Namespace: orders, ServiceAccount: agentNS + "/" + name, Role: GrantClusterRole, RoleBinding: name},
 	}}

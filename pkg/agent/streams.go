@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	"github.com/infroware/janus/pkg/agent/connector"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -173,7 +174,7 @@ func (s *StreamRelay) exec(w http.ResponseWriter, r *http.Request) {
 		upstream.Close()
 		return
 	}
-	if stream, ok := tunnel.ConnFrom(r.Context()); ok {
+	if stream, ok := connector.ConnFrom(r.Context()); ok {
 		s.track(t.request, stream)
 		defer s.untrack(t.request, stream)
 	}
@@ -202,7 +203,7 @@ func (s *StreamRelay) log(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if stream, ok := tunnel.ConnFrom(r.Context()); ok {
+	if stream, ok := connector.ConnFrom(r.Context()); ok {
 		s.track(t.request, stream)
 		defer s.untrack(t.request, stream)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/infroware/janus/pkg/registry/janus/cluster"
 	"github.com/infroware/janus/pkg/session"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // ExtraConfig is the Janus-specific configuration.
@@ -71,7 +72,7 @@ type CompletedConfig struct {
 type JanusServer struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
 	// Tunnels holds the agents' connections.
-	Tunnels *tunnel.Server
+	Tunnels *tunnelserver.Server
 }
 
 // Complete fills in the defaults.
@@ -86,7 +87,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	tunnels := tunnel.NewServer(clusters.Cluster, c.ExtraConfig.AgentTokenMaxLifetime)
+	tunnels := tunnelserver.NewServer(clusters.Cluster, c.ExtraConfig.AgentTokenMaxLifetime)
 	// Agents authenticate with their own cluster's token, which the API
 	// server's authentication must neither see nor judge, and hold their
 	// tunnel open for days: /connect goes around the handler chain.

@@ -17,12 +17,13 @@ import (
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 var schemaResource = janus.Resource("accessrequests")
 
 // StreamOpener opens a connection of its own to a cluster's agent for one
-// stream: tunnel.Server.
+// stream: tunnelserver.Server.
 type StreamOpener interface {
 	OpenStream(ctx context.Context, cluster string) (net.Conn, error)
 }
@@ -235,7 +236,7 @@ func streamError(cluster string, err error) error {
 	switch {
 	case errors.As(err, &status):
 		return err
-	case errors.Is(err, tunnel.ErrNotConnected):
+	case errors.Is(err, tunnelserver.ErrNotConnected):
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("the agent of cluster %s is not connected", cluster))
 	}
 	return apierrors.NewServiceUnavailable(fmt.Sprintf("opening a stream to the agent of cluster %s: %v", cluster, err))

@@ -3,9 +3,11 @@ package tunnel
 import (
 	"net/url"
 	"time"
-
-	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
+
+// AgentAddress is the only address janus-apiserver ever asks an agent to
+// dial through its tunnel: the agent serves its API in memory behind it.
+const AgentAddress = "janus-agent.internal:80"
 
 // Agent API paths, served by the agent and reached by the server through
 // the tunnel.
@@ -61,8 +63,23 @@ type GrantSpec struct {
 
 // GrantStatus is what the agent created.
 type GrantStatus struct {
-	Request string           `json:"request"`
-	Grants  []v1alpha1.Grant `json:"grants"`
+	Request string  `json:"request"`
+	Grants  []Grant `json:"grants"`
+}
+
+// Grant is what the agent created in one namespace. It is the wire form of
+// the AccessRequest's status.grants (v1alpha1.Grant, the same fields under
+// the same names), declared here so that the agent does not link the API
+// types.
+type Grant struct {
+	// Namespace the grant covers.
+	Namespace string `json:"namespace"`
+	// ServiceAccount is namespace/name of the per-request ServiceAccount.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Role is the name of the (Cluster)Role the binding refers to.
+	Role string `json:"role,omitempty"`
+	// RoleBinding is the name of the RoleBinding in the namespace.
+	RoleBinding string `json:"roleBinding,omitempty"`
 }
 
 // ReconcileRequest lists every grant that should exist in the cluster.
@@ -116,3 +133,7 @@ const (
 	// ConnectPath is where janus-apiserver serves the tunnel.
 	ConnectPath = "/connect"
 )
+
+// StreamTimeout bounds how long an agent takes to dial a stream
+// connection back after a StreamRequest.
+const StreamTimeout = 10 * time.Second

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/infroware/janus/pkg/agent/connector"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/cmd/server"
 	"github.com/infroware/janus/pkg/tunnel"
@@ -59,7 +60,7 @@ func runAgent(t *testing.T, e *env, cluster string, api http.Handler) (stop func
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = tunnel.RunAgent(agentCtx, tunnel.AgentConfig{URL: e.server.URL, Cluster: cluster, TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
+		_ = connector.Run(agentCtx, connector.Config{URL: e.server.URL, Cluster: cluster, TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
 	}()
 	return func() { cancel(); <-done }
 }

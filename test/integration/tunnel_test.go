@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/infroware/janus/pkg/agent/connector"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 	"github.com/infroware/janus/test/integration/framework"
@@ -157,7 +158,7 @@ func TestAgentConnectionUpdatesClusterStatus(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = tunnel.RunAgent(agentCtx, tunnel.AgentConfig{URL: e.server.URL, Cluster: "dev", TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
+		_ = connector.Run(agentCtx, connector.Config{URL: e.server.URL, Cluster: "dev", TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
 	}()
 	t.Cleanup(func() { stopAgent(); <-done })
 

@@ -28,7 +28,7 @@ import (
 	"github.com/infroware/janus/pkg/apiserver"
 	"github.com/infroware/janus/pkg/datastore"
 	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
-	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 const etcdPathPrefix = "/registry/janus.infroware.io"
@@ -82,7 +82,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		// few helpers, not a fleet.
 		MaxSessionsPerRequest: 4,
 		MaxSessionsPerUser:    16,
-		AgentTokenMaxLifetime: tunnel.DefaultMaxTokenLifetime,
+		AgentTokenMaxLifetime: tunnelserver.DefaultMaxTokenLifetime,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",

@@ -24,6 +24,7 @@ import (
 	"github.com/infroware/janus/pkg/generated/clientset/versioned/fake"
 	"github.com/infroware/janus/pkg/generated/informers/externalversions"
 	"github.com/infroware/janus/pkg/tunnel"
+	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
 // start is the fake clock's time when a test begins. It has no
@@ -67,7 +68,7 @@ func (a *fakeAgent) EnsureGrant(_ context.Context, spec tunnel.GrantSpec) (tunne
 	}
 	status := tunnel.GrantStatus{Request: spec.Request}
 	for _, ns := range spec.Namespaces {
-		status.Grants = append(status.Grants, v1alpha1.Grant{Namespace: ns, ServiceAccount: ns + "/janus-" + spec.Request, Role: "janus-exec", RoleBinding: "janus-" + spec.Request})
+		status.Grants = append(status.Grants, tunnel.Grant{Namespace: ns, ServiceAccount: ns + "/janus-" + spec.Request, Role: "janus-exec", RoleBinding: "janus-" + spec.Request})
 	}
 	return status, nil
 }
@@ -133,7 +134,7 @@ func (f *fakeAgents) Agent(cluster string) (Agent, error) {
 	if a, ok := f.connected[cluster]; ok {
 		return a, nil
 	}
-	return nil, tunnel.ErrNotConnected
+	return nil, tunnelserver.ErrNotConnected
 }
 
 func (f *fakeAgents) connect(cluster string) *fakeAgent {

@@ -1,7 +1,6 @@
-package tunnel
+package tunnelserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,13 +9,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"k8s.io/klog/v2"
-)
 
-// streamTimeout bounds how long an agent takes to dial a stream back.
-const streamTimeout = 10 * time.Second
+	"github.com/infroware/janus/pkg/tunnel"
+)
 
 // pendingStream is a stream connection Janus waits for.
 type pendingStream struct {
@@ -80,10 +77,12 @@ func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, erro
 		default:
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	ctx, cancel := context.WithTimeout(ctx, tunnel.StreamTimeout)
 	defer cancel()
 	called := make(chan error, 1)
-	go func() { called <- agent.call(ctx, http.MethodPost, PathStreams, StreamRequest{Ticket: ticket}, nil) }()
+	go func() {
+		called <- agent.call(ctx, http.MethodPost, tunnel.PathStreams, tunnel.StreamRequest{Ticket: ticket}, nil)
+	}()
 	// The agent answers once it holds the connection; wait for both, so
 	// that the call's own connection is not cut short.
 	var conn net.Conn
@@ -103,7 +102,7 @@ func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, erro
 			if conn != nil {
 				conn.Close()
 			}
-			return nil, fmt.Errorf("waiting %s for the agent of cluster %s to open a stream: %w", streamTimeout, cluster, ctx.Err())
+			return nil, fmt.Errorf("waiting %s for the agent of cluster %s to open a stream: %w", tunnel.StreamTimeout, cluster, ctx.Err())
 		}
 	}
 	return conn, nil
@@ -111,16 +110,16 @@ func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, erro
 
 // serveStream takes an agent's stream connection on /connect.
 func (s *Server) serveStream(w http.ResponseWriter, req *http.Request) {
-	cluster := req.Header.Get(HeaderCluster)
-	p := s.streams.take(req.Header.Get(HeaderStreamTicket))
+	cluster := req.Header.Get(tunnel.HeaderCluster)
+	p := s.streams.take(req.Header.Get(tunnel.HeaderStreamTicket))
 	if p == nil || p.cluster != cluster {
 		refusedConnections.WithLabelValues(string(refusedStreamTicket)).Inc()
 		klog.InfoS("Refused stream connection", "cluster", cluster, "reason", refusedStreamTicket, "remote", req.RemoteAddr)
 		http.Error(w, "unknown, used or foreign stream ticket", http.StatusUnauthorized)
 		return
 	}
-	if !strings.EqualFold(req.Header.Get("Upgrade"), StreamUpgrade) {
-		http.Error(w, "a stream connection upgrades to "+StreamUpgrade, http.StatusBadRequest)
+	if !strings.EqualFold(req.Header.Get("Upgrade"), tunnel.StreamUpgrade) {
+		http.Error(w, "a stream connection upgrades to "+tunnel.StreamUpgrade, http.StatusBadRequest)
 		return
 	}
 	hijacker, ok := w.(http.Hijacker)
@@ -133,12 +132,12 @@ func (s *Server) serveStream(w http.ResponseWriter, req *http.Request) {
 		klog.ErrorS(err, "Taking over a stream connection", "cluster", cluster)
 		return
 	}
-	if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + StreamUpgrade + "\r\n\r\n")); err != nil {
+	if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + tunnel.StreamUpgrade + "\r\n\r\n")); err != nil {
 		conn.Close()
 		return
 	}
 	select {
-	case p.conns <- s.trackStream(cluster, withBuffered(conn, rw.Reader)):
+	case p.conns <- s.trackStream(cluster, tunnel.WithBuffered(conn, rw.Reader)):
 	default:
 		conn.Close()
 	}
@@ -176,18 +175,3 @@ func (c *streamConn) Close() error {
 	c.once.Do(c.onClose)
 	return c.Conn.Close()
 }
-
-// withBuffered returns conn reading first what r holds of it already.
-func withBuffered(conn net.Conn, r *bufio.Reader) net.Conn {
-	if r == nil || r.Buffered() == 0 {
-		return conn
-	}
-	return &bufferedConn{Conn: conn, r: r}
-}
-
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }

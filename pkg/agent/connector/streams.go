@@ -1,4 +1,4 @@
-package tunnel
+package connector
 
 import (
 	"bufio"
@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
-// streamDialer is the agent's end of PathStreams: it dials a stream
+// streamDialer is the agent's end of tunnel.PathStreams: it dials a stream
 // connection back to janus-apiserver and serves the agent API on it.
 type streamDialer struct {
 	cluster  string
@@ -24,7 +26,7 @@ type streamDialer struct {
 	listener *pipeListener
 }
 
-func newStreamDialer(cfg AgentConfig, listener *pipeListener) (*streamDialer, error) {
+func newStreamDialer(cfg Config, listener *pipeListener) (*streamDialer, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the Janus URL: %w", err)
@@ -47,7 +49,7 @@ func newStreamDialer(cfg AgentConfig, listener *pipeListener) (*streamDialer, er
 }
 
 func (d *streamDialer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req StreamRequest
+	var req tunnel.StreamRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&req); err != nil || req.Ticket == "" {
 		writeStreamError(w, http.StatusBadRequest, "a stream request needs a ticket")
 		return
@@ -68,7 +70,7 @@ func (d *streamDialer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dial opens the stream connection and presents the ticket.
 func (d *streamDialer) dial(ctx context.Context, ticket string) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	ctx, cancel := context.WithTimeout(ctx, tunnel.StreamTimeout)
 	defer cancel()
 	dialer := tls.Dialer{Config: d.tls}
 	conn, err := dialer.DialContext(ctx, "tcp", d.address)
@@ -77,8 +79,8 @@ func (d *streamDialer) dial(ctx context.Context, ticket string) (net.Conn, error
 	}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
-	req := "GET " + ConnectPath + " HTTP/1.1\r\nHost: " + d.address + "\r\nConnection: Upgrade\r\nUpgrade: " + StreamUpgrade +
-		"\r\n" + HeaderCluster + ": " + d.cluster + "\r\n" + HeaderStreamTicket + ": " + ticket + "\r\n\r\n"
+	req := "GET " + tunnel.ConnectPath + " HTTP/1.1\r\nHost: " + d.address + "\r\nConnection: Upgrade\r\nUpgrade: " + tunnel.StreamUpgrade +
+		"\r\n" + tunnel.HeaderCluster + ": " + d.cluster + "\r\n" + tunnel.HeaderStreamTicket + ": " + ticket + "\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("opening a stream connection: %w", err)
@@ -95,11 +97,11 @@ func (d *streamDialer) dial(ctx context.Context, ticket string) (net.Conn, error
 		return nil, fmt.Errorf("janus-apiserver refused the stream connection: %s", resp.Status)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return withBuffered(conn, br), nil
+	return tunnel.WithBuffered(conn, br), nil
 }
 
 func writeStreamError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Error{Message: msg})
+	_ = json.NewEncoder(w).Encode(tunnel.Error{Message: msg})
 }

@@ -1,4 +1,4 @@
-package tunnel
+package connector
 
 import (
 	"context"
@@ -18,10 +18,12 @@ import (
 	"github.com/rancher/remotedialer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
-// AgentConfig says where and as whom an agent connects.
-type AgentConfig struct {
+// Config says where and as whom the agent connects.
+type Config struct {
 	// URL of janus-apiserver, https://host:port.
 	URL string
 	// Cluster is the name of the Cluster this agent serves.
@@ -35,12 +37,12 @@ type AgentConfig struct {
 	OnConnect func()
 }
 
-// RunAgent serves handler through the tunnel until ctx ends. It reconnects
+// Run serves handler through the tunnel until ctx ends. It reconnects
 // after every failure with exponential backoff (0.5s doubling to 30s) and
 // jitter, so a fleet of agents does not reconnect in lockstep; a tunnel
 // that came up resets the backoff, so a restarted server is found again
 // within about a second.
-func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error {
+func Run(ctx context.Context, cfg Config, handler http.Handler) error {
 	wsURL, err := connectURL(cfg.URL)
 	if err != nil {
 		return err
@@ -52,7 +54,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST "+PathStreams, streams)
+	mux.Handle("POST "+tunnel.PathStreams, streams)
 	mux.Handle("/", handler)
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
@@ -61,7 +63,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 
 	dialer := &websocket.Dialer{TLSClientConfig: cfg.TLSConfig, HandshakeTimeout: 10 * time.Second}
 	// Only the in-memory API may be dialled through the tunnel.
-	onlyAgentAPI := func(proto, address string) bool { return proto == "tcp" && address == agentAddress }
+	onlyAgentAPI := func(proto, address string) bool { return proto == "tcp" && address == tunnel.AgentAddress }
 	backoff := newBackoff()
 	for ctx.Err() == nil {
 		token, err := os.ReadFile(cfg.TokenFile)
@@ -69,8 +71,8 @@ func RunAgent(ctx context.Context, cfg AgentConfig, handler http.Handler) error 
 			klog.ErrorS(err, "Reading agent token", "file", cfg.TokenFile)
 		} else {
 			headers := http.Header{}
-			headers.Set(HeaderCluster, cfg.Cluster)
-			headers.Set(HeaderAgentToken, strings.TrimSpace(string(token)))
+			headers.Set(tunnel.HeaderCluster, cfg.Cluster)
+			headers.Set(tunnel.HeaderAgentToken, strings.TrimSpace(string(token)))
 			var connected atomic.Bool
 			// Janus closes a tunnel when its token expires; reconnect with
 			// the kubelet's rotated token before then. Open streams have
@@ -126,7 +128,7 @@ func newBackoff() *wait.Backoff {
 func connectURL(base string) (string, error) {
 	switch {
 	case strings.HasPrefix(base, "https://"):
-		return "wss://" + strings.TrimSuffix(strings.TrimPrefix(base, "https://"), "/") + ConnectPath, nil
+		return "wss://" + strings.TrimSuffix(strings.TrimPrefix(base, "https://"), "/") + tunnel.ConnectPath, nil
 	case strings.HasPrefix(base, "http://"):
 		return "", errors.New("refusing a plain-http Janus URL: the agent's token must not travel unencrypted")
 	}

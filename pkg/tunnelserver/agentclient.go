@@ -1,4 +1,4 @@
-package tunnel
+package tunnelserver
 
 import (
 	"bytes"
@@ -10,13 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/infroware/janus/pkg/tunnel"
 )
-
-// agentAddress is the only address the server ever asks an agent to dial:
-// the agent serves its API in memory behind it.
-const agentAddress = "janus-agent.internal:80"
-
-type netConn = net.Conn
 
 // AgentError is a refusal or failure reported by an agent.
 type AgentError struct {
@@ -47,26 +43,26 @@ func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, er
 }
 
 // Info asks the agent about itself and its cluster.
-func (c *AgentClient) Info(ctx context.Context) (AgentInfo, error) {
-	var info AgentInfo
-	return info, c.call(ctx, http.MethodGet, PathInfo, nil, &info)
+func (c *AgentClient) Info(ctx context.Context) (tunnel.AgentInfo, error) {
+	var info tunnel.AgentInfo
+	return info, c.call(ctx, http.MethodGet, tunnel.PathInfo, nil, &info)
 }
 
 // EnsureGrant creates or refreshes the grant of one request.
-func (c *AgentClient) EnsureGrant(ctx context.Context, spec GrantSpec) (GrantStatus, error) {
-	var status GrantStatus
-	return status, c.call(ctx, http.MethodPut, PathGrants+url.PathEscape(spec.Request), spec, &status)
+func (c *AgentClient) EnsureGrant(ctx context.Context, spec tunnel.GrantSpec) (tunnel.GrantStatus, error) {
+	var status tunnel.GrantStatus
+	return status, c.call(ctx, http.MethodPut, tunnel.PathGrants+url.PathEscape(spec.Request), spec, &status)
 }
 
 // RemoveGrant deletes the grant of one request; a missing grant is success.
 func (c *AgentClient) RemoveGrant(ctx context.Context, request string) error {
-	return c.call(ctx, http.MethodDelete, PathGrants+url.PathEscape(request), nil, nil)
+	return c.call(ctx, http.MethodDelete, tunnel.PathGrants+url.PathEscape(request), nil, nil)
 }
 
 // Reconcile makes the cluster hold exactly the active grants.
-func (c *AgentClient) Reconcile(ctx context.Context, req ReconcileRequest) (ReconcileResult, error) {
-	var result ReconcileResult
-	return result, c.call(ctx, http.MethodPost, PathReconcile, req, &result)
+func (c *AgentClient) Reconcile(ctx context.Context, req tunnel.ReconcileRequest) (tunnel.ReconcileResult, error) {
+	var result tunnel.ReconcileResult
+	return result, c.call(ctx, http.MethodPost, tunnel.PathReconcile, req, &result)
 }
 
 func (c *AgentClient) call(ctx context.Context, method, path string, in, out any) error {
@@ -78,7 +74,7 @@ func (c *AgentClient) call(ctx context.Context, method, path string, in, out any
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+agentAddress+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+tunnel.AgentAddress+path, body)
 	if err != nil {
 		return err
 	}
@@ -93,7 +89,7 @@ func (c *AgentClient) call(ctx context.Context, method, path string, in, out any
 		return fmt.Errorf("reading answer of agent of cluster %s: %w", c.cluster, err)
 	}
 	if resp.StatusCode >= 300 {
-		var e Error
+		var e tunnel.Error
 		if json.Unmarshal(data, &e) != nil || e.Message == "" {
 			e.Message = fmt.Sprintf("agent of cluster %s answered %s", c.cluster, resp.Status)
 		}

@@ -1,9 +1,11 @@
-package tunnel
+package connector
 
 import (
 	"context"
 	"net"
 	"sync"
+
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
 // pipeListener is a net.Listener whose connections come from dial: the
@@ -65,4 +67,4 @@ func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
 type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return agentAddress }
+func (pipeAddr) String() string  { return tunnel.AgentAddress }

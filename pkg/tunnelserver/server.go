@@ -1,8 +1,9 @@
-package tunnel
+package tunnelserver
 
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/rancher/remotedialer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
 // ConnectionListener hears about agents coming and going.
@@ -78,7 +81,7 @@ func (s *Server) AddListener(l ConnectionListener) {
 // ServeHTTP serves /connect: verify, then hold the tunnel open until the
 // agent goes away.
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Header.Get(HeaderStreamTicket) != "" {
+	if req.Header.Get(tunnel.HeaderStreamTicket) != "" {
 		s.serveStream(w, req)
 		return
 	}
@@ -90,9 +93,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "too many agent handshakes at once; retry in a second", http.StatusTooManyRequests)
 		return
 	}
-	cluster := req.Header.Get(HeaderCluster)
-	token := req.Header.Get(HeaderAgentToken)
-	req.Header.Del(HeaderAgentToken)
+	cluster := req.Header.Get(tunnel.HeaderCluster)
+	token := req.Header.Get(tunnel.HeaderAgentToken)
+	req.Header.Del(tunnel.HeaderAgentToken)
 	ctx, cancel := context.WithTimeout(req.Context(), agentHandshakeTimeout)
 	proof, err := s.identity.Verify(ctx, cluster, token)
 	cancel()
@@ -198,8 +201,8 @@ func (s *Server) Agent(cluster string) (*AgentClient, error) {
 		return c, nil
 	}
 	dial := s.dialer.Dialer(cluster)
-	c := newAgentClient(cluster, func(ctx context.Context) (netConn, error) {
-		conn, err := dial(ctx, "tcp", agentAddress)
+	c := newAgentClient(cluster, func(ctx context.Context) (net.Conn, error) {
+		conn, err := dial(ctx, "tcp", tunnel.AgentAddress)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package tunnel
+package tunnelserver
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/tunnel"
 )
 
 // ClusterGetter reads a Cluster consistently from storage.
@@ -106,10 +107,10 @@ type verified struct {
 // with the trust it was verified under and when the token expires.
 func (v *IdentityVerifier) Verify(ctx context.Context, cluster, token string) (verified, error) {
 	if msgs := validation.IsDNS1123Subdomain(cluster); len(msgs) > 0 {
-		return verified{}, &RefusedError{refusedMalformed, cluster, fmt.Errorf("%s is not a Cluster name: %s", HeaderCluster, strings.Join(msgs, "; "))}
+		return verified{}, &RefusedError{refusedMalformed, cluster, fmt.Errorf("%s is not a Cluster name: %s", tunnel.HeaderCluster, strings.Join(msgs, "; "))}
 	}
 	if token == "" {
-		return verified{}, &RefusedError{refusedNoToken, cluster, errors.New("no token in " + HeaderAgentToken)}
+		return verified{}, &RefusedError{refusedNoToken, cluster, errors.New("no token in " + tunnel.HeaderAgentToken)}
 	}
 	if len(token) > maxTokenBytes {
 		return verified{}, &RefusedError{refusedMalformed, cluster, fmt.Errorf("the token is over %d bytes", maxTokenBytes)}
@@ -166,7 +167,7 @@ func (v *IdentityVerifier) verifierFor(ctx context.Context, c *janus.Cluster) (*
 
 // newVerifier builds the token verifier of c's agent trust.
 func newVerifier(ctx context.Context, c *janus.Cluster) (*oidc.IDTokenVerifier, error) {
-	config := &oidc.Config{ClientID: Audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.RS384, oidc.RS512, oidc.ES384, oidc.ES512, oidc.EdDSA}}
+	config := &oidc.Config{ClientID: tunnel.Audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.RS384, oidc.RS512, oidc.ES384, oidc.ES512, oidc.EdDSA}}
 	var verifier *oidc.IDTokenVerifier
 	if raw := c.Spec.Agent.JWKS; raw != "" {
 		var set jose.JSONWebKeySet
