@@ -12,6 +12,7 @@ all: build
 
 ## up: start the local playground (control plane, janus-apiserver, demo users) and print what to type next
 up:
+	@echo "make up: compiling the playground (with a cold Go cache this and the binaries it builds take several minutes; each step says what it does)"
 	$(GO) run ./cmd/janus-playground up
 
 ## status: show what the playground runs

@@ -29,6 +29,20 @@ BINARIES=(kube-apiserver kube-controller-manager kubectl etcd kwok)
 
 log() { printf '%s testbin: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
+# still_going runs "$@" while saying every 30 s that it has not finished:
+# the long builds below print nothing of their own for minutes.
+still_going() {
+  local what=$1; shift
+  local began=$SECONDS
+  ( while sleep 30; do log "still $what ($((SECONDS - began))s so far)"; done ) &
+  local ticker=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return "$rc"
+}
+
 # The cache is valid only if the stamp is there: it is written last, inside the
 # temp dir, so a half-finished or interrupted build never looks complete.
 cache_complete() {
@@ -128,7 +142,7 @@ PKGS=(
 # tidy fetches only what these packages need; `go mod download all` would pull
 # about 2.2 GB of the whole kubernetes graph.
 log "go mod tidy (downloads the dependencies of the binaries)"
-go mod tidy
+still_going "downloading the dependencies (go mod tidy)" go mod tidy
 got_etcd="$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
 if [[ "$got_etcd" != "$ETCD_VERSION" ]]; then
   log "module graph selected etcd server $got_etcd, want $ETCD_VERSION"
@@ -149,7 +163,8 @@ done
 # One go build for all four: they share most packages, so this compiles each
 # dependency once.
 log "building kube-apiserver, kube-controller-manager, kubectl, etcd ... (takes ~7 min cold)"
-go build -trimpath -ldflags "$ldflags" -o "$TMP/bin/" "${PKGS[@]}"
+still_going "building kube-apiserver, kube-controller-manager, kubectl, etcd" \
+  go build -trimpath -ldflags "$ldflags" -o "$TMP/bin/" "${PKGS[@]}"
 mv "$TMP/bin/server" "$TMP/bin/etcd"
 log "kubernetes + etcd built after $((SECONDS - start))s"
 
@@ -157,7 +172,7 @@ log "kubernetes + etcd built after $((SECONDS - start))s"
 # kwok's go.mod has no replace directives, so a plain go install works. Run it
 # outside the scratch module so its own go.mod decides the dependency versions.
 log "building kwok ${KWOK_VERSION} ... (takes ~1 min cold)"
-(cd "$TMP" && GOBIN="$TMP/bin" go install -trimpath -ldflags "-s -w" \
+(cd "$TMP" && still_going "building kwok" env GOBIN="$TMP/bin" go install -trimpath -ldflags "-s -w" \
   "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}")
 
 # kwok needs Stage objects (passed with --config) to move fake nodes and pods

@@ -81,7 +81,10 @@ func BuildBinaries(ctx context.Context, repoRoot, janusDir string, progress io.W
 	build := exec.CommandContext(ctx, "go", "build", "-o", janusDir+"/", "./cmd/janus-apiserver", "./cmd/janus-agent", "./cmd/kubectl-janus")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = progress, progress
-	if err := build.Run(); err != nil {
+	done := longStep(progress, "building janus-apiserver, janus-agent and kubectl-janus from the working tree (about 7 minutes with a cold Go cache)")
+	err = build.Run()
+	done()
+	if err != nil {
 		return Binaries{}, fmt.Errorf("building janus-apiserver and janus-agent (go build ./cmd/janus-apiserver ./cmd/janus-agent in %s): %w", repoRoot, err)
 	}
 	fmt.Fprintf(progress, "testbed: built %s and %s (%s)\n", bins.JanusAPIServer, bins.JanusAgent, time.Since(begin).Round(10*time.Millisecond))
