@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -108,10 +112,13 @@ func TestExpiryRemovesGrant(t *testing.T) {
 	}
 	waitForNoGrant(t, ar.Name, 30*time.Second)
 	removedAt := time.Now()
-	if late := removedAt.Sub(active.Status.ExpiresAt.Time); late < -time.Second {
+	late := removedAt.Sub(active.Status.ExpiresAt.Time)
+	t.Logf("grant removed %s after expiresAt (poll resolution 20ms)", late.Round(time.Millisecond))
+	if late < 0 {
 		t.Errorf("the grant went %s before expiresAt", -late)
-	} else {
-		t.Logf("grant removed %s after expiresAt (poll resolution 20ms)", late.Round(time.Millisecond))
+	}
+	if late > expiryBound {
+		t.Errorf("the grant went %s after expiresAt, want at most %s", late.Round(time.Millisecond), expiryBound)
 	}
 	expired := waitForPhase(t, ar.Name, v1alpha1.AccessRequestExpired, 10*time.Second)
 	if !meta.IsStatusConditionTrue(expired.Status.Conditions, v1alpha1.ConditionExpired) {
@@ -135,31 +142,101 @@ func TestAgentRefusesExcludedNamespace(t *testing.T) {
 	}
 }
 
+// TestExtendMovesExpiry: an extended request stays Active, and keeps its
+// grant, through its old expiresAt, and expires at the new one.
 func TestExtendMovesExpiry(t *testing.T) {
 	t.Parallel()
 	ar := newRequest(t, 6*time.Second, "payments")
 	approveAs(t, "bob", ar.Name)
 	active := waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 30*time.Second)
-	extended, err := janusAs(t, "carol").JanusV1alpha1().AccessRequests().Extend(bg(t), ar.Name, &v1alpha1.Extension{Duration: metav1.Duration{Duration: time.Hour}, Reason: "more"}, metav1.CreateOptions{})
+	grantGone := watchGrantRemoval(t, ar.Name)
+	const more = 8 * time.Second
+	extended, err := janusAs(t, "carol").JanusV1alpha1().AccessRequests().Extend(bg(t), ar.Name, &v1alpha1.Extension{Duration: metav1.Duration{Duration: more}, Reason: "more"}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("carol extending: %v", err)
 	}
-	if want := active.Status.ExpiresAt.Add(time.Hour); !extended.Status.ExpiresAt.Time.Equal(want) {
-		t.Errorf("expiresAt = %s, want %s", extended.Status.ExpiresAt, want)
+	oldExpiry, newExpiry := active.Status.ExpiresAt.Time, extended.Status.ExpiresAt.Time
+	if want := oldExpiry.Add(more); !newExpiry.Equal(want) {
+		t.Fatalf("expiresAt = %s, want %s", newExpiry, want)
 	}
-	// Past the original expiry the request is still Active and granted.
-	time.Sleep(time.Until(active.Status.ExpiresAt.Add(2 * time.Second))) // waiting for wall-clock time itself, not for a condition
-	got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+	if !time.Now().Before(oldExpiry) {
+		t.Fatalf("the extension was applied only after the old expiresAt %s; the test cannot tell whether it moved the expiry", oldExpiry)
+	}
+
+	// Every change of the request from the extension on, until it leaves Active.
+	w, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Watch(bg(t), metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", ar.Name).String(), ResourceVersion: extended.ResourceVersion,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status.Phase != v1alpha1.AccessRequestActive || len(grantObjects(t, ar.Name)) == 0 {
-		t.Errorf("after the original expiry: phase %s, grant %v; want Active with its grant", got.Status.Phase, grantObjects(t, ar.Name))
+	defer w.Stop()
+	var left time.Time
+	var final *v1alpha1.AccessRequest
+	timeout := time.After(time.Until(newExpiry) + 30*time.Second)
+	for final == nil {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch of the request closed before it left Active")
+			}
+			if got, isAR := ev.Object.(*v1alpha1.AccessRequest); isAR && got.Status.Phase != v1alpha1.AccessRequestActive {
+				left, final = time.Now(), got
+			}
+		case <-timeout:
+			t.Fatalf("the request was still Active 30s after its new expiresAt %s", newExpiry)
+		}
 	}
-	if _, err := janusAs(t, "alice").JanusV1alpha1().AccessRequests().Withdraw(bg(t), ar.Name, &v1alpha1.Withdrawal{}, metav1.CreateOptions{}); err != nil {
+	if final.Status.Phase != v1alpha1.AccessRequestExpired {
+		t.Fatalf("the extended request left Active for %s (%q), want Expired", final.Status.Phase, final.Status.Message)
+	}
+	if left.Before(newExpiry) {
+		t.Errorf("the request expired %s before its new expiresAt (the old one was %s)", newExpiry.Sub(left), oldExpiry)
+	}
+	late := left.Sub(newExpiry)
+	t.Logf("expired %s after the new expiresAt", late.Round(time.Millisecond))
+	if late > expiryBound {
+		t.Errorf("the request expired %s after its new expiresAt, want at most %s", late.Round(time.Millisecond), expiryBound)
+	}
+	select {
+	case removed := <-grantGone:
+		if removed.Before(newExpiry) {
+			t.Errorf("the grant was removed %s before the new expiresAt (the old one was %s)", newExpiry.Sub(removed), oldExpiry)
+		}
+	case <-time.After(expiryBound):
+		t.Errorf("the grant was still in the target %s after the request expired", expiryBound)
+	}
+}
+
+// watchGrantRemoval watches the target for the request's ServiceAccount,
+// which must exist now, and sends when it is deleted.
+func watchGrantRemoval(t *testing.T, name string) <-chan time.Time {
+	t.Helper()
+	sas := devCluster(t).CoreV1().ServiceAccounts("janus")
+	sel := metav1.ListOptions{LabelSelector: requestLabel + "=" + name}
+	list, err := sas.List(bg(t), sel)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitForNoGrant(t, ar.Name, 10*time.Second)
+	if len(list.Items) != 1 {
+		t.Fatalf("the target holds %d ServiceAccounts of %s, want 1", len(list.Items), name)
+	}
+	sel.ResourceVersion = list.ResourceVersion
+	w, err := sas.Watch(bg(t), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	removed := make(chan time.Time, 1)
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Deleted {
+				removed <- time.Now()
+				return
+			}
+		}
+	}()
+	return removed
 }
 
 // TestAgentTokensAreVerified: tokens from the real target cluster for the
@@ -182,7 +259,7 @@ func TestAgentTokensAreVerified(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	handshake := func(cluster, token string) int {
+	handshake := func(cluster, token string) (int, string) {
 		h := http.Header{}
 		h.Set(tunnel.HeaderCluster, cluster)
 		h.Set(tunnel.HeaderAgentToken, token)
@@ -190,24 +267,78 @@ func TestAgentTokensAreVerified(t *testing.T) {
 		conn, resp, err := d.Dial("wss://"+bed.JanusAddress()+tunnel.ConnectPath, h)
 		if conn != nil {
 			conn.Close()
-			return http.StatusSwitchingProtocols
+			return http.StatusSwitchingProtocols, ""
 		}
 		if resp == nil {
 			t.Fatalf("dialing /connect: %v", err)
 		}
-		return resp.StatusCode
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body))
 	}
+	// Another cluster with trust of its own: its own issuer, and (so that
+	// only the issuer tells them apart) dev's keys.
+	admin := janusAs(t, "admin")
+	dev, err := admin.JanusV1alpha1().Clusters().Get(bg(t), "dev", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const foreignIssuer = "https://foreign.example.com"
+	foreign, err := admin.JanusV1alpha1().Clusters().Create(bg(t), &v1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "foreign-"},
+		Spec: v1alpha1.ClusterSpec{
+			DisplayName: "A cluster dev's agent does not belong to",
+			Agent:       v1alpha1.ClusterAgent{Issuer: foreignIssuer, JWKS: dev.Spec.Agent.JWKS, ServiceAccount: dev.Spec.Agent.ServiceAccount},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("registering a cluster with trust of its own: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = admin.JanusV1alpha1().Clusters().Delete(context.Background(), foreign.Name, metav1.DeleteOptions{})
+	})
+	if dev.Spec.Agent.Issuer == "" || dev.Spec.Agent.Issuer == foreignIssuer {
+		t.Fatalf("dev trusts issuer %q; the test needs it to differ from %s", dev.Spec.Agent.Issuer, foreignIssuer)
+	}
+
 	cases := []struct {
-		name, cluster, token string
+		name, cluster, token, reason string
 	}{
-		{"the target's default audience", "dev", mint("janus", "janus-agent")},
-		{"another audience", "dev", mint("janus", "janus-agent", "vault")},
-		{"another ServiceAccount", "dev", mint("default", "default", tunnel.Audience)},
-		{"a cluster it does not belong to", "prod", mint("janus", "janus-agent", tunnel.Audience)},
+		{"the target's default audience", "dev", mint("janus", "janus-agent"), "invalid_token"},
+		{"another audience", "dev", mint("janus", "janus-agent", "vault"), "invalid_token"},
+		{"another ServiceAccount", "dev", mint("default", "default", tunnel.Audience), "wrong_service_account"},
+		{"a cluster it does not belong to", foreign.Name, mint("janus", "janus-agent", tunnel.Audience), "invalid_token"},
 	}
 	for _, tc := range cases {
-		if got := handshake(tc.cluster, tc.token); got != http.StatusUnauthorized {
-			t.Errorf("%s: handshake answered %d, want 401", tc.name, got)
+		got, body := handshake(tc.cluster, tc.token)
+		if want := "agent identity refused: " + tc.reason; got != http.StatusUnauthorized || body != want {
+			t.Errorf("%s: handshake answered %d %q, want 401 %q", tc.name, got, body, want)
 		}
 	}
+	// The log says which issuer the token named and which one was trusted.
+	eventually(t, "janus-apiserver logs why the foreign cluster's handshake was refused", func() error {
+		for _, line := range strings.Split(janusLog(t), "\n") {
+			if strings.Contains(line, `"Refused agent" cluster="`+foreign.Name+`"`) &&
+				strings.Contains(line, "issued by a different provider") && strings.Contains(line, foreignIssuer) && strings.Contains(line, dev.Spec.Agent.Issuer) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no refusal of %s naming issuers %s and %s", foreign.Name, foreignIssuer, dev.Spec.Agent.Issuer)
+	})
+}
+
+// janusLog is what every janus-apiserver process of the testbed logged.
+func janusLog(t *testing.T) string {
+	t.Helper()
+	var all strings.Builder
+	for _, p := range bed.Processes() {
+		if p.Name == "janus-apiserver" {
+			data, err := readFile(p.LogFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all.WriteString(data)
+		}
+	}
+	return all.String()
 }
