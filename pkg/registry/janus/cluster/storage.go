@@ -19,21 +19,18 @@ type REST struct {
 	*genericregistry.Store
 }
 
-// StatusREST updates only the status of a Cluster.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
-// AgentREST updates only the agent trust of a Cluster, spec.agent.
-type AgentREST struct {
+// SubresourceREST serves an update subresource of Clusters — status, or
+// agent trust (spec.agent) — through its own copy of the store, whose
+// strategy lets only that part change.
+type SubresourceREST struct {
 	store *genericregistry.Store
 }
 
 // Storage is the Cluster resource and its subresources.
 type Storage struct {
 	Cluster *REST
-	Status  *StatusREST
-	Agent   *AgentREST
+	Status  *SubresourceREST
+	Agent   *SubresourceREST
 }
 
 // Resources maps resource paths ("clusters", "clusters/status", ...) to
@@ -79,8 +76,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	agentStore.ResetFieldsStrategy = agentStrategy
 	return &Storage{
 		Cluster: &REST{store},
-		Status:  &StatusREST{store: &statusStore},
-		Agent:   &AgentREST{store: &agentStore},
+		Status:  &SubresourceREST{store: &statusStore},
+		Agent:   &SubresourceREST{store: &agentStore},
 	}, nil
 }
 
@@ -100,44 +97,23 @@ func (r *REST) GetCluster(ctx context.Context, name string) (*janus.Cluster, err
 	return obj.(*janus.Cluster), nil
 }
 
-func (r *StatusREST) New() runtime.Object { return &janus.Cluster{} }
+func (r *SubresourceREST) New() runtime.Object { return &janus.Cluster{} }
 
-func (r *StatusREST) Destroy() {}
+func (r *SubresourceREST) Destroy() {}
 
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+func (r *SubresourceREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	return r.store.Get(ctx, name, options)
 }
 
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Status is never created through the subresource.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}
-
-func (r *AgentREST) New() runtime.Object { return &janus.Cluster{} }
-
-func (r *AgentREST) Destroy() {}
-
-func (r *AgentREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *AgentREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+func (r *SubresourceREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	// A Cluster is registered through the main resource, never here.
 	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
 }
 
-func (r *AgentREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+func (r *SubresourceREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return r.store.GetResetFields()
 }
 
-func (r *AgentREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+func (r *SubresourceREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
 	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
