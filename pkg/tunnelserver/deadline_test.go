@@ -61,11 +61,16 @@ func TestTunnelConnOutlivesClearedDeadline(t *testing.T) {
 	ctx := context.Background()
 	const handshake = 200 * time.Millisecond
 
-	raw, err := dial(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// raw, remotedialer's bare connection, shows the bug; under -race its
+	// timer's close races with Write inside remotedialer, so it is left out.
+	var raw net.Conn
+	if !raceDetector {
+		var err error
+		if raw, err = dial(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
 	}
-	defer raw.Close()
 	wrapped, err := dial(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +78,9 @@ func TestTunnelConnOutlivesClearedDeadline(t *testing.T) {
 	wrapped = newTunnelConn(wrapped)
 	defer wrapped.Close()
 	for _, c := range []net.Conn{raw, wrapped} {
+		if c == nil {
+			continue
+		}
 		if err := c.SetDeadline(time.Now().Add(handshake)); err != nil {
 			t.Fatal(err)
 		}
@@ -84,8 +92,10 @@ func TestTunnelConnOutlivesClearedDeadline(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * handshake) // the cleared deadline passes
-	rawErr := echoOnce(t, raw, "later")
-	t.Logf("remotedialer's own connection after its cleared deadline passed: %v", rawErr)
+	if raw != nil {
+		rawErr := echoOnce(t, raw, "later")
+		t.Logf("remotedialer's own connection after its cleared deadline passed: %v", rawErr)
+	}
 	if err := echoOnce(t, wrapped, "later"); err != nil {
 		t.Fatalf("the tunnel connection died when a deadline it no longer had passed: %v", err)
 	}

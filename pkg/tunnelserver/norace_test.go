@@ -1,0 +1,5 @@
+//go:build !race
+
+package tunnelserver
+
+const raceDetector = false
