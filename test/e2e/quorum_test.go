@@ -8,16 +8,23 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
 
 // TestQuorumOfTwoNeedsTwoDistinctApprovers: through the kube-apiserver's
 // aggregation and RBAC, a request for a Cluster that requires two
-// approvals stays Pending after the first, refuses the same approver
-// twice, and is Approved by a second, distinct approver.
+// approvals stays Pending after carol's, refuses carol twice and bob (an
+// approver for dev only), and is Approved by erin, a second approver by
+// RBAC.
 func TestQuorumOfTwoNeedsTwoDistinctApprovers(t *testing.T) {
 	t.Parallel()
 	admin := janusAs(t, "admin")
@@ -67,14 +74,59 @@ func TestQuorumOfTwoNeedsTwoDistinctApprovers(t *testing.T) {
 		t.Fatalf("after refused approvals: phase %s with %d approvals, want Pending with carol's alone", still.Status.Phase, len(still.Status.Approvals))
 	}
 
-	second, err := approve("admin")
+	erin := secondApprover(t, cluster.Name)
+	second, err := erin.JanusV1alpha1().AccessRequests().Approve(bg(t), ar.Name, &v1alpha1.Approval{Reason: "e2e quorum by erin"}, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("admin approving as the second approver: %v", err)
+		t.Fatalf("erin approving as the second approver: %v", err)
 	}
 	if second.Status.Phase != v1alpha1.AccessRequestApproved || len(second.Status.Approvals) != 2 ||
-		second.Status.Approvals[0].User != "carol" || second.Status.Approvals[1].User != "admin" {
-		t.Fatalf("after the second approval: phase %s, approvals %+v; want Approved by carol and admin", second.Status.Phase, second.Status.Approvals)
+		second.Status.Approvals[0].User != "carol" || second.Status.Approvals[1].User != "erin" {
+		t.Fatalf("after the second approval: phase %s, approvals %+v; want Approved by carol and erin", second.Status.Phase, second.Status.Approvals)
 	}
+}
+
+// secondApprover is a Janus client for erin, whom the test makes an
+// approver of cluster by RBAC alone (the shipped janus-approver role,
+// bound for the test), reached through admin's right to impersonate.
+func secondApprover(t *testing.T, cluster string) versioned.Interface {
+	t.Helper()
+	adminCfg, err := bed.RESTConfigFor("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(adminCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binding, err := kube.RbacV1().ClusterRoleBindings().Create(bg(t), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-quorum-erin-"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "janus-approver"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "erin"}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("binding erin to janus-approver: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	// A new binding takes a moment to reach the authorizer.
+	err = wait.PollUntilContextTimeout(bg(t), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		review, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "erin", Groups: []string{"system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: v1alpha1.GroupName, Resource: "clusters", Name: cluster, Verb: "approve"},
+		}}, metav1.CreateOptions{})
+		return err == nil && review.Status.Allowed, nil
+	})
+	if err != nil {
+		t.Fatalf("RBAC never let erin approve for %s: %v", cluster, err)
+	}
+	cfg := rest.CopyConfig(adminCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "erin", UID: "e2e-quorum-erin", Groups: []string{"system:authenticated"}}
+	c, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func expectQuorumStatus(t *testing.T, err error, code int32, fragment string) {
