@@ -2,19 +2,14 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
@@ -62,10 +57,10 @@ func TestQuorumOfTwoNeedsTwoDistinctApprovers(t *testing.T) {
 		t.Fatalf("after carol's approval: phase %s, %d approvals, message %q; want Pending with 1 of 2", first.Status.Phase, len(first.Status.Approvals), first.Status.Message)
 	}
 	_, err = approve("carol")
-	expectQuorumStatus(t, err, http.StatusConflict, "already approved")
+	expectAPIStatus(t, err, http.StatusConflict, "already approved")
 	// bob approves for dev only.
 	_, err = approve("bob")
-	expectQuorumStatus(t, err, http.StatusForbidden, `cannot approve access to cluster "`+cluster.Name+`"`)
+	expectAPIStatus(t, err, http.StatusForbidden, `cannot approve access to cluster "`+cluster.Name+`"`)
 	still, err := admin.JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +69,7 @@ func TestQuorumOfTwoNeedsTwoDistinctApprovers(t *testing.T) {
 		t.Fatalf("after refused approvals: phase %s with %d approvals, want Pending with carol's alone", still.Status.Phase, len(still.Status.Approvals))
 	}
 
-	erin := secondApprover(t, cluster.Name)
+	erin := secondApprover(t)
 	second, err := erin.JanusV1alpha1().AccessRequests().Approve(bg(t), ar.Name, &v1alpha1.Approval{Reason: "e2e quorum by erin"}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("erin approving as the second approver: %v", err)
@@ -86,9 +81,9 @@ func TestQuorumOfTwoNeedsTwoDistinctApprovers(t *testing.T) {
 }
 
 // secondApprover is a Janus client for erin, whom the test makes an
-// approver of cluster by RBAC alone (the shipped janus-approver role,
-// bound for the test), reached through admin's right to impersonate.
-func secondApprover(t *testing.T, cluster string) versioned.Interface {
+// approver of every cluster by RBAC alone (the shipped janus-approver
+// role, bound for the test), reached through admin's right to impersonate.
+func secondApprover(t *testing.T) versioned.Interface {
 	t.Helper()
 	adminCfg, err := bed.RESTConfigFor("admin")
 	if err != nil {
@@ -109,33 +104,6 @@ func secondApprover(t *testing.T, cluster string) versioned.Interface {
 	t.Cleanup(func() {
 		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
 	})
-	// A new binding takes a moment to reach the authorizer.
-	err = wait.PollUntilContextTimeout(bg(t), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		review, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: "erin", Groups: []string{"system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: v1alpha1.GroupName, Resource: "clusters", Name: cluster, Verb: "approve"},
-		}}, metav1.CreateOptions{})
-		return err == nil && review.Status.Allowed, nil
-	})
-	if err != nil {
-		t.Fatalf("RBAC never let erin approve for %s: %v", cluster, err)
-	}
-	cfg := rest.CopyConfig(adminCfg)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "erin", UID: "e2e-quorum-erin", Groups: []string{"system:authenticated"}}
-	c, err := versioned.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func expectQuorumStatus(t *testing.T, err error, code int32, fragment string) {
-	t.Helper()
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		t.Fatalf("want a Kubernetes Status with HTTP %d, got %v", code, err)
-	}
-	if got := status.Status().Code; got != code || !strings.Contains(status.Status().Message, fragment) {
-		t.Fatalf("HTTP %d %q, want %d mentioning %q", got, status.Status().Message, code, fragment)
-	}
+	waitUntilAllowed(t, kube, "erin", "approve", "")
+	return impersonating(t, adminCfg, "erin")
 }
