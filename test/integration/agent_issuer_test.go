@@ -27,7 +27,11 @@ func handshakeAnswer(t *testing.T, s *framework.Server, cluster, token string) (
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.ServingCA())
 	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	header := http.Header{tunnel.HeaderCluster: {cluster}, tunnel.HeaderAgentToken: {token}}
+	header := http.Header{}
+	header.Set(tunnel.HeaderCluster, cluster)
+	if token != "" {
+		header.Set(tunnel.HeaderAgentToken, token)
+	}
 	conn, resp, err := dialer.Dial(strings.Replace(s.URL, "https://", "wss://", 1)+tunnel.ConnectPath, header)
 	if conn != nil {
 		conn.Close()

@@ -65,23 +65,8 @@ func (i *issuer) token(t *testing.T, subject, audience string, expiry time.Time)
 // dialTunnel performs the /connect handshake and returns the HTTP status.
 func dialTunnel(t *testing.T, s *framework.Server, cluster, token string) int {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.ServingCA())
-	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	header := http.Header{}
-	header.Set(tunnel.HeaderCluster, cluster)
-	if token != "" {
-		header.Set(tunnel.HeaderAgentToken, token)
-	}
-	conn, resp, err := dialer.Dial(strings.Replace(s.URL, "https://", "wss://", 1)+tunnel.ConnectPath, header)
-	if conn != nil {
-		defer conn.Close()
-		return http.StatusSwitchingProtocols
-	}
-	if resp == nil {
-		t.Fatalf("dialing /connect: %v", err)
-	}
-	return resp.StatusCode
+	code, _ := handshakeAnswer(t, s, cluster, token)
+	return code
 }
 
 func TestAgentIdentity(t *testing.T) {
