@@ -57,6 +57,12 @@ func (f *fakeClusters) set(c *janus.Cluster) {
 	f.clusters[c.Name] = c
 }
 
+func (f *fakeClusters) remove(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.clusters, name)
+}
+
 // testIssuer signs ServiceAccount-shaped tokens with a key of its own.
 type testIssuer struct {
 	url string

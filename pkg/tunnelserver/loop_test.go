@@ -41,9 +41,9 @@ func waitFor(t *testing.T, ch <-chan string, want, what string) {
 
 // loop runs s on an in-process TLS server and the real connector of
 // cluster dev against it, serving api. It returns once the tunnel is up.
-func loop(t *testing.T, s *Server, iss *testIssuer, api http.Handler) events {
+func loop(t *testing.T, s *Server, clusters *fakeClusters, iss *testIssuer, api http.Handler) events {
 	t.Helper()
-	ev := events{connected: make(chan string, 8), disconnected: make(chan string, 8)}
+	ev := events{connected: make(chan string, 64), disconnected: make(chan string, 64)}
 	s.AddListener(ev)
 	hs := httptest.NewTLSServer(s)
 	t.Cleanup(hs.Close)
@@ -59,7 +59,28 @@ func loop(t *testing.T, s *Server, iss *testIssuer, api http.Handler) events {
 		defer close(done)
 		_ = connector.Run(ctx, connector.Config{URL: hs.URL, Cluster: "dev", TokenFile: tokenFile, TLSConfig: &tls.Config{RootCAs: pool}}, api)
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		// The tunnel ends from the server's side first: remotedialer's
+		// client races with itself when its context ends while a session
+		// is up (startPings against stopPings).
+		clusters.remove("dev")
+		deadline := time.Now().Add(10 * time.Second)
+		for quiet := 0; quiet < 2; {
+			s.closeUntrusted("dev", "", "the test is over")
+			if s.Connected("dev") || len(s.handshakes) > 0 {
+				quiet = 0
+			} else {
+				quiet++
+			}
+			if time.Now().After(deadline) {
+				t.Error("the agent's tunnel did not end within 10s")
+				break
+			}
+			time.Sleep(50 * time.Millisecond) // polling, bounded by deadline
+		}
+		cancel()
+		<-done
+	})
 	waitFor(t, ev.connected, "dev", "the agent connecting")
 	return ev
 }
@@ -78,7 +99,7 @@ func TestAgentClientAndStreamsThroughAnInProcessTunnel(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(tunnel.Error{Message: "not " + r.PathValue("request"), Refused: true})
 	})
 	api.HandleFunc("GET /stream", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "streamed") })
-	loop(t, s, iss, api)
+	loop(t, s, clusters, iss, api)
 
 	if _, err := s.Agent("prod"); err != ErrNotConnected {
 		t.Errorf("Agent of a cluster without a tunnel: %v, want ErrNotConnected", err)
@@ -129,7 +150,7 @@ func TestTrustChangesCloseTunnelsAndTheirStreams(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	ev := loop(t, s, iss, api)
+	ev := loop(t, s, clusters, iss, api)
 	handler := s.ClusterTrustHandler()
 	asAPI := func(agent v1alpha1.ClusterAgent) *v1alpha1.Cluster {
 		c := &v1alpha1.Cluster{}
