@@ -26,6 +26,7 @@ down:
 ## test: everything CI runs — lint, generated-code check, unit, integration and e2e tests
 test: verify fuzz
 	hack/ensure-postgres.sh
+	hack/ensure-chromium.sh
 	$(GO) test -count=1 -timeout 45m ./...
 
 test-unit:

@@ -1,0 +1,83 @@
+package kubeclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/infroware/janus/pkg/console/signin"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
+)
+
+// Factory makes clients that impersonate a signed-in person.
+type Factory struct {
+	base *rest.Config
+}
+
+// NewFactory returns a Factory on the console's own configuration; any
+// impersonation it holds is replaced on each client.
+func NewFactory(base *rest.Config) *Factory {
+	return &Factory{base: rest.CopyConfig(base)}
+}
+
+// Clients are the API clients of one person.
+type Clients struct {
+	Janus versioned.Interface
+	Kube  kubernetes.Interface
+}
+
+// ConfigFor is the console's configuration impersonating id.
+func (f *Factory) ConfigFor(id signin.Identity) (*rest.Config, error) {
+	if id.Username == "" {
+		return nil, errors.New("impersonating nobody: the identity has no username")
+	}
+	cfg := rest.CopyConfig(f.base)
+	extra := map[string][]string{}
+	for k, v := range id.Extra {
+		extra[k] = append([]string(nil), v...)
+	}
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: id.Username,
+		UID:      id.UID,
+		Groups:   append([]string(nil), id.Groups...),
+		Extra:    extra,
+	}
+	return cfg, nil
+}
+
+// For returns the clients acting as id.
+func (f *Factory) For(id signin.Identity) (*Clients, error) {
+	cfg, err := f.ConfigFor(id)
+	if err != nil {
+		return nil, err
+	}
+	janus, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the Janus client for %s: %w", id.Username, err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the Kubernetes client for %s: %w", id.Username, err)
+	}
+	return &Clients{Janus: janus, Kube: kube}, nil
+}
+
+// CanApprove asks the API whether the person may decide requests for the
+// cluster: verb approve on clusters/<name> in janus.infroware.io. It only
+// decides which buttons to show; the API decides again on every POST.
+func (c *Clients) CanApprove(ctx context.Context, cluster string) (bool, error) {
+	review, err := c.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group: "janus.infroware.io", Resource: "clusters", Name: cluster, Verb: "approve",
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("asking whether you may approve for cluster %s: %w", cluster, err)
+	}
+	return review.Status.Allowed, nil
+}

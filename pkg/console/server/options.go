@@ -1,0 +1,127 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are the flags of janus-console.
+type Options struct {
+	IssuerURL        string
+	ClientID         string
+	ClientSecretFile string
+	UsernameClaim    string
+	UsernamePrefix   string
+	GroupsClaim      string
+	GroupsPrefix     string
+	UIDClaim         string
+	ExtraScopes      []string
+
+	AllowedEmailDomains []string
+	SessionLifetime     time.Duration
+	CookieKeysFile      string
+
+	// Kubeconfig is the console's own identity, which may only impersonate;
+	// empty for the in-cluster ServiceAccount.
+	Kubeconfig string
+
+	PublicURL    string
+	BindAddress  string
+	SecurePort   int
+	TLSCertFile  string
+	TLSKeyFile   string
+	HTTPPort     int
+	ShutdownWait time.Duration
+
+	// Set by Complete.
+	clientSecret string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		UsernameClaim:   "email",
+		SessionLifetime: 8 * time.Hour,
+		BindAddress:     "0.0.0.0",
+		SecurePort:      8443,
+		ShutdownWait:    5 * time.Second,
+	}
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.IssuerURL, "oidc-issuer-url", o.IssuerURL, "URL of the OpenID Connect issuer people sign in with (https; discovery at <url>/.well-known/openid-configuration).")
+	fs.StringVar(&o.ClientID, "oidc-client-id", o.ClientID, "Client ID the console is registered with at the issuer; ID tokens must be issued to it (aud).")
+	fs.StringVar(&o.ClientSecretFile, "oidc-client-secret-file", o.ClientSecretFile, "File holding the client secret.")
+	fs.StringVar(&o.UsernameClaim, "oidc-username-claim", o.UsernameClaim, "ID token claim used as the Kubernetes username, as kube-apiserver's flag of the same name.")
+	fs.StringVar(&o.UsernamePrefix, "oidc-username-prefix", o.UsernamePrefix, "Prefix of usernames; empty for kube-apiserver's default (none for email, '<issuer>#' otherwise), '-' for none.")
+	fs.StringVar(&o.GroupsClaim, "oidc-groups-claim", o.GroupsClaim, "ID token claim holding the user's groups (a string or a list of strings).")
+	fs.StringVar(&o.GroupsPrefix, "oidc-groups-prefix", o.GroupsPrefix, "Prefix of every group.")
+	fs.StringVar(&o.UIDClaim, "oidc-uid-claim", "sub", "ID token claim used as the user's UID; '-' for none.")
+	fs.StringSliceVar(&o.ExtraScopes, "oidc-extra-scopes", o.ExtraScopes, "Scopes asked for besides openid, email and profile (e.g. groups).")
+	fs.StringSliceVar(&o.AllowedEmailDomains, "allowed-email-domains", o.AllowedEmailDomains, "If set, only people whose ID token email is in one of these domains may sign in.")
+	fs.DurationVar(&o.SessionLifetime, "session-lifetime", o.SessionLifetime, "How long a sign-in lasts.")
+	fs.StringVar(&o.CookieKeysFile, "cookie-keys-file", o.CookieKeysFile, "File of 32-byte keys (hex or base64, one a line) sealing the cookies; the first seals, all open, so keys rotate.")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the console's own identity, which needs only the impersonate rights of artifacts/console/rbac.yaml; empty for in-cluster.")
+	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL browsers reach the console at; <public-url>/auth/callback is the redirect URL to register at the issuer.")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on.")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port (with --tls-cert-file and --tls-private-key-file).")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "Serving certificate (PEM).")
+	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", o.TLSKeyFile, "Serving certificate's private key (PEM).")
+	fs.IntVar(&o.HTTPPort, "http-port", o.HTTPPort, "Serve plain HTTP on this port instead of HTTPS, behind a proxy that terminates TLS for --public-url (cookies stay Secure); 0 for HTTPS only.")
+}
+
+// Complete reads the client secret.
+func (o *Options) Complete() error {
+	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
+	if o.ClientSecretFile != "" {
+		b, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return fmt.Errorf("reading --oidc-client-secret-file: %w", err)
+		}
+		o.clientSecret = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// Validate reports every invalid flag.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.IssuerURL == "" {
+		errs = append(errs, errors.New("--oidc-issuer-url is required"))
+	}
+	if o.ClientID == "" {
+		errs = append(errs, errors.New("--oidc-client-id is required"))
+	}
+	if o.ClientSecretFile == "" {
+		errs = append(errs, errors.New("--oidc-client-secret-file is required"))
+	} else if o.clientSecret == "" {
+		errs = append(errs, errors.New("--oidc-client-secret-file holds no secret"))
+	}
+	if o.CookieKeysFile == "" {
+		errs = append(errs, errors.New("--cookie-keys-file is required"))
+	}
+	if o.SessionLifetime < time.Minute {
+		errs = append(errs, fmt.Errorf("--session-lifetime (%s) must be at least 1m", o.SessionLifetime))
+	}
+	if u, err := url.Parse(o.PublicURL); o.PublicURL == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		errs = append(errs, fmt.Errorf("--public-url %q must be an absolute http(s) URL", o.PublicURL))
+	}
+	if o.HTTPPort == 0 {
+		if o.TLSCertFile == "" || o.TLSKeyFile == "" {
+			errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file are required for HTTPS; or serve plain HTTP behind a TLS proxy with --http-port"))
+		}
+		if o.SecurePort <= 0 || o.SecurePort > 65535 {
+			errs = append(errs, fmt.Errorf("--secure-port %d is not a port", o.SecurePort))
+		}
+	} else if o.HTTPPort < 0 || o.HTTPPort > 65535 {
+		errs = append(errs, fmt.Errorf("--http-port %d is not a port", o.HTTPPort))
+	}
+	return errors.Join(errs...)
+}

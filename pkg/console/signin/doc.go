@@ -1,0 +1,7 @@
+// Package signin signs people in to the console with OpenID Connect (the
+// authorization code flow with PKCE, state and nonce, through go-oidc and
+// x/oauth2), maps the verified ID token's claims to a Kubernetes identity
+// the way kube-apiserver's --oidc-* flags do, and keeps that identity in a
+// sealed session cookie (Secure, HttpOnly, SameSite=Lax). Sign-out revokes
+// the session on this replica, so the old cookie no longer works.
+package signin

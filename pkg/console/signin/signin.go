@@ -1,0 +1,332 @@
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/console/cookie"
+)
+
+// Cookie names. The __Host- prefix binds them to the console's own origin
+// (Secure, Path=/, no Domain).
+const (
+	SessionCookie = "__Host-janus-session"
+	flowCookie    = "__Host-janus-signin"
+	flowLifetime  = 10 * time.Minute
+)
+
+// Paths the Authenticator serves.
+const (
+	LoginPath    = "/auth/login"
+	CallbackPath = "/auth/callback"
+	LogoutPath   = "/auth/logout"
+)
+
+// Config configures an Authenticator.
+type Config struct {
+	IssuerURL    string
+	ClientID     string
+	ClientSecret string
+	// PublicURL is where browsers reach the console; the redirect URL is
+	// PublicURL + CallbackPath.
+	PublicURL string
+	Claims    ClaimMapping
+	// ExtraScopes are asked for besides openid, email and profile (e.g.
+	// "groups").
+	ExtraScopes []string
+	// AllowedEmailDomains, when set, refuse anyone whose email is elsewhere.
+	AllowedEmailDomains []string
+	SessionLifetime     time.Duration
+	Sealer              *cookie.Sealer
+	// HTTPClient talks to the issuer; nil for http.DefaultClient.
+	HTTPClient *http.Client
+	// Now is the clock for token expiry and sessions; nil for time.Now.
+	Now func() time.Time
+}
+
+// Authenticator serves sign-in, callback and sign-out, and tells who a
+// request is from.
+type Authenticator struct {
+	cfg      Config
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	now      func() time.Time
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // session ID → when its cookie expires anyway
+}
+
+// session is what the session cookie holds.
+type session struct {
+	ID       string   `json:"s"`
+	Identity Identity `json:"id"`
+	Expires  int64    `json:"exp"`
+}
+
+// flow is what the sign-in cookie holds between login and callback.
+type flow struct {
+	State    string `json:"st"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	ReturnTo string `json:"r,omitempty"`
+}
+
+// New discovers the issuer and returns an Authenticator.
+func New(ctx context.Context, cfg Config) (*Authenticator, error) {
+	if cfg.Sealer == nil {
+		return nil, errors.New("signin: a cookie sealer is required")
+	}
+	if cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
+	}
+	provider, err := oidc.NewProvider(ctx, cfg.IssuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("discovering OpenID issuer %s: %w", cfg.IssuerURL, err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	scopes := append([]string{oidc.ScopeOpenID, "email", "profile"}, cfg.ExtraScopes...)
+	return &Authenticator{
+		cfg: cfg,
+		oauth: oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint:     provider.Endpoint(),
+			RedirectURL:  strings.TrimSuffix(cfg.PublicURL, "/") + CallbackPath,
+			Scopes:       scopes,
+		},
+		// Checks the signature against the issuer's keys, iss, aud = our
+		// client ID, and exp.
+		verifier: provider.VerifierContext(context.WithoutCancel(ctx), &oidc.Config{ClientID: cfg.ClientID, Now: now}),
+		now:      now,
+		revoked:  map[string]time.Time{},
+	}, nil
+}
+
+// Register adds the sign-in routes to mux.
+func (a *Authenticator) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+LoginPath, a.login)
+	mux.HandleFunc("GET "+CallbackPath, a.callback)
+	mux.HandleFunc("POST "+LogoutPath, a.logout)
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("reading random bytes: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (a *Authenticator) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", Expires: expires,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// safeReturn keeps only a local path, so sign-in cannot redirect elsewhere.
+func safeReturn(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.HasPrefix(p, "/auth/") {
+		return "/"
+	}
+	return p
+}
+
+func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) {
+	f := flow{State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier(), ReturnTo: safeReturn(r.URL.Query().Get("return"))}
+	expires := a.now().Add(flowLifetime)
+	sealed, err := a.cfg.Sealer.Seal(flowCookie, f, expires)
+	if err != nil {
+		klog.ErrorS(err, "Starting sign-in")
+		http.Error(w, "sign-in failed; try again", http.StatusInternalServerError)
+		return
+	}
+	a.setCookie(w, flowCookie, sealed, expires)
+	http.Redirect(w, r, a.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusFound)
+}
+
+// Error is a sign-in refusal shown to the person.
+type Error struct {
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Reason }
+
+func refuse(status int, format string, args ...any) error {
+	return &Error{Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request) {
+	id, returnTo, err := a.finish(r)
+	clearCookie(w, flowCookie)
+	if err != nil {
+		status := http.StatusInternalServerError
+		var se *Error
+		if errors.As(err, &se) {
+			status = se.Status
+		}
+		klog.InfoS("Sign-in refused", "reason", err.Error())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "Sign-in refused: %s\n\nStart again at %s\n", err.Error(), LoginPath)
+		return
+	}
+	if err := a.startSession(w, id); err != nil {
+		klog.ErrorS(err, "Starting a session")
+		http.Error(w, "sign-in failed; try again", http.StatusInternalServerError)
+		return
+	}
+	klog.InfoS("Signed in", "user", id.Username, "uid", id.UID, "groups", id.Groups)
+	http.Redirect(w, r, returnTo, http.StatusFound)
+}
+
+// finish checks the callback against the flow cookie and the issuer.
+func (a *Authenticator) finish(r *http.Request) (Identity, string, error) {
+	c, err := r.Cookie(flowCookie)
+	if err != nil {
+		return Identity{}, "", refuse(http.StatusBadRequest, "no sign-in in progress in this browser (or it took longer than %s)", flowLifetime)
+	}
+	var f flow
+	if err := a.cfg.Sealer.Open(flowCookie, c.Value, &f); err != nil {
+		return Identity{}, "", refuse(http.StatusBadRequest, "the sign-in cookie is invalid or expired")
+	}
+	q := r.URL.Query()
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(f.State)) != 1 {
+		return Identity{}, "", refuse(http.StatusBadRequest, "the state does not match the sign-in this browser started")
+	}
+	if e := q.Get("error"); e != "" {
+		return Identity{}, "", refuse(http.StatusUnauthorized, "the identity provider said %s: %s", e, q.Get("error_description"))
+	}
+	code := q.Get("code")
+	if code == "" {
+		return Identity{}, "", refuse(http.StatusBadRequest, "the identity provider sent no code")
+	}
+	ctx := r.Context()
+	if a.cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, a.cfg.HTTPClient)
+	}
+	token, err := a.oauth.Exchange(ctx, code, oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		return Identity{}, "", refuse(http.StatusUnauthorized, "exchanging the code failed: %v", err)
+	}
+	raw, ok := token.Extra("id_token").(string)
+	if !ok {
+		return Identity{}, "", refuse(http.StatusUnauthorized, "the identity provider sent no ID token")
+	}
+	id, err := a.identityFromIDToken(ctx, raw, f.Nonce)
+	if err != nil {
+		return Identity{}, "", err
+	}
+	return id, f.ReturnTo, nil
+}
+
+// identityFromIDToken verifies raw (signature, issuer, audience, expiry
+// and nonce) and maps its claims.
+func (a *Authenticator) identityFromIDToken(ctx context.Context, raw, nonce string) (Identity, error) {
+	idToken, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return Identity{}, refuse(http.StatusUnauthorized, "the ID token is not valid: %v", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(nonce)) != 1 {
+		return Identity{}, refuse(http.StatusUnauthorized, "the ID token's nonce does not match the sign-in this browser started")
+	}
+	var claims map[string]any
+	if err := idToken.Claims(&claims); err != nil {
+		return Identity{}, refuse(http.StatusUnauthorized, "reading the ID token's claims: %v", err)
+	}
+	id, err := a.cfg.Claims.Map(a.cfg.IssuerURL, claims)
+	if err != nil {
+		return Identity{}, refuse(http.StatusUnauthorized, "%v", err)
+	}
+	if !emailAllowed(id.Email, a.cfg.AllowedEmailDomains) {
+		return Identity{}, refuse(http.StatusForbidden, "the email %q is not in an allowed domain (%s)", id.Email, strings.Join(a.cfg.AllowedEmailDomains, ", "))
+	}
+	return id, nil
+}
+
+func (a *Authenticator) startSession(w http.ResponseWriter, id Identity) error {
+	expires := a.now().Add(a.cfg.SessionLifetime)
+	sealed, err := a.cfg.Sealer.Seal(SessionCookie, session{ID: randomString(), Identity: id, Expires: expires.Unix()}, expires)
+	if err != nil {
+		return err
+	}
+	a.setCookie(w, SessionCookie, sealed, expires)
+	return nil
+}
+
+// sessionOf returns the valid, unrevoked session of r.
+func (a *Authenticator) sessionOf(r *http.Request) (session, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	var s session
+	if err := a.cfg.Sealer.Open(SessionCookie, c.Value, &s); err != nil {
+		return session{}, false
+	}
+	if !a.now().Before(time.Unix(s.Expires, 0)) {
+		return session{}, false
+	}
+	a.mu.Lock()
+	_, revoked := a.revoked[s.ID]
+	a.mu.Unlock()
+	return s, !revoked
+}
+
+func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) {
+	if s, ok := a.sessionOf(r); ok {
+		a.mu.Lock()
+		now := a.now()
+		for id, exp := range a.revoked {
+			if now.After(exp) {
+				delete(a.revoked, id)
+			}
+		}
+		a.revoked[s.ID] = time.Unix(s.Expires, 0)
+		a.mu.Unlock()
+		klog.InfoS("Signed out", "user", s.Identity.Username)
+	}
+	clearCookie(w, SessionCookie)
+	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+}
+
+// Require serves next only to a signed-in person, with their Identity in
+// the request's context. Others are sent to sign in (GET) or refused.
+func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := a.sessionOf(r)
+		if !ok {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, LoginPath+"?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+				return
+			}
+			http.Error(w, "not signed in, or the session ended: sign in again", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), s.Identity)))
+	})
+}
