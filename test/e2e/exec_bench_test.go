@@ -14,13 +14,11 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/internal/testenv"
-	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
 
 // The exec benchmarks (issue 8) compare, in one run, a session through
@@ -28,7 +26,7 @@ import (
 // agent → target kube-apiserver → kwok) with the same session opened
 // straight at the target's kube-apiserver ("direct"), and with the direct
 // session pushed through as many trivial TLS relays as Janus has hops
-// ("floor", see bench_relay_test.go): Janus is judged against the floor.
+// ("floor", see bench_relay_helpers_test.go): Janus is judged against the floor.
 //
 //	go test ./test/e2e -run '^$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x -timeout 30m
 //
@@ -163,7 +161,7 @@ func (r *pathResult) cpuPerKiB(process string) float64 {
 // (64 MiB from head), and the CPU every process on any path spends per KiB
 // of that output.
 func BenchmarkExecVersusDirect(b *testing.B) {
-	request := activeRequestForBench(b)
+	request := activeRequest(b, time.Hour, "payments").Name
 	target := bed.Target("dev")
 	floor := startRelayChain(b, target)
 	paths := []execPath{podExecPath("direct", target.AdminConfig()), janusExecPath(b, request), podExecPath("floor", floor.config)}
@@ -374,7 +372,7 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 func BenchmarkConcurrentSessions(b *testing.B) {
 	// 200 sessions of one user are far past the default session limits.
 	restartJanusWith(b, "--max-sessions-per-request=0", "--max-sessions-per-user=0")
-	request := activeRequestForBench(b)
+	request := activeRequest(b, time.Hour, "payments").Name
 	janusPath := janusExecPath(b, request)
 	const sessions = 200
 	for b.Loop() {
@@ -440,14 +438,4 @@ func verdict(met bool) string {
 		return "met"
 	}
 	return "MISSED"
-}
-
-func activeRequestForBench(b *testing.B) string {
-	ar := newRequest(b, time.Hour, "payments")
-	approveAs(b, "bob", ar.Name)
-	waitForPhase(b, ar.Name, "Active", 30*time.Second)
-	b.Cleanup(func() {
-		_, _ = janusAs(b, "alice").JanusV1alpha1().AccessRequests().Withdraw(context.Background(), ar.Name, &v1alpha1.Withdrawal{Reason: "benchmark done"}, metav1.CreateOptions{})
-	})
-	return ar.Name
 }

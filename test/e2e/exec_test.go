@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -25,35 +24,6 @@ import (
 // of the product (the stream handshake's 30 s, the 30 s that cut every
 // session once), so that a cut never looks like the test's own timeout.
 const execDeadline = 45 * time.Second
-
-// execAs runs command in pod through accessrequests/NAME/exec as user,
-// with the websocket (v5.channel.k8s.io) executor kubectl itself uses.
-func execAs(ctx context.Context, t testing.TB, user, name, namespace, pod string, command ...string) (string, string, error) {
-	t.Helper()
-	cfg, err := bed.RESTConfigFor(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := url.Values{"namespace": {namespace}, "pod": {pod}, "command": command, "stdout": {"true"}, "stderr": {"true"}}
-	u, err := url.Parse(cfg.Host + "/apis/janus.infroware.io/v1alpha1/accessrequests/" + name + "/exec?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	executor, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
-	return stdout.String(), stderr.String(), err
-}
-
-func activeRequest(t *testing.T, duration time.Duration, namespaces ...string) *v1alpha1.AccessRequest {
-	t.Helper()
-	ar := newRequest(t, duration, namespaces...)
-	approveAs(t, "bob", ar.Name)
-	return waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 30*time.Second)
-}
 
 func TestExecRunsCommandInGrantedPod(t *testing.T) {
 	t.Parallel()
