@@ -9,9 +9,6 @@ import (
 // TestProductionBinariesDoNotImportTestenv keeps the test environment out
 // of what ships.
 func TestProductionBinariesDoNotImportTestenv(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
 	repoRoot, err := FindRepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
