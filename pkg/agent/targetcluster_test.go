@@ -60,9 +60,6 @@ func TestMain(m *testing.M) {
 // did to it.
 func targetCluster(t *testing.T) *testenv.BareCluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
 	target.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
