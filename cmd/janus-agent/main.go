@@ -10,11 +10,11 @@ import (
 
 	"k8s.io/component-base/cli"
 
-	"github.com/infroware/janus/pkg/agent"
+	"github.com/infroware/janus/pkg/cmd/agent"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(cli.Run(agent.NewAgentCommand(ctx, agent.NewAgentOptions())))
+	os.Exit(cli.Run(agent.NewCommandStartAgent(ctx, agent.NewAgentOptions())))
 }

@@ -7,22 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
-	"time"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 
-	"github.com/infroware/janus/pkg/agent/connector"
+	"github.com/infroware/janus/pkg/agent"
 )
 
 const (
@@ -64,7 +59,7 @@ type AgentOptions struct {
 func NewAgentOptions() *AgentOptions {
 	return &AgentOptions{
 		TokenFile:          DefaultTokenFile,
-		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
+		ExcludedNamespaces: append([]string(nil), agent.DefaultExcludedNamespaces...),
 	}
 }
 
@@ -123,30 +118,13 @@ func (o *AgentOptions) Validate() error {
 	return utilerrors.NewAggregate(errs)
 }
 
-// Config is a completed and validated configuration: the target cluster's
-// client and what the tunnel needs.
-type Config struct {
-	JanusURL  string
-	Cluster   string
-	TokenFile string
-	// TLSConfig verifies janus-apiserver.
-	TLSConfig *tls.Config
-
-	TargetClient       kubernetes.Interface
-	TargetRESTConfig   *rest.Config
-	Namespace          string
-	ExcludedNamespaces []string
-	// ProfilingAddress, if set, is where pprof is served.
-	ProfilingAddress string
-}
-
 // Config builds the configuration from completed, valid options.
-func (o *AgentOptions) Config() (*Config, error) {
+func (o *AgentOptions) Config() (*agent.Config, error) {
 	restConfig, err := o.targetRESTConfig()
 	if err != nil {
 		return nil, err
 	}
-	restConfig.UserAgent = "janus-agent/" + Version
+	restConfig.UserAgent = "janus-agent/" + agent.Version
 	// Grants are made and removed in bursts (a reconcile after a reconnect,
 	// a hundred requests expiring in the same second) and each takes a few
 	// calls; a client-side limit would make access outlive its expiry. The
@@ -168,7 +146,7 @@ func (o *AgentOptions) Config() (*Config, error) {
 		}
 		tlsConfig.RootCAs = pool
 	}
-	return &Config{
+	return &agent.Config{
 		JanusURL:           o.JanusURL,
 		Cluster:            o.Cluster,
 		TokenFile:          o.TokenFile,
@@ -202,79 +180,9 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	agent, err := config.New()
+	a, err := config.New()
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctx)
-}
-
-// Agent is a provisioner and the agent API it serves through the tunnel.
-type Agent struct {
-	Provisioner *Provisioner
-	Handler     http.Handler
-	config      *Config
-}
-
-// New builds the agent.
-func (c *Config) New() (*Agent, error) {
-	p := NewProvisioner(c.TargetClient, c.Namespace, c.ExcludedNamespaces)
-	streams, err := NewStreamRelay(c.TargetRESTConfig, p)
-	if err != nil {
-		return nil, err
-	}
-	return &Agent{Provisioner: p, Handler: NewHandlerWithStreams(p, streams), config: c}, nil
-}
-
-// Run dials janus-apiserver and serves the agent API through the tunnel,
-// reconnecting until ctx ends.
-func (a *Agent) Run(ctx context.Context) error {
-	c := a.config
-	klog.InfoS("Starting janus-agent", "version", Version, "cluster", c.Cluster, "janusURL", c.JanusURL,
-		"namespace", c.Namespace, "excludedNamespaces", sets.List(a.Provisioner.excluded))
-	// The agent connects all the same: every grant is then refused with
-	// the same message, which reaches the requester, and works as soon as
-	// the administrators have fixed the cluster.
-	if err := a.Provisioner.checkGrantClusterRole(ctx); err != nil {
-		klog.ErrorS(err, "This cluster cannot be granted until its administrators fix it", "clusterRole", GrantClusterRole)
-	}
-	if c.ProfilingAddress != "" {
-		if err := serveProfiling(ctx, c.ProfilingAddress); err != nil {
-			return err
-		}
-	}
-	return connector.Run(ctx, connector.Config{
-		URL:       c.JanusURL,
-		Cluster:   c.Cluster,
-		TokenFile: c.TokenFile,
-		TLSConfig: c.TLSConfig,
-	}, a.Handler)
-}
-
-// serveProfiling serves net/http/pprof on address until ctx ends. It
-// listens before it returns, so an address in use fails the start rather
-// than a later profile.
-func serveProfiling(ctx context.Context, address string) error {
-	l, err := net.Listen("tcp", address)
-	if err != nil {
-		return fmt.Errorf("listening on --profiling-address: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = server.Close()
-	}()
-	go func() {
-		if err := server.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			klog.ErrorS(err, "Profiling stopped", "address", l.Addr().String())
-		}
-	}()
-	klog.InfoS("Serving profiles", "address", l.Addr().String())
-	return nil
+	return a.Run(ctx)
 }

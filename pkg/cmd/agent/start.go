@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewAgentCommand returns the janus-agent command.
-func NewAgentCommand(ctx context.Context, o *AgentOptions) *cobra.Command {
+// NewCommandStartAgent returns the janus-agent command.
+func NewCommandStartAgent(ctx context.Context, o *AgentOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "janus-agent",
 		Short: "Provision Janus grants in this cluster for janus-apiserver",
