@@ -2,17 +2,13 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
+	"github.com/infroware/janus/internal/testenv"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -257,24 +254,12 @@ func TestAgentTokensAreVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
 	handshake := func(cluster, token string) (int, string) {
-		h := http.Header{}
-		h.Set(tunnel.HeaderCluster, cluster)
-		h.Set(tunnel.HeaderAgentToken, token)
-		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-		conn, resp, err := d.Dial("wss://"+bed.JanusAddress()+tunnel.ConnectPath, h)
-		if conn != nil {
-			conn.Close()
-			return http.StatusSwitchingProtocols, ""
+		status, body, err := testenv.ConnectAnswer(bed.JanusAddress(), caPEM, cluster, token)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if resp == nil {
-			t.Fatalf("dialing /connect: %v", err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, strings.TrimSpace(string(body))
+		return status, body
 	}
 	// Another cluster with trust of its own: its own issuer, and (so that
 	// only the issuer tells them apart) dev's keys.

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/infroware/janus/internal/testenv"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/tunnel"
 	"github.com/infroware/janus/test/integration/framework"
@@ -24,25 +22,11 @@ import (
 // status and, for a refusal, the body, which names the refusal's reason.
 func handshakeAnswer(t *testing.T, s *framework.Server, cluster, token string) (int, string) {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.ServingCA())
-	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	header := http.Header{}
-	header.Set(tunnel.HeaderCluster, cluster)
-	if token != "" {
-		header.Set(tunnel.HeaderAgentToken, token)
+	status, body, err := testenv.ConnectAnswer(strings.TrimPrefix(s.URL, "https://"), s.ServingCA(), cluster, token)
+	if err != nil {
+		t.Fatal(err)
 	}
-	conn, resp, err := dialer.Dial(strings.Replace(s.URL, "https://", "wss://", 1)+tunnel.ConnectPath, header)
-	if conn != nil {
-		conn.Close()
-		return http.StatusSwitchingProtocols, ""
-	}
-	if resp == nil {
-		t.Fatalf("dialing /connect: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	return status, body
 }
 
 // TestAgentTokenFromAnotherIssuerIsRefused: the key alone does not make a
