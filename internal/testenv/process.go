@@ -83,7 +83,31 @@ func StartCommand(name, logDir string, cmd *exec.Cmd) (*Process, error) {
 		logFile.Close()
 		close(p.exited)
 	}()
+	p.awaitExec()
 	return p, nil
+}
+
+// execShowTimeout bounds awaitExec.
+const execShowTimeout = 5 * time.Second
+
+// awaitExec waits until the kernel shows the new program under the PID.
+// cmd.Start returns once exec has begun, and for a moment after that
+// /proc/PID/cmdline is still empty: a caller asking Running at once would
+// be told the process is not there.
+func (p *Process) awaitExec() {
+	deadline := time.NewTimer(execShowTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !p.ProcessInfo.Running() {
+		select {
+		case <-p.exited:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Exited reports whether the process is gone, and how it ended.
