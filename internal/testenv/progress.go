@@ -9,12 +9,12 @@ import (
 // progressInterval is how often a long step says it is still going.
 const progressInterval = 15 * time.Second
 
-// longStep announces a step that may take minutes on a cold machine, says
-// every progressInterval that it is still going, and returns the function
-// that ends the announcements.
-func longStep(progress io.Writer, what string) (done func()) {
+// longStep announces a step that may take minutes on a cold machine (with
+// how long it may take, in expect), says every progressInterval that it is
+// still going, and returns the function that ends the announcements.
+func longStep(progress io.Writer, what, expect string) (done func()) {
 	begin := time.Now()
-	fmt.Fprintf(progress, "testbed: %s ...\n", what)
+	fmt.Fprintf(progress, "testbed: %s (%s) ...\n", what, expect)
 	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

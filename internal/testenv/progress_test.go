@@ -26,10 +26,10 @@ func (b *syncBuffer) String() string {
 
 func TestLongStepAnnouncesItselfAndStopsWhenDone(t *testing.T) {
 	var out syncBuffer
-	done := longStep(&out, "building things")
+	done := longStep(&out, "building things", "about a minute")
 	done()
 	got := out.String()
-	if got != "testbed: building things ...\n" {
+	if got != "testbed: building things (about a minute) ...\n" {
 		t.Errorf("printed %q, want the step announced once", got)
 	}
 }
