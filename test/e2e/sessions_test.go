@@ -542,6 +542,21 @@ func TestSessionLimits(t *testing.T) {
 		return nil
 	})
 	t.Logf("admitted again %s after a session was closed", time.Since(closed).Round(time.Millisecond))
+	// The quick session's slot is free once its end is recorded (the
+	// engine records the end, then releases the slot): wait for that
+	// before filling the request again, or the next session races it.
+	eventually(t, "only the held sessions are open", func() error {
+		open := 0
+		for _, s := range sessionsOf(t, first) {
+			if s.EndedAt == nil {
+				open++
+			}
+		}
+		if open != perRequest-1 {
+			return fmt.Errorf("%d sessions open, want the %d held", open, perRequest-1)
+		}
+		return nil
+	})
 
 	// Across requests: the first full again, three more full, is 16.
 	held = append(held, holdSession(first))
