@@ -43,6 +43,8 @@ type Testbed struct {
 	pki     *pki
 	logDir  string
 	janusIP net.IP
+	// janusIPLock reserves janusIP on this machine until Stop.
+	janusIPLock *os.File
 
 	etcdURL   string
 	serverURL string
@@ -105,11 +107,11 @@ func (tb *Testbed) start(ctx context.Context) error {
 	}
 
 	err = tb.step("certificates", func() error {
-		ip, err := freeServiceIP()
+		ip, lock, err := freeServiceIP()
 		if err != nil {
 			return err
 		}
-		tb.janusIP = ip
+		tb.janusIP, tb.janusIPLock = ip, lock
 		tb.pki, err = newPKI(filepath.Join(tb.cfg.WorkDir, "pki"), ip)
 		return err
 	})
@@ -195,6 +197,9 @@ func (tb *Testbed) Stop() error {
 	tb.stopOnce.Do(func() {
 		if tb.procs != nil {
 			tb.stopErr = tb.procs.Stop()
+		}
+		if tb.janusIPLock != nil {
+			tb.janusIPLock.Close()
 		}
 	})
 	return tb.stopErr
