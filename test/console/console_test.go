@@ -67,6 +67,10 @@ func TestRequestApproveAsYourself(t *testing.T) {
 	if !alice.exists(fmt.Sprintf(`[data-testid="withdraw-%s"]`, name)) {
 		t.Error("alice's pending request has no withdraw button")
 	}
+	// Its clock starts when it is granted: no time left is shown yet.
+	if alice.exists(row + ` [data-testid="time-left"]`) {
+		t.Errorf("a pending request shows time left: %q", alice.text(row+` [data-testid="time-left"]`))
+	}
 	alice.screenshot(shots, "my-requests-pending")
 
 	// alice's own request: no approve button, and a forged approval is
