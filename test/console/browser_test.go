@@ -20,7 +20,7 @@ const chromiumPath = "/usr/bin/chromium"
 // browser is one person's browser: its own Chromium with a fresh profile,
 // phone-sized.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	ctx  context.Context
 }
@@ -29,7 +29,7 @@ var shotMu sync.Mutex
 
 // newBrowser starts Chromium for name; on failure of t it saves a
 // screenshot under _output/console-logs/<test>/.
-func newBrowser(t *testing.T, name string) *browser {
+func newBrowser(t testing.TB, name string) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
