@@ -6,7 +6,7 @@ export GOFLAGS := -buildvcs=false
 BIN := _output/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen lint fuzz bench clean
+.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen web-assets verify-web-assets lint fuzz bench clean
 
 all: build
 
@@ -47,10 +47,17 @@ build:
 codegen:
 	hack/update-codegen.sh
 
-verify: lint verify-codegen
+verify: lint verify-codegen verify-web-assets
 
 verify-codegen:
 	hack/verify-codegen.sh
+
+## web-assets: the console's htmx files, as web/package-lock.json pins them, into web/static/vendor
+web-assets:
+	hack/update-web-assets.sh
+
+verify-web-assets:
+	hack/verify-web-assets.sh
 
 lint:
 	@out=$$(git ls-files '*.go' | grep -v '^pkg/generated/' | grep -v zz_generated | xargs gofmt -l); \
