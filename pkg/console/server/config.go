@@ -17,6 +17,7 @@ import (
 
 	"github.com/infroware/janus/pkg/console/cookie"
 	"github.com/infroware/janus/pkg/console/kubeclient"
+	"github.com/infroware/janus/pkg/console/live"
 	"github.com/infroware/janus/pkg/console/pages"
 	"github.com/infroware/janus/pkg/console/signin"
 	"github.com/infroware/janus/web"
@@ -48,7 +49,7 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 			return nil, fmt.Errorf("loading the console's own client configuration: %w", err)
 		}
 	}
-	auth, err := signin.New(ctx, signin.Config{
+	signinCfg := signin.Config{
 		IssuerURL: o.IssuerURL, ClientID: o.ClientID, ClientSecret: o.clientSecret,
 		PublicURL: o.PublicURL, ExtraScopes: o.ExtraScopes,
 		Claims: signin.ClaimMapping{
@@ -56,7 +57,15 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 			GroupsClaim: o.GroupsClaim, GroupsPrefix: o.GroupsPrefix, UIDClaim: o.UIDClaim,
 		},
 		AllowedEmailDomains: o.AllowedEmailDomains, SessionLifetime: o.SessionLifetime, Sealer: sealer,
-	})
+	}
+	if o.GitHubClientID != "" {
+		signinCfg.ClientID = o.GitHubClientID
+		signinCfg.GitHub = &signin.GitHubConfig{
+			URL: o.GitHubURL, APIURL: o.GitHubAPIURL, Orgs: o.GitHubOrgs,
+			UsernamePrefix: o.GitHubUsernamePrefix, GroupsPrefix: o.GitHubGroupsPrefix,
+		}
+	}
+	auth, err := signin.New(ctx, signinCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +81,7 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	p.Register(mux, auth.Require)
+	live.New(factory.For, live.Options{}).Register(mux, auth.Require)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	return &Config{opts: o, handler: Protect(mux)}, nil

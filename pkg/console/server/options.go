@@ -23,6 +23,15 @@ type Options struct {
 	UIDClaim         string
 	ExtraScopes      []string
 
+	// GitHub sign-in, instead of an OpenID Connect issuer.
+	GitHubClientID         string
+	GitHubClientSecretFile string
+	GitHubURL              string
+	GitHubAPIURL           string
+	GitHubOrgs             []string
+	GitHubUsernamePrefix   string
+	GitHubGroupsPrefix     string
+
 	AllowedEmailDomains []string
 	SessionLifetime     time.Duration
 	CookieKeysFile      string
@@ -46,11 +55,14 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		UsernameClaim:   "email",
-		SessionLifetime: 8 * time.Hour,
-		BindAddress:     "0.0.0.0",
-		SecurePort:      8443,
-		ShutdownWait:    5 * time.Second,
+		UsernameClaim:        "email",
+		GitHubURL:            "https://github.com",
+		GitHubUsernamePrefix: "github:",
+		GitHubGroupsPrefix:   "github:",
+		SessionLifetime:      8 * time.Hour,
+		BindAddress:          "0.0.0.0",
+		SecurePort:           8443,
+		ShutdownWait:         5 * time.Second,
 	}
 }
 
@@ -65,6 +77,13 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.GroupsPrefix, "oidc-groups-prefix", o.GroupsPrefix, "Prefix of every group.")
 	fs.StringVar(&o.UIDClaim, "oidc-uid-claim", "sub", "ID token claim used as the user's UID; '-' for none.")
 	fs.StringSliceVar(&o.ExtraScopes, "oidc-extra-scopes", o.ExtraScopes, "Scopes asked for besides openid, email and profile (e.g. groups).")
+	fs.StringVar(&o.GitHubClientID, "github-client-id", o.GitHubClientID, "Sign people in with GitHub (an OAuth App, callback <public-url>/auth/callback) instead of an OpenID Connect issuer: the app's client ID.")
+	fs.StringVar(&o.GitHubClientSecretFile, "github-client-secret-file", o.GitHubClientSecretFile, "File holding the GitHub OAuth App's client secret.")
+	fs.StringVar(&o.GitHubURL, "github-url", o.GitHubURL, "GitHub's address, or a GitHub Enterprise Server's.")
+	fs.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub's REST API; empty for https://api.github.com with github.com, <github-url>/api/v3 otherwise.")
+	fs.StringSliceVar(&o.GitHubOrgs, "github-orgs", o.GitHubOrgs, "If set, only members of one of these GitHub organizations may sign in, and only these organizations and their teams become groups.")
+	fs.StringVar(&o.GitHubUsernamePrefix, "github-username-prefix", o.GitHubUsernamePrefix, "Prefix of GitHub logins as Kubernetes usernames; '-' for none.")
+	fs.StringVar(&o.GitHubGroupsPrefix, "github-groups-prefix", o.GitHubGroupsPrefix, "Prefix of the groups made of GitHub organizations (org) and teams (org:team); '-' for none.")
 	fs.StringSliceVar(&o.AllowedEmailDomains, "allowed-email-domains", o.AllowedEmailDomains, "If set, only people whose ID token email is in one of these domains may sign in.")
 	fs.DurationVar(&o.SessionLifetime, "session-lifetime", o.SessionLifetime, "How long a sign-in lasts.")
 	fs.StringVar(&o.CookieKeysFile, "cookie-keys-file", o.CookieKeysFile, "File of 32-byte keys (hex or base64, one a line) sealing the cookies; the first seals, all open, so keys rotate.")
@@ -80,10 +99,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Complete reads the client secret.
 func (o *Options) Complete() error {
 	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
-	if o.ClientSecretFile != "" {
-		b, err := os.ReadFile(o.ClientSecretFile)
+	flag, file := "--oidc-client-secret-file", o.ClientSecretFile
+	if o.GitHubClientID != "" {
+		flag, file = "--github-client-secret-file", o.GitHubClientSecretFile
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return fmt.Errorf("reading --oidc-client-secret-file: %w", err)
+			return fmt.Errorf("reading %s: %w", flag, err)
 		}
 		o.clientSecret = strings.TrimSpace(string(b))
 	}
@@ -93,16 +116,30 @@ func (o *Options) Complete() error {
 // Validate reports every invalid flag.
 func (o *Options) Validate() error {
 	var errs []error
-	if o.IssuerURL == "" {
-		errs = append(errs, errors.New("--oidc-issuer-url is required"))
-	}
-	if o.ClientID == "" {
-		errs = append(errs, errors.New("--oidc-client-id is required"))
-	}
-	if o.ClientSecretFile == "" {
-		errs = append(errs, errors.New("--oidc-client-secret-file is required"))
-	} else if o.clientSecret == "" {
-		errs = append(errs, errors.New("--oidc-client-secret-file holds no secret"))
+	switch {
+	case o.GitHubClientID != "" && o.IssuerURL != "":
+		errs = append(errs, errors.New("--oidc-issuer-url and --github-client-id are exclusive: sign people in with one"))
+	case o.GitHubClientID != "":
+		if o.GitHubClientSecretFile == "" {
+			errs = append(errs, errors.New("--github-client-secret-file is required with --github-client-id"))
+		} else if o.clientSecret == "" {
+			errs = append(errs, errors.New("--github-client-secret-file holds no secret"))
+		}
+		if u, err := url.Parse(o.GitHubURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			errs = append(errs, fmt.Errorf("--github-url %q must be an absolute http(s) URL", o.GitHubURL))
+		}
+	default:
+		if o.IssuerURL == "" {
+			errs = append(errs, errors.New("--oidc-issuer-url (or --github-client-id) is required"))
+		}
+		if o.ClientID == "" {
+			errs = append(errs, errors.New("--oidc-client-id is required"))
+		}
+		if o.ClientSecretFile == "" {
+			errs = append(errs, errors.New("--oidc-client-secret-file is required"))
+		} else if o.clientSecret == "" {
+			errs = append(errs, errors.New("--oidc-client-secret-file holds no secret"))
+		}
 	}
 	if o.CookieKeysFile == "" {
 		errs = append(errs, errors.New("--cookie-keys-file is required"))

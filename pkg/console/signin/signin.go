@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 	"k8s.io/klog/v2"
 
@@ -35,7 +34,8 @@ const (
 	LogoutPath   = "/auth/logout"
 )
 
-// Config configures an Authenticator.
+// Config configures an Authenticator: people sign in at the OpenID
+// Connect issuer IssuerURL, or at GitHub when GitHub is set.
 type Config struct {
 	IssuerURL    string
 	ClientID     string
@@ -51,6 +51,10 @@ type Config struct {
 	AllowedEmailDomains []string
 	SessionLifetime     time.Duration
 	Sealer              *cookie.Sealer
+	// GitHub, when not nil, signs people in with GitHub (OAuth2) instead of
+	// an OpenID Connect issuer; IssuerURL, Claims and ExtraScopes are then
+	// unused.
+	GitHub *GitHubConfig
 	// HTTPClient talks to the issuer; nil for http.DefaultClient.
 	HTTPClient *http.Client
 	// Now is the clock for token expiry and sessions; nil for time.Now.
@@ -60,10 +64,9 @@ type Config struct {
 // Authenticator serves sign-in, callback and sign-out, and tells who a
 // request is from.
 type Authenticator struct {
-	cfg      Config
-	oauth    oauth2.Config
-	verifier *oidc.IDTokenVerifier
-	now      func() time.Time
+	cfg Config
+	idp identityProvider
+	now func() time.Time
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // session ID → when its cookie expires anyway
@@ -84,38 +87,41 @@ type flow struct {
 	ReturnTo string `json:"r,omitempty"`
 }
 
-// New discovers the issuer and returns an Authenticator.
+// identityProvider is where people sign in: it makes the authorization
+// URL and turns the code the browser brings back into an Identity.
+type identityProvider interface {
+	// authCodeURL is where the browser goes to sign in; nonce is bound to
+	// an ID token where the provider issues one.
+	authCodeURL(state, nonce, pkceVerifier string) string
+	// identity exchanges code (with the PKCE verifier) and returns who
+	// signed in, or an *Error saying why not.
+	identity(ctx context.Context, code, pkceVerifier, nonce string) (Identity, error)
+}
+
+// New discovers the issuer (or sets up GitHub) and returns an
+// Authenticator.
 func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if cfg.Sealer == nil {
 		return nil, errors.New("signin: a cookie sealer is required")
-	}
-	if cfg.HTTPClient != nil {
-		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
-	}
-	provider, err := oidc.NewProvider(ctx, cfg.IssuerURL)
-	if err != nil {
-		return nil, fmt.Errorf("discovering OpenID issuer %s: %w", cfg.IssuerURL, err)
 	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	scopes := append([]string{oidc.ScopeOpenID, "email", "profile"}, cfg.ExtraScopes...)
-	return &Authenticator{
-		cfg: cfg,
-		oauth: oauth2.Config{
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			Endpoint:     provider.Endpoint(),
-			RedirectURL:  strings.TrimSuffix(cfg.PublicURL, "/") + CallbackPath,
-			Scopes:       scopes,
-		},
-		// Checks the signature against the issuer's keys, iss, aud = our
-		// client ID, and exp.
-		verifier: provider.VerifierContext(context.WithoutCancel(ctx), &oidc.Config{ClientID: cfg.ClientID, Now: now}),
-		now:      now,
-		revoked:  map[string]time.Time{},
-	}, nil
+	redirect := strings.TrimSuffix(cfg.PublicURL, "/") + CallbackPath
+	var (
+		idp identityProvider
+		err error
+	)
+	if cfg.GitHub != nil {
+		idp, err = newGitHubProvider(*cfg.GitHub, cfg.ClientID, cfg.ClientSecret, redirect, cfg.HTTPClient)
+	} else {
+		idp, err = newOIDCProvider(ctx, cfg, redirect, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Authenticator{cfg: cfg, idp: idp, now: now, revoked: map[string]time.Time{}}, nil
 }
 
 // Register adds the sign-in routes to mux.
@@ -165,7 +171,7 @@ func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setCookie(w, flowCookie, sealed, expires)
-	http.Redirect(w, r, a.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusFound)
+	http.Redirect(w, r, a.idp.authCodeURL(f.State, f.Nonce, f.Verifier), http.StatusFound)
 }
 
 // Error is a sign-in refusal shown to the person.
@@ -225,47 +231,14 @@ func (a *Authenticator) finish(r *http.Request) (Identity, string, error) {
 	if code == "" {
 		return Identity{}, "", refuse(http.StatusBadRequest, "the identity provider sent no code")
 	}
-	ctx := r.Context()
-	if a.cfg.HTTPClient != nil {
-		ctx = oidc.ClientContext(ctx, a.cfg.HTTPClient)
-	}
-	token, err := a.oauth.Exchange(ctx, code, oauth2.VerifierOption(f.Verifier))
-	if err != nil {
-		return Identity{}, "", refuse(http.StatusUnauthorized, "exchanging the code failed: %v", err)
-	}
-	raw, ok := token.Extra("id_token").(string)
-	if !ok {
-		return Identity{}, "", refuse(http.StatusUnauthorized, "the identity provider sent no ID token")
-	}
-	id, err := a.identityFromIDToken(ctx, raw, f.Nonce)
+	id, err := a.idp.identity(r.Context(), code, f.Verifier, f.Nonce)
 	if err != nil {
 		return Identity{}, "", err
 	}
-	return id, f.ReturnTo, nil
-}
-
-// identityFromIDToken verifies raw (signature, issuer, audience, expiry
-// and nonce) and maps its claims.
-func (a *Authenticator) identityFromIDToken(ctx context.Context, raw, nonce string) (Identity, error) {
-	idToken, err := a.verifier.Verify(ctx, raw)
-	if err != nil {
-		return Identity{}, refuse(http.StatusUnauthorized, "the ID token is not valid: %v", err)
-	}
-	if subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(nonce)) != 1 {
-		return Identity{}, refuse(http.StatusUnauthorized, "the ID token's nonce does not match the sign-in this browser started")
-	}
-	var claims map[string]any
-	if err := idToken.Claims(&claims); err != nil {
-		return Identity{}, refuse(http.StatusUnauthorized, "reading the ID token's claims: %v", err)
-	}
-	id, err := a.cfg.Claims.Map(a.cfg.IssuerURL, claims)
-	if err != nil {
-		return Identity{}, refuse(http.StatusUnauthorized, "%v", err)
-	}
 	if !emailAllowed(id.Email, a.cfg.AllowedEmailDomains) {
-		return Identity{}, refuse(http.StatusForbidden, "the email %q is not in an allowed domain (%s)", id.Email, strings.Join(a.cfg.AllowedEmailDomains, ", "))
+		return Identity{}, "", refuse(http.StatusForbidden, "the email %q is not in an allowed domain (%s)", id.Email, strings.Join(a.cfg.AllowedEmailDomains, ", "))
 	}
-	return id, nil
+	return id, f.ReturnTo, nil
 }
 
 func (a *Authenticator) startSession(w http.ResponseWriter, id Identity) error {

@@ -233,27 +233,27 @@ func TestTokensThatAreNotOursAreRefused(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	ours := f.idTokenFor(t, "janus-console", "s3cret", f.console.URL+CallbackPath, "n1")
-	if _, err := f.auth.identityFromIDToken(ctx, ours, "n1"); err != nil {
+	if _, err := f.oidc(t).identityFromIDToken(ctx, ours, "n1"); err != nil {
 		t.Fatalf("the console's own token is refused: %v", err)
 	}
 	wrongAudience := f.idTokenFor(t, otherClient, "other", otherURL, "n1")
-	if _, err := f.auth.identityFromIDToken(ctx, wrongAudience, "n1"); err == nil || !strings.Contains(err.Error(), "audience") {
+	if _, err := f.oidc(t).identityFromIDToken(ctx, wrongAudience, "n1"); err == nil || !strings.Contains(err.Error(), "audience") {
 		t.Errorf("a token for another client: %v, want refused for its audience", err)
 	}
 	// An hour and a minute later the same token has expired.
 	later := newFixture(t, func(c *Config) { c.Now = func() time.Time { return time.Now().Add(61 * time.Minute) } })
 	latersToken := later.idTokenFor(t, "janus-console", "s3cret", later.console.URL+CallbackPath, "n1")
-	if _, err := later.auth.identityFromIDToken(ctx, latersToken, "n1"); err == nil || !strings.Contains(err.Error(), "expired") {
+	if _, err := later.oidc(t).identityFromIDToken(ctx, latersToken, "n1"); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an expired token: %v, want refused as expired", err)
 	}
 	// Unsigned (alg none) with the right claims.
 	claims, _ := json.Marshal(map[string]any{"iss": f.provider.Issuer, "aud": "janus-console", "sub": aliceSub, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(), "nonce": "n1", "preferred_username": "admin"})
 	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(claims) + "."
-	if _, err := f.auth.identityFromIDToken(ctx, unsigned, "n1"); err == nil {
+	if _, err := f.oidc(t).identityFromIDToken(ctx, unsigned, "n1"); err == nil {
 		t.Error("an unsigned token was accepted")
 	}
 	var se *Error
-	if _, err := f.auth.identityFromIDToken(ctx, ours, "other-nonce"); !errors.As(err, &se) || !strings.Contains(se.Reason, "nonce") {
+	if _, err := f.oidc(t).identityFromIDToken(ctx, ours, "other-nonce"); !errors.As(err, &se) || !strings.Contains(se.Reason, "nonce") {
 		t.Errorf("a token with another nonce: %v", err)
 	}
 }
@@ -309,4 +309,14 @@ func TestClaimMapping(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want %q %v", name, id, err, tc.want, tc.groups)
 		}
 	}
+}
+
+// oidc is the fixture's OpenID Connect provider.
+func (f *fixture) oidc(t *testing.T) *oidcProvider {
+	t.Helper()
+	p, ok := f.auth.idp.(*oidcProvider)
+	if !ok {
+		t.Fatalf("the fixture signs in with %T, not OpenID Connect", f.auth.idp)
+	}
+	return p
 }
