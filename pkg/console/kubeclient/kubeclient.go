@@ -14,15 +14,26 @@ import (
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
 
-// Factory makes clients that impersonate a signed-in person.
+// Factory makes clients that act as a signed-in person: by impersonation
+// with the console's own credentials, or with the person's own ID token.
 type Factory struct {
-	base *rest.Config
+	base      *rest.Config
+	withToken bool
 }
 
-// NewFactory returns a Factory on the console's own configuration; any
-// impersonation it holds is replaced on each client.
+// NewFactory returns a Factory that impersonates with the console's own
+// configuration; any impersonation it holds is replaced on each client.
 func NewFactory(base *rest.Config) *Factory {
 	return &Factory{base: rest.CopyConfig(base)}
+}
+
+// NewTokenFactory returns a Factory that calls kube-apiserver with each
+// person's own ID token (--kube-auth=token), for a kube-apiserver that
+// trusts the console's issuer. Only the address and CA of base are used:
+// the console's own credentials, if any, are dropped.
+func NewTokenFactory(base *rest.Config) *Factory {
+	anonymous := rest.AnonymousClientConfig(base)
+	return &Factory{base: anonymous, withToken: true}
 }
 
 // Clients are the API clients of one person.
@@ -37,6 +48,13 @@ func (f *Factory) ConfigFor(id signin.Identity) (*rest.Config, error) {
 		return nil, errors.New("impersonating nobody: the identity has no username")
 	}
 	cfg := rest.CopyConfig(f.base)
+	if f.withToken {
+		if id.Token == "" {
+			return nil, fmt.Errorf("acting as %s: the session holds no ID token; sign in again", id.Username)
+		}
+		cfg.BearerToken = id.Token
+		return cfg, nil
+	}
 	extra := map[string][]string{}
 	for k, v := range id.Extra {
 		extra[k] = append([]string(nil), v...)

@@ -57,6 +57,7 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 			GroupsClaim: o.GroupsClaim, GroupsPrefix: o.GroupsPrefix, UIDClaim: o.UIDClaim,
 		},
 		AllowedEmailDomains: o.AllowedEmailDomains, SessionLifetime: o.SessionLifetime, Sealer: sealer,
+		KeepIDToken: o.KubeAuth == KubeAuthToken,
 	}
 	if o.GitHubClientID != "" {
 		signinCfg.ClientID = o.GitHubClientID
@@ -70,6 +71,9 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 		return nil, err
 	}
 	factory := kubeclient.NewFactory(base)
+	if o.KubeAuth == KubeAuthToken {
+		factory = kubeclient.NewTokenFactory(base)
+	}
 	p, err := pages.New(web.FS, factory.For, nil)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,9 @@ type Options struct {
 	// Kubeconfig is the console's own identity, which may only impersonate;
 	// empty for the in-cluster ServiceAccount.
 	Kubeconfig string
+	// KubeAuth is how the console acts as a person: KubeAuthImpersonate or
+	// KubeAuthToken.
+	KubeAuth string
 
 	PublicURL    string
 	BindAddress  string
@@ -52,10 +55,21 @@ type Options struct {
 	clientSecret string
 }
 
+// The ways the console acts as the signed-in person.
+const (
+	// KubeAuthImpersonate: the console's own credentials plus impersonation
+	// headers built from the verified identity.
+	KubeAuthImpersonate = "impersonate"
+	// KubeAuthToken: the person's own ID token, for a kube-apiserver that
+	// trusts the same issuer; the console needs no rights of its own.
+	KubeAuthToken = "token"
+)
+
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
 		UsernameClaim:        "email",
+		KubeAuth:             KubeAuthImpersonate,
 		GitHubURL:            "https://github.com",
 		GitHubUsernamePrefix: "github:",
 		GitHubGroupsPrefix:   "github:",
@@ -88,6 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionLifetime, "session-lifetime", o.SessionLifetime, "How long a sign-in lasts.")
 	fs.StringVar(&o.CookieKeysFile, "cookie-keys-file", o.CookieKeysFile, "File of 32-byte keys (hex or base64, one a line) sealing the cookies; the first seals, all open, so keys rotate.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the console's own identity, which needs only the impersonate rights of artifacts/console/rbac.yaml; empty for in-cluster.")
+	fs.StringVar(&o.KubeAuth, "kube-auth", o.KubeAuth, "How the console acts as the signed-in person: 'impersonate' (its own credentials plus impersonation headers) or 'token' (the person's own ID token, for a kube-apiserver whose --authentication-config trusts the same issuer and client ID; the console then needs no rights, and a sign-in ends when the ID token expires).")
 	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL browsers reach the console at; <public-url>/auth/callback is the redirect URL to register at the issuer.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on.")
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port (with --tls-cert-file and --tls-private-key-file).")
@@ -140,6 +155,15 @@ func (o *Options) Validate() error {
 		} else if o.clientSecret == "" {
 			errs = append(errs, errors.New("--oidc-client-secret-file holds no secret"))
 		}
+	}
+	switch o.KubeAuth {
+	case KubeAuthImpersonate:
+	case KubeAuthToken:
+		if o.GitHubClientID != "" {
+			errs = append(errs, errors.New("--kube-auth=token needs an OpenID Connect issuer: GitHub issues no ID token"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--kube-auth %q is neither %q nor %q", o.KubeAuth, KubeAuthImpersonate, KubeAuthToken))
 	}
 	if o.CookieKeysFile == "" {
 		errs = append(errs, errors.New("--cookie-keys-file is required"))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Identity is whom the console acts as: built only from a verified ID token.
@@ -16,6 +17,12 @@ type Identity struct {
 	Extra    map[string][]string `json:"x,omitempty"`
 	// Email is shown on pages; it is not part of the Kubernetes identity.
 	Email string `json:"e,omitempty"`
+	// Token is the verified ID token itself, kept only when the console
+	// passes it to kube-apiserver instead of impersonating (Config.
+	// KeepIDToken); it never leaves the sealed session but for that.
+	Token string `json:"t,omitempty"`
+	// TokenExpires is when Token expires: the session ends then.
+	TokenExpires time.Time `json:"-"`
 }
 
 // ClaimMapping turns ID token claims into an Identity, with the meaning of

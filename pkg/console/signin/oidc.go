@@ -20,6 +20,7 @@ type oidcProvider struct {
 	verifier   *oidc.IDTokenVerifier
 	claims     ClaimMapping
 	httpClient *http.Client
+	keepToken  bool
 }
 
 func newOIDCProvider(ctx context.Context, cfg Config, redirect string, now func() time.Time) (*oidcProvider, error) {
@@ -44,6 +45,7 @@ func newOIDCProvider(ctx context.Context, cfg Config, redirect string, now func(
 		verifier:   provider.VerifierContext(context.WithoutCancel(ctx), &oidc.Config{ClientID: cfg.ClientID, Now: now}),
 		claims:     cfg.Claims,
 		httpClient: cfg.HTTPClient,
+		keepToken:  cfg.KeepIDToken,
 	}, nil
 }
 
@@ -83,6 +85,9 @@ func (p *oidcProvider) identityFromIDToken(ctx context.Context, raw, nonce strin
 	id, err := p.claims.Map(p.issuer, claims)
 	if err != nil {
 		return Identity{}, refuse(http.StatusUnauthorized, "%v", err)
+	}
+	if p.keepToken {
+		id.Token, id.TokenExpires = raw, idToken.Expiry
 	}
 	return id, nil
 }

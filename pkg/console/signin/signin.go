@@ -51,6 +51,10 @@ type Config struct {
 	AllowedEmailDomains []string
 	SessionLifetime     time.Duration
 	Sealer              *cookie.Sealer
+	// KeepIDToken keeps the verified ID token in the session (Identity.
+	// Token) for a console that calls kube-apiserver with it instead of
+	// impersonating; a session then ends when its token expires.
+	KeepIDToken bool
 	// GitHub, when not nil, signs people in with GitHub (OAuth2) instead of
 	// an OpenID Connect issuer; IssuerURL, Claims and ExtraScopes are then
 	// unused.
@@ -243,6 +247,9 @@ func (a *Authenticator) finish(r *http.Request) (Identity, string, error) {
 
 func (a *Authenticator) startSession(w http.ResponseWriter, id Identity) error {
 	expires := a.now().Add(a.cfg.SessionLifetime)
+	if id.Token != "" && id.TokenExpires.Before(expires) {
+		expires = id.TokenExpires
+	}
 	sealed, err := a.cfg.Sealer.Seal(SessionCookie, session{ID: randomString(), Identity: id, Expires: expires.Unix()}, expires)
 	if err != nil {
 		return err

@@ -320,3 +320,69 @@ func (f *fixture) oidc(t *testing.T) *oidcProvider {
 	}
 	return p
 }
+
+// TestKeptIDTokenBoundsTheSession: with KeepIDToken the session holds the
+// verified ID token and ends when the token does, not after the longer
+// session lifetime.
+func TestKeptIDTokenBoundsTheSession(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.KeepIDToken, c.SessionLifetime = true, 8*time.Hour })
+	c := f.browser(t, true)
+	cb := f.callbackURL(t, c, "alice")
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == SessionCookie {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatalf("the callback (%d) set no session cookie", resp.StatusCode)
+	}
+	// The provider's ID tokens live an hour.
+	if left := time.Until(session.Expires); left > time.Hour || left < 50*time.Minute {
+		t.Errorf("the session cookie expires in %s, want the ID token's hour", left)
+	}
+	var s struct {
+		Identity Identity `json:"id"`
+		Expires  int64    `json:"exp"`
+	}
+	if err := f.sealer.Open(SessionCookie, session.Value, &s); err != nil {
+		t.Fatal(err)
+	}
+	if time.Until(time.Unix(s.Expires, 0)) > time.Hour {
+		t.Errorf("the session itself lasts until %s, past the ID token", time.Unix(s.Expires, 0))
+	}
+	if _, err := f.oidc(t).verifier.Verify(t.Context(), s.Identity.Token); err != nil {
+		t.Errorf("the kept token is not the provider's verified ID token: %v", err)
+	}
+
+	// Without KeepIDToken nothing of the token is kept.
+	plain := newFixture(t, nil)
+	pc := plain.browser(t, true)
+	pcb := plain.callbackURL(t, pc, "alice")
+	pc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	presp, err := pc.Get(pcb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	presp.Body.Close()
+	for _, ck := range presp.Cookies() {
+		if ck.Name != SessionCookie {
+			continue
+		}
+		var ps struct {
+			Identity Identity `json:"id"`
+		}
+		if err := plain.sealer.Open(SessionCookie, ck.Value, &ps); err != nil {
+			t.Fatal(err)
+		}
+		if ps.Identity.Token != "" {
+			t.Error("an impersonating console keeps the ID token in its session")
+		}
+	}
+}

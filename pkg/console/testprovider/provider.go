@@ -3,12 +3,14 @@ package testprovider
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"html/template"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -46,11 +48,14 @@ type Config struct {
 	IDTokenLifetime time.Duration
 	// Addr to listen on; defaults to 127.0.0.1:0.
 	Addr string
+	// TLSCertPEM and TLSKeyPEM, when set, serve the issuer over HTTPS, as
+	// kube-apiserver requires of an issuer it trusts; plain HTTP otherwise.
+	TLSCertPEM, TLSKeyPEM []byte
 }
 
 // Provider is a running OpenID provider.
 type Provider struct {
-	// Issuer is the issuer URL (http://127.0.0.1:<port>).
+	// Issuer is the issuer URL (http(s)://127.0.0.1:<port>).
 	Issuer string
 	server *http.Server
 	done   chan error
@@ -67,6 +72,15 @@ func Start(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("test OpenID provider: listening: %w", err)
 	}
 	issuer := "http://" + ln.Addr().String()
+	if cfg.TLSCertPEM != nil {
+		pair, err := tls.X509KeyPair(cfg.TLSCertPEM, cfg.TLSKeyPEM)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("test OpenID provider: loading its serving certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+		issuer = "https://" + ln.Addr().String()
+	}
 	handler, err := newHandler(issuer, cfg)
 	if err != nil {
 		_ = ln.Close()
@@ -118,9 +132,7 @@ func newHandler(issuer string, cfg Config) (http.Handler, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		SupportedUILocales:       []language.Tag{language.English},
-	}, st, op.StaticIssuer(issuer),
-		// The tests serve the issuer over plain HTTP on loopback.
-		op.WithAllowInsecure())
+	}, st, op.StaticIssuer(issuer), providerOptions(issuer)...)
 	if err != nil {
 		return nil, fmt.Errorf("test OpenID provider: %w", err)
 	}
@@ -134,6 +146,15 @@ func newHandler(issuer string, cfg Config) (http.Handler, error) {
 	})
 	mux.Handle("/", provider)
 	return mux, nil
+}
+
+func providerOptions(issuer string) []op.Option {
+	var opts []op.Option
+	if strings.HasPrefix(issuer, "http://") {
+		// Plain HTTP on loopback, for the tests and the playground.
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	return opts
 }
 
 // userStore holds the demo users for the example storage.
