@@ -41,6 +41,11 @@ type Config struct {
 	// TokenLifetime is that of the console's ServiceAccount tokens, which
 	// are renewed as they age; an hour if zero.
 	TokenLifetime time.Duration
+	// KubeAuth is the console's --kube-auth; empty for impersonation. With
+	// server.KubeAuthToken the provider serves HTTPS, the central
+	// kube-apiserver is made to trust it, and the console runs with no
+	// credentials of its own.
+	KubeAuth string
 }
 
 // Console is a running console and its OpenID provider.
@@ -72,8 +77,20 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 		// The kube-apiserver's minimum for a TokenRequest.
 		return nil, fmt.Errorf("the console's token lifetime %s is below the minimum of 10m", cfg.TokenLifetime)
 	}
-	id, base, err := newIdentity(ctx, tb, cfg.RepoRoot, cfg.WorkDir, cfg.TokenLifetime)
-	if err != nil {
+	tokenMode := cfg.KubeAuth == server.KubeAuthToken
+	var (
+		id   *identity
+		base *rest.Config
+		err  error
+	)
+	if tokenMode {
+		// Where kube-apiserver is and its CA: nothing to authenticate with.
+		admin, err := tb.RESTConfigFor("admin")
+		if err != nil {
+			return nil, err
+		}
+		base = rest.AnonymousClientConfig(admin)
+	} else if id, base, err = newIdentity(ctx, tb, cfg.RepoRoot, cfg.WorkDir, cfg.TokenLifetime); err != nil {
 		return nil, err
 	}
 	c := &Console{Users: DemoUsers(), served: make(chan struct{})}
@@ -89,11 +106,25 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 		_ = ln.Close()
 		return nil, err
 	}
-	if c.Provider, err = startProvider(cfg, c, secret); err != nil {
+	var tlsFiles *providerTLS
+	if tokenMode {
+		if tlsFiles, err = newProviderTLS(cfg.WorkDir); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+	}
+	if c.Provider, err = startProvider(cfg, c, secret, tlsFiles); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
-	console, err := configure(ctx, cfg.WorkDir, c, secret, port(ln), base)
+	if tokenMode {
+		if err := trustProvider(ctx, tb, c, secret, tlsFiles); err != nil {
+			_ = ln.Close()
+			_ = c.Provider.Close()
+			return nil, err
+		}
+	}
+	console, err := configure(ctx, cfg, c, secret, port(ln), base, tlsFiles)
 	if err != nil {
 		_ = ln.Close()
 		_ = c.Provider.Close()
@@ -102,7 +133,9 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c.stop = stop
-	go id.keepRenewing(serveCtx)
+	if id != nil {
+		go id.keepRenewing(serveCtx)
+	}
 	go func() {
 		defer close(c.served)
 		c.serveErr = console.Serve(serveCtx, ln, false)
@@ -116,11 +149,14 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 
 // startProvider starts the provider with the demo users and the console
 // as its one client.
-func startProvider(cfg Config, c *Console, secret string) (*testprovider.Provider, error) {
+func startProvider(cfg Config, c *Console, secret string, tlsFiles *providerTLS) (*testprovider.Provider, error) {
 	pc := testprovider.Config{
 		Users:   c.Users,
 		Clients: []testprovider.Client{{ID: ClientID, Secret: secret, RedirectURIs: []string{c.URL + "/auth/callback"}}},
 		Addr:    cfg.ProviderAddr,
+	}
+	if tlsFiles != nil {
+		pc.TLSCertPEM, pc.TLSKeyPEM = tlsFiles.certPEM, tlsFiles.keyPEM
 	}
 	if pc.Addr == "" {
 		pc.Addr = anyLoopbackPort
@@ -145,7 +181,8 @@ func startProvider(cfg Config, c *Console, secret string) (*testprovider.Provide
 // configure assembles the console as janus-console's flags would: the
 // provider's groups claim, no username prefix (the demo users' names are
 // their Kubernetes names), only the demo e-mail domain.
-func configure(ctx context.Context, workDir string, c *Console, secret string, httpPort int, base *rest.Config) (*server.Config, error) {
+func configure(ctx context.Context, cfg Config, c *Console, secret string, httpPort int, base *rest.Config, tlsFiles *providerTLS) (*server.Config, error) {
+	workDir := cfg.WorkDir
 	key, err := cookie.NewKey()
 	if err != nil {
 		return nil, fmt.Errorf("making the console's cookie key: %w", err)
@@ -170,17 +207,23 @@ func configure(ctx context.Context, workDir string, c *Console, secret string, h
 	o.CookieKeysFile = keysFile
 	o.PublicURL = c.URL
 	o.HTTPPort = httpPort
+	if cfg.KubeAuth != "" {
+		o.KubeAuth = cfg.KubeAuth
+	}
+	if tlsFiles != nil {
+		o.IssuerCAFile = tlsFiles.caFile
+	}
 	if err := o.Complete(); err != nil {
 		return nil, fmt.Errorf("completing the console's options: %w", err)
 	}
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("validating the console's options: %w", err)
 	}
-	cfg, err := o.Config(ctx, base)
+	assembled, err := o.Config(ctx, base)
 	if err != nil {
 		return nil, fmt.Errorf("assembling the console: %w", err)
 	}
-	return cfg, nil
+	return assembled, nil
 }
 
 func (c *Console) addNotice(n string) {

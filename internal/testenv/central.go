@@ -12,12 +12,15 @@ func (tb *Testbed) startEtcd(ctx context.Context) (err error) {
 	return err
 }
 
-// startKubeAPIServer runs the central kube-apiserver: client certificates
-// and static tokens for authentication, Node and RBAC authorization, an
+// startKubeAPIServer runs the central kube-apiserver: client certificates,
+// static tokens and (once trusted) OpenID issuers for authentication, Node and RBAC authorization, an
 // aggregation layer that dials Services' ClusterIPs on loopback, and an
 // audit log written with artifacts/central/kube-apiserver/audit-policy.yaml.
 func (tb *Testbed) startKubeAPIServer(ctx context.Context) (err error) {
 	p := tb.pki
+	if err := tb.writeAuthnConfig(nil); err != nil {
+		return err
+	}
 	tb.serverURL, err = StartKubeAPIServer(ctx, tb.procs, KubeAPIServerConfig{
 		Name:                  "kube-apiserver",
 		Binary:                tb.cfg.Binaries.KubeAPIServer,
@@ -28,6 +31,9 @@ func (tb *Testbed) startKubeAPIServer(ctx context.Context) (err error) {
 		ServiceClusterIPRange: serviceClusterIPRange,
 		ExtraArgs: []string{
 			"--token-auth-file=" + p.tokenFile,
+			// No OpenID issuer at first; TrustIssuer adds them while it
+			// runs.
+			"--authentication-config=" + tb.authnConfigPath(),
 			// The aggregator dials the Service's ClusterIP, which is on
 			// loopback, instead of an endpoint address (loopback endpoints
 			// are invalid).

@@ -57,6 +57,9 @@ type Testbed struct {
 	mu      sync.Mutex
 	timings []Timing
 	targets []*Target
+	// trustedIssuers are the OpenID issuers the central kube-apiserver
+	// accepts ID tokens of (TrustIssuer).
+	trustedIssuers []JWTIssuer
 
 	stopOnce sync.Once
 	stopErr  error

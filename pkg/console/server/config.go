@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +69,11 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 			UsernamePrefix: o.GitHubUsernamePrefix, GroupsPrefix: o.GitHubGroupsPrefix,
 		}
 	}
+	if o.IssuerCAFile != "" {
+		if signinCfg.HTTPClient, err = issuerClient(o.IssuerCAFile); err != nil {
+			return nil, err
+		}
+	}
 	auth, err := signin.New(ctx, signinCfg)
 	if err != nil {
 		return nil, err
@@ -89,6 +97,21 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	return &Config{opts: o, handler: Protect(mux)}, nil
+}
+
+// issuerClient talks to the issuer, trusting the CAs in caFile.
+func issuerClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --oidc-ca-file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--oidc-ca-file %s holds no PEM certificate", caFile)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
 }
 
 // Protect adds the security headers and refuses cross-origin

@@ -14,6 +14,7 @@ import (
 // Options are the flags of janus-console.
 type Options struct {
 	IssuerURL        string
+	IssuerCAFile     string
 	ClientID         string
 	ClientSecretFile string
 	UsernameClaim    string
@@ -83,6 +84,7 @@ func NewOptions() *Options {
 // AddFlags registers the flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.IssuerURL, "oidc-issuer-url", o.IssuerURL, "URL of the OpenID Connect issuer people sign in with (https; discovery at <url>/.well-known/openid-configuration).")
+	fs.StringVar(&o.IssuerCAFile, "oidc-ca-file", o.IssuerCAFile, "CA bundle (PEM) verifying the issuer's serving certificate, as kube-apiserver's flag of the same name; empty for the system's roots.")
 	fs.StringVar(&o.ClientID, "oidc-client-id", o.ClientID, "Client ID the console is registered with at the issuer; ID tokens must be issued to it (aud).")
 	fs.StringVar(&o.ClientSecretFile, "oidc-client-secret-file", o.ClientSecretFile, "File holding the client secret.")
 	fs.StringVar(&o.UsernameClaim, "oidc-username-claim", o.UsernameClaim, "ID token claim used as the Kubernetes username, as kube-apiserver's flag of the same name.")

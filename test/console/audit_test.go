@@ -1,0 +1,161 @@
+package console
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/infroware/janus/internal/testenv"
+)
+
+// consoleAccount is the console's own identity in the central cluster
+// (artifacts/console/serviceaccount.yaml).
+const consoleAccount = "system:serviceaccount:janus:janus-console"
+
+// consoleAuditEvent holds the fields of an audit.k8s.io/v1 Event this test
+// reads.
+type consoleAuditEvent struct {
+	Stage string `json:"stage"`
+	Verb  string `json:"verb"`
+	User  struct {
+		Username string   `json:"username"`
+		Groups   []string `json:"groups"`
+	} `json:"user"`
+	ImpersonatedUser *struct {
+		Username string   `json:"username"`
+		UID      string   `json:"uid"`
+		Groups   []string `json:"groups"`
+	} `json:"impersonatedUser"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+		Name        string `json:"name"`
+	} `json:"objectRef"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+	ResponseObject map[string]any `json:"responseObject"`
+}
+
+// auditEventsIn returns the ResponseComplete events of the JSON-lines
+// audit log at path that match accepts.
+func auditEventsIn(path string, match func(consoleAuditEvent) bool) ([]consoleAuditEvent, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the audit log: %w", err)
+	}
+	defer f.Close()
+	var out []consoleAuditEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e consoleAuditEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("decoding an audit event in %s: %w", path, err)
+		}
+		if e.Stage == "ResponseComplete" && e.ObjectRef != nil && match(e) {
+			out = append(out, e)
+		}
+	}
+	return out, sc.Err()
+}
+
+// TestAuditLogsNameThePersonNotTheConsole: what alice and bob do in the
+// console is recorded in the central kube-apiserver's audit log as the
+// console's ServiceAccount impersonating each of them, with their groups
+// and UID, and in janus-apiserver's own log as the person themselves.
+func TestAuditLogsNameThePersonNotTheConsole(t *testing.T) {
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	alice.open("/request?cluster=dev", `input[name="namespace"][value="payments"]`)
+	alice.run("requesting an hour in payments",
+		chromedp.Click(chromedp.CSS(`input[name="namespace"][value="payments"]`)),
+		chromedp.SetValue(chromedp.CSS(`#duration`), "1h"),
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "checking the audit trail"),
+		chromedp.Click(chromedp.CSS(`form.request button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)))
+	name := get(alice, "reading the new request's name", chromedp.Evaluate[string](`new URL(location.href).searchParams.get('created') || ''`))
+	if !strings.HasPrefix(name, "req-") {
+		t.Fatalf("the request was created as %q", name)
+	}
+
+	bob := newBrowser(t, "bob")
+	bob.signIn("bob")
+	approve := fmt.Sprintf(`[data-testid="approve-%s"]`, name)
+	bob.open("/approvals", approve)
+	bob.run("approving",
+		chromedp.Click(chromedp.CSS(approve)),
+		chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`[data-testid="pending-%s"]`, name))))
+
+	aliceUser, _ := testenv.UserNamed("alice")
+	bobUser, _ := testenv.UserNamed("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// The central kube-apiserver: the console's account, impersonating.
+	check := func(what, path string, match func(consoleAuditEvent) bool, want func(consoleAuditEvent) error) {
+		t.Helper()
+		err := testenv.WaitUntil(ctx, what, nil, func(context.Context) error {
+			events, err := auditEventsIn(path, match)
+			if err != nil {
+				return testenv.Permanent(err)
+			}
+			if len(events) == 0 {
+				return fmt.Errorf("no such event yet in %s", path)
+			}
+			if len(events) > 1 {
+				return testenv.Permanent(fmt.Errorf("%d events, want one", len(events)))
+			}
+			if err := want(events[0]); err != nil {
+				return testenv.Permanent(err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	isCreate := func(e consoleAuditEvent) bool {
+		meta, _ := e.ResponseObject["metadata"].(map[string]any)
+		return e.Verb == "create" && e.ObjectRef.Resource == "accessrequests" && e.ObjectRef.Subresource == "" && meta["name"] == name
+	}
+	isApprove := func(e consoleAuditEvent) bool {
+		return e.Verb == "create" && e.ObjectRef.Resource == "accessrequests" && e.ObjectRef.Subresource == "approve" && e.ObjectRef.Name == name
+	}
+	impersonating := func(u testenv.User) func(consoleAuditEvent) error {
+		return func(e consoleAuditEvent) error {
+			switch {
+			case e.User.Username != consoleAccount:
+				return fmt.Errorf("the event's user is %q, want the console's account %s", e.User.Username, consoleAccount)
+			case e.ImpersonatedUser == nil:
+				return fmt.Errorf("the event names no impersonated user")
+			case e.ImpersonatedUser.Username != u.Name || e.ImpersonatedUser.UID != u.UID:
+				return fmt.Errorf("the event's impersonated user is %q (uid %q), want %s (uid %s)", e.ImpersonatedUser.Username, e.ImpersonatedUser.UID, u.Name, u.UID)
+			case !slices.Contains(e.ImpersonatedUser.Groups, u.Groups[0]):
+				return fmt.Errorf("the impersonated groups are %v, want %s among them", e.ImpersonatedUser.Groups, u.Groups[0])
+			case e.ResponseStatus == nil || e.ResponseStatus.Code >= 300:
+				return fmt.Errorf("the event's response status is %+v, want success", e.ResponseStatus)
+			}
+			return nil
+		}
+	}
+	check("the central audit log records alice's request as the console impersonating her", bed.AuditLogPath(), isCreate, impersonating(aliceUser))
+	check("the central audit log records bob's approval as the console impersonating him", bed.AuditLogPath(), isApprove, impersonating(bobUser))
+
+	// janus-apiserver sees only the person: the aggregator hands it the
+	// impersonated identity, never the console's.
+	check("janus-apiserver's audit log records bob himself approving", bed.JanusAuditLogPath(), isApprove, func(e consoleAuditEvent) error {
+		if e.User.Username != "bob" || e.ImpersonatedUser != nil {
+			return fmt.Errorf("janus-apiserver recorded user %q (impersonated %+v), want bob and no impersonation", e.User.Username, e.ImpersonatedUser)
+		}
+		return nil
+	})
+}
