@@ -24,9 +24,13 @@ func newRootCommand() *cobra.Command {
 		Short: "Run Janus locally: a kube-apiserver with Janus aggregated into it, and demo users",
 		Long: `janus-playground starts etcd, kube-apiserver, kube-controller-manager and
 janus-apiserver on loopback, registers Janus through the manifests in
-artifacts/central, and writes a kubeconfig for each demo user (admin, alice,
-bob, carol, dave) under _output/playground. Everything runs in the
-background until "janus-playground down".`,
+artifacts/central, starts a target cluster dev with kwok pods and its agent,
+and writes a kubeconfig for each demo user (admin, alice, bob, carol, dave)
+under _output/playground. It also serves the web console on
+http://localhost:8400 and a demo OpenID provider on 127.0.0.1:8401 (free
+ports instead if those are taken), where alice, bob, carol and dave sign in
+with the demo passwords <name>-password. Everything runs in the background
+until "janus-playground down".`,
 		SilenceUsage: true,
 	}
 	root.PersistentFlags().StringVar(&o.repo, "repo", "", "The Janus repository (default: found from the working directory).")

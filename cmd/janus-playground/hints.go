@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infroware/janus/internal/consoleenv"
 	"github.com/infroware/janus/internal/testenv"
 )
 
@@ -23,8 +24,13 @@ func printHints(w io.Writer, l layout, st *state) {
 	}
 	fmt.Fprintf(w, "%s\n", strings.Join(users, ", "))
 	fmt.Fprintf(w, "kubeconfigs     %s\n", display(filepath.Join(l.dir(), "<user>.kubeconfig")))
+	fmt.Fprintf(w, "console         %s (OpenID provider %s)\n", st.ConsoleURL, st.ProviderIssuer)
+	for _, n := range st.ConsoleNotices {
+		fmt.Fprintf(w, "                note: %s\n", n)
+	}
+	printConsoleHints(w, st)
 	fmt.Fprintf(w, `
-Try it (from the repository root):
+Or try it with kubectl (from the repository root):
 
   export PATH="$PWD/%[1]s:$PATH"
   export KUBECONFIG=%[2]s
@@ -60,6 +66,36 @@ Try it (from the repository root):
 
 Stop it with: make down  (or go run ./cmd/janus-playground down)
 `, display(l.binDir()), kc("alice"), kc("bob"), kc("admin"), display(filepath.Join(l.dir(), "dev-admin.kubeconfig")), kc("carol"))
+}
+
+// consoleSteps say what each demo user does in the console.
+var consoleSteps = map[string]string{
+	"alice": `"Request access", cluster dev`,
+	"bob":   `"Approvals"`,
+	"carol": `"Approvals"; revoke on a request's page`,
+	"dave":  "sees what the API refuses him",
+}
+
+// printConsoleHints tells how to sign in to the console as each demo user.
+func printConsoleHints(w io.Writer, st *state) {
+	fmt.Fprintf(w, `
+Try it in a browser on this machine: open %s
+and sign in at the demo OpenID provider as one of (demo passwords, for
+this playground only):
+
+`, st.ConsoleURL)
+	for _, u := range consoleenv.DemoUsers() {
+		role := ""
+		if tu, ok := testenv.UserNamed(u.Username); ok {
+			role = tu.Role
+		}
+		fmt.Fprintf(w, "  %-24s %s: %s\n", u.Username+" / "+u.Password, role, consoleSteps[u.Username])
+	}
+	fmt.Fprintf(w, `
+A browser holds one sign-in at a time: sign out, or use a second browser
+profile, to be alice and bob at once. The console acts as whoever signed
+in, so kubectl below and the console show the same requests.
+`)
 }
 
 // formatTimings reads "9.1s (etcd 0.8s, kube-apiserver 3.0s, ...)".

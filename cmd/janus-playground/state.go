@@ -20,8 +20,13 @@ type state struct {
 	ServerURL    string                `json:"serverURL"`
 	JanusAddress string                `json:"janusAddress"`
 	Kubectl      string                `json:"kubectl"`
-	Timings      []testenv.Timing      `json:"timings"`
-	StartedAt    time.Time             `json:"startedAt"`
+	// ConsoleURL and ProviderIssuer are the web console and the OpenID
+	// provider its demo users sign in at; both run inside the daemon.
+	ConsoleURL     string           `json:"consoleURL"`
+	ProviderIssuer string           `json:"providerIssuer"`
+	ConsoleNotices []string         `json:"consoleNotices,omitempty"`
+	Timings        []testenv.Timing `json:"timings"`
+	StartedAt      time.Time        `json:"startedAt"`
 }
 
 // readState returns nil, nil when there is no state file.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -45,6 +46,14 @@ func status(l layout) error {
 	} else {
 		fmt.Printf("  %-24s served through the kube-apiserver\n", "janus.infroware.io")
 	}
+	for _, c := range consoleChecks(st) {
+		if err := c.check(); err != nil {
+			problems = append(problems, err)
+			fmt.Printf("  %-24s %v\n", c.name, err)
+		} else {
+			fmt.Printf("  %-24s %s\n", c.name, c.ok)
+		}
+	}
 	fmt.Println()
 	if len(problems) > 0 {
 		fmt.Printf("Logs are in %s; restart with: make down && make up\n", display(l.logDir()))
@@ -69,6 +78,34 @@ func checkJanusServed(l layout) error {
 	}
 	if _, err := client.ServerResourcesForGroupVersion("janus.infroware.io/v1alpha1"); err != nil {
 		return fmt.Errorf("not served: %w", err)
+	}
+	return nil
+}
+
+type consoleCheck struct {
+	name, ok string
+	check    func() error
+}
+
+// consoleChecks ask the console, which runs inside the daemon, whether it
+// serves, and the OpenID provider for its discovery document.
+func consoleChecks(st *state) []consoleCheck {
+	client := &http.Client{Timeout: 5 * time.Second}
+	discovery := st.ProviderIssuer + "/.well-known/openid-configuration"
+	return []consoleCheck{
+		{"janus-console", "serves " + st.ConsoleURL, func() error { return getOK(client, st.ConsoleURL+"/healthz") }},
+		{"OpenID provider", "serves " + discovery, func() error { return getOK(client, discovery) }},
+	}
+}
+
+func getOK(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("not serving: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s answered %s", url, resp.Status)
 	}
 	return nil
 }
