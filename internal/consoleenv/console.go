@@ -46,7 +46,15 @@ type Config struct {
 	// kube-apiserver is made to trust it, and the console runs with no
 	// credentials of its own.
 	KubeAuth string
+	// ReplicaOf, when set, starts another replica of that console: the
+	// same provider, client registration, cookie keys and shared
+	// sign-outs, its own address and ServiceAccount token.
+	ReplicaOf *Console
 }
+
+// SignoutConfigMap is where the consoles share sign-outs
+// (artifacts/console/signouts.yaml).
+const SignoutConfigMap = "janus/janus-console-signouts"
 
 // Console is a running console and its OpenID provider.
 type Console struct {
@@ -60,6 +68,12 @@ type Console struct {
 	Users []testprovider.User
 	// Notices say where a component listens other than asked.
 	Notices []string
+
+	// secret and keysFile are shared with replicas; a replica does not
+	// own the provider.
+	secret         string
+	keysFile       string
+	sharedProvider bool
 
 	stop     context.CancelFunc
 	served   chan struct{}
@@ -78,6 +92,9 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 		return nil, fmt.Errorf("the console's token lifetime %s is below the minimum of 10m", cfg.TokenLifetime)
 	}
 	tokenMode := cfg.KubeAuth == server.KubeAuthToken
+	if tokenMode && cfg.ReplicaOf != nil {
+		return nil, errors.New("replicas of a token-mode console are not supported here")
+	}
 	var (
 		id   *identity
 		base *rest.Config
@@ -101,11 +118,13 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 	c.addNotice(notice)
 	c.URL = fmt.Sprintf("http://localhost:%d", port(ln))
 
-	secret, err := randomSecret()
-	if err != nil {
+	if r := cfg.ReplicaOf; r != nil {
+		c.secret, c.keysFile, c.Provider, c.sharedProvider = r.secret, r.keysFile, r.Provider, true
+	} else if c.secret, err = randomSecret(); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
+	secret := c.secret
 	var tlsFiles *providerTLS
 	if tokenMode {
 		if tlsFiles, err = newProviderTLS(cfg.WorkDir); err != nil {
@@ -113,9 +132,11 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 			return nil, err
 		}
 	}
-	if c.Provider, err = startProvider(cfg, c, secret, tlsFiles); err != nil {
-		_ = ln.Close()
-		return nil, err
+	if c.Provider == nil {
+		if c.Provider, err = startProvider(cfg, c, secret, tlsFiles); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
 	}
 	if tokenMode {
 		if err := trustProvider(ctx, tb, c, secret, tlsFiles); err != nil {
@@ -127,7 +148,7 @@ func Start(ctx context.Context, tb *testenv.Testbed, cfg Config) (*Console, erro
 	console, err := configure(ctx, cfg, c, secret, port(ln), base, tlsFiles)
 	if err != nil {
 		_ = ln.Close()
-		_ = c.Provider.Close()
+		c.closeProvider()
 		return nil, err
 	}
 
@@ -183,15 +204,18 @@ func startProvider(cfg Config, c *Console, secret string, tlsFiles *providerTLS)
 // their Kubernetes names), only the demo e-mail domain.
 func configure(ctx context.Context, cfg Config, c *Console, secret string, httpPort int, base *rest.Config, tlsFiles *providerTLS) (*server.Config, error) {
 	workDir := cfg.WorkDir
-	key, err := cookie.NewKey()
-	if err != nil {
-		return nil, fmt.Errorf("making the console's cookie key: %w", err)
+	if c.keysFile == "" {
+		key, err := cookie.NewKey()
+		if err != nil {
+			return nil, fmt.Errorf("making the console's cookie key: %w", err)
+		}
+		c.keysFile = filepath.Join(workDir, "console-cookie-keys")
+		if err := writeSecretFile(c.keysFile, key); err != nil {
+			return nil, fmt.Errorf("writing the console's cookie key: %w", err)
+		}
 	}
-	keysFile := filepath.Join(workDir, "console-cookie-keys")
+	keysFile := c.keysFile
 	secretFile := filepath.Join(workDir, "console-client-secret")
-	if err := writeSecretFile(keysFile, key); err != nil {
-		return nil, fmt.Errorf("writing the console's cookie key: %w", err)
-	}
 	if err := writeSecretFile(secretFile, secret); err != nil {
 		return nil, fmt.Errorf("writing the console's client secret: %w", err)
 	}
@@ -209,6 +233,10 @@ func configure(ctx context.Context, cfg Config, c *Console, secret string, httpP
 	o.HTTPPort = httpPort
 	if cfg.KubeAuth != "" {
 		o.KubeAuth = cfg.KubeAuth
+	}
+	if o.KubeAuth != server.KubeAuthToken {
+		// A token-mode console has no credentials to read it with.
+		o.SignoutConfigMap = SignoutConfigMap
 	}
 	if tlsFiles != nil {
 		o.IssuerCAFile = tlsFiles.caFile
@@ -278,12 +306,20 @@ func (c *Console) Stop() error {
 		if c.serveErr != nil && !errors.Is(c.serveErr, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("serving the console: %w", c.serveErr))
 		}
-		if err := c.Provider.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the OpenID provider: %w", err))
+		if !c.sharedProvider {
+			if err := c.Provider.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("stopping the OpenID provider: %w", err))
+			}
 		}
 		c.stopErr = errors.Join(errs...)
 	})
 	return c.stopErr
+}
+
+func (c *Console) closeProvider() {
+	if !c.sharedProvider {
+		_ = c.Provider.Close()
+	}
 }
 
 func randomSecret() (string, error) {

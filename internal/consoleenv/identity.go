@@ -42,7 +42,8 @@ func newIdentity(ctx context.Context, tb *testenv.Testbed, repoRoot, workDir str
 	}
 	objs, err := testenv.ReadManifests(
 		filepath.Join(repoRoot, "artifacts", "console", "serviceaccount.yaml"),
-		filepath.Join(repoRoot, "artifacts", "console", "rbac.yaml"))
+		filepath.Join(repoRoot, "artifacts", "console", "rbac.yaml"),
+		filepath.Join(repoRoot, "artifacts", "console", "signouts.yaml"))
 	if err != nil {
 		return nil, nil, err
 	}

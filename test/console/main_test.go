@@ -25,6 +25,8 @@ var (
 	// Chromium keeps the console's Secure __Host- cookies over HTTP.
 	consoleURL string
 	provider   *testprovider.Provider
+	// primary is the console the browsers use; tests start replicas of it.
+	primary *consoleenv.Console
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -79,7 +81,7 @@ func run(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "console: stopping the console: %v\n", err)
 		}
 	}()
-	consoleURL, provider = console.URL, console.Provider
+	consoleURL, provider, primary = console.URL, console.Provider, console
 	fmt.Fprintf(os.Stderr, "console: ready after %s (console %s, provider %s)\n", time.Since(begin).Round(10*time.Millisecond), consoleURL, provider.Issuer)
 	code := m.Run()
 	fmt.Fprintf(os.Stderr, "console: whole run %s\n", time.Since(begin).Round(10*time.Millisecond))

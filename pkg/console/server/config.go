@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -23,13 +24,15 @@ import (
 	"github.com/infroware/janus/pkg/console/live"
 	"github.com/infroware/janus/pkg/console/pages"
 	"github.com/infroware/janus/pkg/console/signin"
+	"github.com/infroware/janus/pkg/console/signouts"
 	"github.com/infroware/janus/web"
 )
 
 // Config is an assembled console, ready to serve.
 type Config struct {
-	opts    *Options
-	handler http.Handler
+	opts     *Options
+	handler  http.Handler
+	signouts *signouts.Store
 }
 
 // ContentSecurityPolicy allows scripts, styles and forms from the console
@@ -69,6 +72,17 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 			UsernamePrefix: o.GitHubUsernamePrefix, GroupsPrefix: o.GitHubGroupsPrefix,
 		}
 	}
+	var shared *signouts.Store
+	if o.SignoutConfigMap != "" {
+		// The console's own credentials, not a person's.
+		kube, err := kubernetes.NewForConfig(base)
+		if err != nil {
+			return nil, fmt.Errorf("building the client of the sign-out ConfigMap: %w", err)
+		}
+		ns, name, _ := strings.Cut(o.SignoutConfigMap, "/")
+		shared = signouts.New(kube, ns, name)
+		signinCfg.Revocations = shared
+	}
 	if o.IssuerCAFile != "" {
 		if signinCfg.HTTPClient, err = issuerClient(o.IssuerCAFile); err != nil {
 			return nil, err
@@ -96,7 +110,7 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	live.New(factory.For, live.Options{}).Register(mux, auth.Require)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	return &Config{opts: o, handler: Protect(mux)}, nil
+	return &Config{opts: o, handler: Protect(mux), signouts: shared}, nil
 }
 
 // issuerClient talks to the issuer, trusting the CAs in caFile.
@@ -150,6 +164,14 @@ func (c *Config) Run(ctx context.Context) error {
 
 // Serve serves on ln until ctx ends, with TLS from the options if tls.
 func (c *Config) Serve(ctx context.Context, ln net.Listener, tls bool) error {
+	if c.signouts != nil {
+		// Serving before the shared sign-outs are read would let a
+		// signed-out cookie back in.
+		if err := c.signouts.Run(ctx); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	srv := &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	done := make(chan error, 1)
 	go func() {

@@ -40,6 +40,9 @@ type Options struct {
 	// Kubeconfig is the console's own identity, which may only impersonate;
 	// empty for the in-cluster ServiceAccount.
 	Kubeconfig string
+	// SignoutConfigMap is namespace/name of the ConfigMap the replicas
+	// share sign-outs through; empty for this replica only.
+	SignoutConfigMap string
 	// KubeAuth is how the console acts as a person: KubeAuthImpersonate or
 	// KubeAuthToken.
 	KubeAuth string
@@ -104,6 +107,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionLifetime, "session-lifetime", o.SessionLifetime, "How long a sign-in lasts.")
 	fs.StringVar(&o.CookieKeysFile, "cookie-keys-file", o.CookieKeysFile, "File of 32-byte keys (hex or base64, one a line) sealing the cookies; the first seals, all open, so keys rotate.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the console's own identity, which needs only the impersonate rights of artifacts/console/rbac.yaml; empty for in-cluster.")
+	fs.StringVar(&o.SignoutConfigMap, "signout-configmap", o.SignoutConfigMap, "namespace/name of a ConfigMap through which replicas share sign-outs (artifacts/console/signouts.yaml; the console's own credentials need get, list, watch and update on it); empty keeps sign-outs in this replica only.")
 	fs.StringVar(&o.KubeAuth, "kube-auth", o.KubeAuth, "How the console acts as the signed-in person: 'impersonate' (its own credentials plus impersonation headers) or 'token' (the person's own ID token, for a kube-apiserver whose --authentication-config trusts the same issuer and client ID; the console then needs no rights, and a sign-in ends when the ID token expires).")
 	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL browsers reach the console at; <public-url>/auth/callback is the redirect URL to register at the issuer.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on.")
@@ -166,6 +170,12 @@ func (o *Options) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--kube-auth %q is neither %q nor %q", o.KubeAuth, KubeAuthImpersonate, KubeAuthToken))
+	}
+	if o.SignoutConfigMap != "" {
+		ns, name, ok := strings.Cut(o.SignoutConfigMap, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			errs = append(errs, fmt.Errorf("--signout-configmap %q is not namespace/name", o.SignoutConfigMap))
+		}
 	}
 	if o.CookieKeysFile == "" {
 		errs = append(errs, errors.New("--cookie-keys-file is required"))

@@ -4,7 +4,8 @@
 // login, verified e-mail, organizations and teams), maps who they are to a
 // Kubernetes identity the way kube-apiserver's --oidc-* flags do, and keeps
 // that identity in a sealed session cookie (Secure, HttpOnly,
-// SameSite=Lax). Sign-out revokes the session on this replica, so the old
-// cookie no longer works. It never takes an identity from anything the
+// SameSite=Lax). Sign-out revokes the session (on this replica,
+// or on all through a shared Revocations), so the old cookie no longer
+// works. It never takes an identity from anything the
 // browser sends but a sealed cookie.
 package signin

@@ -55,6 +55,9 @@ type Config struct {
 	// Token) for a console that calls kube-apiserver with it instead of
 	// impersonating; a session then ends when its token expires.
 	KeepIDToken bool
+	// Revocations, when not nil, hold sign-outs (shared by replicas, say);
+	// nil keeps them in this replica's memory.
+	Revocations Revocations
 	// GitHub, when not nil, signs people in with GitHub (OAuth2) instead of
 	// an OpenID Connect issuer; IssuerURL, Claims and ExtraScopes are then
 	// unused.
@@ -72,8 +75,43 @@ type Authenticator struct {
 	idp identityProvider
 	now func() time.Time
 
+	signouts Revocations
+}
+
+// Revocations are the sessions signed out before they expired.
+type Revocations interface {
+	// Revoke records that the session with this ID ended; until is when
+	// its cookie expires anyway.
+	Revoke(ctx context.Context, sessionID string, until time.Time) error
+	// Revoked says whether the session was revoked.
+	Revoked(sessionID string) bool
+}
+
+// localRevocations keeps sign-outs in this replica's memory only.
+type localRevocations struct {
+	now     func() time.Time
 	mu      sync.Mutex
 	revoked map[string]time.Time // session ID → when its cookie expires anyway
+}
+
+func (l *localRevocations) Revoke(_ context.Context, id string, until time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for k, exp := range l.revoked {
+		if now.After(exp) {
+			delete(l.revoked, k)
+		}
+	}
+	l.revoked[id] = until
+	return nil
+}
+
+func (l *localRevocations) Revoked(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.revoked[id]
+	return ok
 }
 
 // session is what the session cookie holds.
@@ -125,7 +163,11 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Authenticator{cfg: cfg, idp: idp, now: now, revoked: map[string]time.Time{}}, nil
+	signouts := cfg.Revocations
+	if signouts == nil {
+		signouts = &localRevocations{now: now, revoked: map[string]time.Time{}}
+	}
+	return &Authenticator{cfg: cfg, idp: idp, now: now, signouts: signouts}, nil
 }
 
 // Register adds the sign-in routes to mux.
@@ -271,23 +313,16 @@ func (a *Authenticator) sessionOf(r *http.Request) (session, bool) {
 	if !a.now().Before(time.Unix(s.Expires, 0)) {
 		return session{}, false
 	}
-	a.mu.Lock()
-	_, revoked := a.revoked[s.ID]
-	a.mu.Unlock()
-	return s, !revoked
+	return s, !a.signouts.Revoked(s.ID)
 }
 
 func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) {
 	if s, ok := a.sessionOf(r); ok {
-		a.mu.Lock()
-		now := a.now()
-		for id, exp := range a.revoked {
-			if now.After(exp) {
-				delete(a.revoked, id)
-			}
+		if err := a.signouts.Revoke(r.Context(), s.ID, time.Unix(s.Expires, 0)); err != nil {
+			// This replica refuses the session already; the browser's
+			// cookie is cleared below.
+			klog.ErrorS(err, "Sharing a sign-out with the other replicas", "user", s.Identity.Username)
 		}
-		a.revoked[s.ID] = time.Unix(s.Expires, 0)
-		a.mu.Unlock()
 		klog.InfoS("Signed out", "user", s.Identity.Username)
 	}
 	clearCookie(w, SessionCookie)
