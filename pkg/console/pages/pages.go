@@ -52,6 +52,9 @@ func (h *Handler) Register(mux *http.ServeMux, requireUser func(http.Handler) ht
 	handle("POST /requests/{name}/withdraw", h.withdraw)
 	handle("POST /requests/{name}/approve", h.approve)
 	handle("POST /requests/{name}/deny", h.deny)
+	handle("GET /requests/{name}", h.detail)
+	handle("POST /requests/{name}/revoke", h.revoke)
+	handle("POST /requests/{name}/extend", h.extend)
 	mux.HandleFunc("GET /signed-out", func(w http.ResponseWriter, _ *http.Request) {
 		h.r.render(w, http.StatusOK, "signedout", page{Title: "Signed out"})
 	})
@@ -83,6 +86,17 @@ type requestView struct {
 	Created, ExpiresAt                        time.Time
 	CanWithdraw, CanDecide, Own               bool
 	DurationChoices                           []string
+	// CanRevoke and CanExtend offer those decisions on an approved or
+	// active request; MayNotDecide says the API would refuse this person
+	// any decision on the request's cluster.
+	CanRevoke, CanExtend, MayNotDecide bool
+	// ExtendChoices are bounded by the Cluster's MaxDuration when it has
+	// one; AtLimit says the request already ends at that bound.
+	ExtendChoices []string
+	AtLimit       bool
+	MaxDuration   string
+	// Back is the page the decision forms return to.
+	Back string
 }
 
 func viewOf(ar *v1alpha1.AccessRequest) requestView {
@@ -313,30 +327,22 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sortNewestFirst(list.Items)
-	allowed := map[string]bool{}
+	d := newDeciding(r.Context(), c, id)
 	var views []requestView
 	for i := range list.Items {
-		ar := &list.Items[i]
-		v := viewOf(ar)
-		// As the API: the same name, or the same UID under another name.
-		v.Own = ar.Spec.Requester.Username == id.Username || (ar.Spec.Requester.UID != "" && ar.Spec.Requester.UID == id.UID)
-		may, seen := allowed[ar.Spec.Cluster]
-		if !seen {
-			may, err = c.CanApprove(r.Context(), ar.Spec.Cluster)
-			if err != nil {
-				klog.ErrorS(err, "SelfSubjectAccessReview failed", "user", id.Username, "cluster", ar.Spec.Cluster)
-				may = false
-			}
-			allowed[ar.Spec.Cluster] = may
-		}
-		v.CanDecide = may && !v.Own
-		v.DurationChoices = durationChoices(ar.Spec.Duration.Duration)
+		v := viewOf(&list.Items[i])
+		d.offer(&v, &list.Items[i])
+		v.Back = "/approvals"
 		views = append(views, v)
 	}
+	running, err := decidableRunning(r.Context(), c, d)
+	if err != nil {
+		p.APIError = apiError(err)
+	}
 	p.Data = struct {
-		QueueHidden bool
-		Pending     []requestView
-	}{false, views}
+		QueueHidden     bool
+		Pending, Active []requestView
+	}{false, views, running}
 	h.r.render(w, http.StatusOK, "approvals", p)
 }
 
@@ -359,10 +365,10 @@ func (h *Handler) withdraw(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	_, err := c.Janus.JanusV1alpha1().AccessRequests().Withdraw(r.Context(), name, &v1alpha1.Withdrawal{Reason: "withdrawn in the console"}, metav1.CreateOptions{})
 	if err != nil {
-		h.r.renderAPIError(w, id, "Withdrawing "+name+" failed", "/", err)
+		h.r.renderAPIError(w, id, "Withdrawing "+name+" failed", backTo(r, name, "/"), err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, backTo(r, name, "/"), http.StatusSeeOther)
 }
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
@@ -385,11 +391,11 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		approval.Duration = &metav1.Duration{Duration: d}
 	}
 	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Approve(r.Context(), name, approval, metav1.CreateOptions{}); err != nil {
-		h.r.renderAPIError(w, id, "Approving "+name+" failed", "/approvals", err)
+		h.r.renderAPIError(w, id, "Approving "+name+" failed", backTo(r, name, "/approvals"), err)
 		return
 	}
 	klog.InfoS("Approved", "user", id.Username, "request", name)
-	http.Redirect(w, r, "/approvals", http.StatusSeeOther)
+	http.Redirect(w, r, backTo(r, name, "/approvals"), http.StatusSeeOther)
 }
 
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
@@ -403,9 +409,9 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Deny(r.Context(), name, &v1alpha1.Denial{Reason: r.PostForm.Get("reason")}, metav1.CreateOptions{}); err != nil {
-		h.r.renderAPIError(w, id, "Denying "+name+" failed", "/approvals", err)
+		h.r.renderAPIError(w, id, "Denying "+name+" failed", backTo(r, name, "/approvals"), err)
 		return
 	}
 	klog.InfoS("Denied", "user", id.Username, "request", name)
-	http.Redirect(w, r, "/approvals", http.StatusSeeOther)
+	http.Redirect(w, r, backTo(r, name, "/approvals"), http.StatusSeeOther)
 }

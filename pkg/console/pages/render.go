@@ -57,9 +57,12 @@ func newRenderer(files fs.FS, now func() time.Time) (*renderer, error) {
 		"join":     strings.Join,
 		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"relative": func(t time.Time) string { return Relative(t, r.now()) },
+		// clock is an absolute time short enough for a phone's line.
+		"clock": func(t time.Time) string { return t.UTC().Format("Jan 2 15:04:05 UTC") },
 	}
-	for _, name := range []string{"myrequests", "request", "approvals", "error", "signedout"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{"myrequests", "request", "approvals", "detail", "error", "signedout"} {
+		// decisions.html holds the decision forms the Approvals and detail pages share.
+		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/decisions.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
 		}

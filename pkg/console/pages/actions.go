@@ -1,0 +1,178 @@
+package pages
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/console/kubeclient"
+	"github.com/infroware/janus/pkg/console/signin"
+)
+
+// deciding works out, for one page view, which decisions the person may be
+// offered: it asks the API once per cluster (SelfSubjectAccessReview for
+// approve on clusters/<name>) and reads each Cluster's maximum once. It only
+// decides which buttons to show; the API decides again on every POST.
+type deciding struct {
+	ctx   context.Context
+	c     *kubeclient.Clients
+	id    signin.Identity
+	may   map[string]bool
+	maxes map[string]time.Duration
+}
+
+func newDeciding(ctx context.Context, c *kubeclient.Clients, id signin.Identity) *deciding {
+	return &deciding{ctx: ctx, c: c, id: id, may: map[string]bool{}, maxes: map[string]time.Duration{}}
+}
+
+func (d *deciding) mayDecide(cluster string) bool {
+	may, seen := d.may[cluster]
+	if !seen {
+		var err error
+		may, err = d.c.CanApprove(d.ctx, cluster)
+		if err != nil {
+			klog.ErrorS(err, "SelfSubjectAccessReview failed", "user", d.id.Username, "cluster", cluster)
+			may = false
+		}
+		d.may[cluster] = may
+	}
+	return may
+}
+
+// clusterMax is the Cluster's spec.maxDuration, or 0 when it sets none or
+// cannot be read (the API still caps every extension).
+func (d *deciding) clusterMax(cluster string) time.Duration {
+	limit, seen := d.maxes[cluster]
+	if !seen {
+		cl, err := d.c.Janus.JanusV1alpha1().Clusters().Get(d.ctx, cluster, metav1.GetOptions{})
+		switch {
+		case err != nil:
+			klog.V(2).InfoS("Reading the cluster's maximum duration", "user", d.id.Username, "cluster", cluster, "err", err)
+		case cl.Spec.MaxDuration != nil:
+			limit = cl.Spec.MaxDuration.Duration
+		}
+		d.maxes[cluster] = limit
+	}
+	return limit
+}
+
+// offer fills in the decisions v may offer on ar. Nobody is offered a
+// decision on their own request: as the API, the same name or the same UID
+// under another name counts as the requester.
+func (d *deciding) offer(v *requestView, ar *v1alpha1.AccessRequest) {
+	v.Own = ar.Spec.Requester.Username == d.id.Username || (ar.Spec.Requester.UID != "" && ar.Spec.Requester.UID == d.id.UID)
+	if v.Own {
+		return
+	}
+	may := d.mayDecide(ar.Spec.Cluster)
+	v.MayNotDecide = !may
+	switch v.Phase {
+	case v1alpha1.AccessRequestPending:
+		v.CanDecide = may
+		v.DurationChoices = durationChoices(ar.Spec.Duration.Duration)
+	case v1alpha1.AccessRequestApproved:
+		v.CanRevoke = may
+	case v1alpha1.AccessRequestActive:
+		v.CanRevoke, v.CanExtend = may, may
+		if may {
+			limit := d.clusterMax(ar.Spec.Cluster)
+			v.ExtendChoices, v.AtLimit = extendChoices(timeOf(ar.Status.ActivatedAt), timeOf(ar.Status.ExpiresAt), limit)
+			if limit > 0 {
+				v.MaxDuration = shortDuration(limit)
+			}
+			v.CanExtend = !v.AtLimit
+		}
+	}
+}
+
+// decidableRunning lists the approved and active requests the person may
+// revoke or extend, newest first.
+func decidableRunning(ctx context.Context, c *kubeclient.Clients, d *deciding) ([]requestView, error) {
+	var out []requestView
+	for _, phase := range []v1alpha1.AccessRequestPhase{v1alpha1.AccessRequestActive, v1alpha1.AccessRequestApproved} {
+		list, err := c.Janus.JanusV1alpha1().AccessRequests().List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(phase)).String(),
+		})
+		if err != nil {
+			return out, fmt.Errorf("listing %s requests: %w", phase, err)
+		}
+		sortNewestFirst(list.Items)
+		for i := range list.Items {
+			v := viewOf(&list.Items[i])
+			d.offer(&v, &list.Items[i])
+			if v.CanRevoke || v.CanExtend {
+				v.Back = "/approvals"
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// backTo is where a decision's form sends the browser afterwards: the page
+// it was posted from, when that is one of the console's own pages.
+func backTo(r *http.Request, name, fallback string) string {
+	switch back := r.PostFormValue("back"); back {
+	case "/", "/approvals", "/requests/" + name:
+		return back
+	}
+	return fallback
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	id, c, ok := h.person(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "cannot read the form", http.StatusBadRequest)
+		return
+	}
+	back := backTo(r, name, "/approvals")
+	// The API requires a reason and says so; the console does not second-guess it.
+	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Revoke(r.Context(), name, &v1alpha1.Revocation{Reason: r.PostForm.Get("reason")}, metav1.CreateOptions{}); err != nil {
+		h.r.renderAPIError(w, id, "Revoking "+name+" failed", back, err)
+		return
+	}
+	klog.InfoS("Revoked", "user", id.Username, "request", name)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (h *Handler) extend(w http.ResponseWriter, r *http.Request) {
+	id, c, ok := h.person(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "cannot read the form", http.StatusBadRequest)
+		return
+	}
+	back := backTo(r, name, "/approvals")
+	ext := &v1alpha1.Extension{Reason: r.PostForm.Get("reason")}
+	if s := strings.TrimSpace(r.PostForm.Get("duration")); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			h.r.renderAPIError(w, id, "Extending "+name+" failed", back,
+				apierrors.NewBadRequest(fmt.Sprintf("duration %q is not a duration such as 30m or 2h", s)))
+			return
+		}
+		ext.Duration = metav1.Duration{Duration: d}
+	}
+	// An empty duration goes to the API as zero, which it refuses with a 422.
+	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Extend(r.Context(), name, ext, metav1.CreateOptions{}); err != nil {
+		h.r.renderAPIError(w, id, "Extending "+name+" failed", back, err)
+		return
+	}
+	klog.InfoS("Extended", "user", id.Username, "request", name, "by", ext.Duration.Duration)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}

@@ -1,0 +1,107 @@
+package pages
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// decisionView is one person's decision as the detail page lists it.
+type decisionView struct {
+	User, Reason, Duration string
+	Time                   time.Time
+}
+
+func decisionViewOf(d v1alpha1.Decision) decisionView {
+	v := decisionView{User: d.User, Reason: d.Reason, Time: d.Time.Time}
+	if d.Duration != nil {
+		v.Duration = shortDuration(d.Duration.Duration)
+	}
+	return v
+}
+
+// sessionView is one exec or log session under the request.
+type sessionView struct {
+	ID, User, Pod, Container, Command, EndReason string
+	StartedAt, EndedAt                           time.Time
+	BytesIn, BytesOut                            int64
+}
+
+// detailView is what the detail page shows of one request.
+type detailView struct {
+	requestView
+	Requested, Granted string
+	ActivatedAt        time.Time
+	ApprovalList       []decisionView
+	Extensions         []decisionView
+	Decision           *decisionView
+	Timeline           []timelineEntry
+	// EventsError is the API's answer when the Events could not be listed;
+	// the timeline then holds only what the request records.
+	EventsError *APIError
+	Grants      []v1alpha1.Grant
+	Sessions    []sessionView
+}
+
+// eventsNamespace is where Janus's recorder files the Events about
+// AccessRequests: they are cluster-scoped, so the Events land in default
+// (as kubectl janus describe reads them).
+const eventsNamespace = metav1.NamespaceDefault
+
+func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
+	id, c, ok := h.person(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	ar, err := c.Janus.JanusV1alpha1().AccessRequests().Get(r.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		h.r.renderAPIError(w, id, "Request "+name, "/", err)
+		return
+	}
+	v := detailView{requestView: viewOf(ar), Requested: shortDuration(ar.Spec.Duration.Duration), ActivatedAt: timeOf(ar.Status.ActivatedAt)}
+	if g := ar.Status.GrantedDuration; g != nil {
+		v.Granted = shortDuration(g.Duration)
+	}
+	// Only the requester may withdraw (the API compares name and UID).
+	v.CanWithdraw = v.CanWithdraw && ar.Spec.Requester.Username == id.Username && ar.Spec.Requester.UID == id.UID
+	newDeciding(r.Context(), c, id).offer(&v.requestView, ar)
+	v.Back = "/requests/" + name
+
+	events, err := c.Kube.CoreV1().Events(eventsNamespace).List(r.Context(), metav1.ListOptions{
+		FieldSelector: fields.Set{
+			"involvedObject.kind": "AccessRequest", "involvedObject.name": ar.Name, "involvedObject.uid": string(ar.UID),
+		}.String(),
+	})
+	if err != nil {
+		v.EventsError = apiError(err)
+		v.Timeline = timelineOf(ar, nil)
+	} else {
+		v.Timeline = timelineOf(ar, events.Items)
+	}
+	for _, a := range ar.Status.Approvals {
+		v.ApprovalList = append(v.ApprovalList, decisionViewOf(a))
+	}
+	for _, e := range ar.Status.Extensions {
+		v.Extensions = append(v.Extensions, decisionViewOf(e))
+	}
+	if d := ar.Status.Decision; d != nil {
+		dv := decisionViewOf(*d)
+		v.Decision = &dv
+	}
+	v.Grants = ar.Status.Grants
+	for _, s := range ar.Status.Sessions {
+		pod := s.Namespace + "/" + s.Pod
+		v.Sessions = append(v.Sessions, sessionView{
+			ID: s.ID, User: s.User, Pod: pod, Container: s.Container, Command: strings.Join(s.Command, " "),
+			EndReason: s.EndReason, StartedAt: s.StartedAt.Time, EndedAt: timeOf(s.EndedAt),
+			BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+		})
+	}
+	h.r.render(w, http.StatusOK, "detail", page{Title: "Request " + name, User: id, Data: v})
+}
