@@ -14,7 +14,7 @@ func TestProductionBinariesDoNotImportTestenv(t *testing.T) {
 		t.Fatal(err)
 	}
 	const self = modulePath + "/internal/testenv"
-	for _, binary := range []string{"./cmd/janus-apiserver", "./cmd/janus-agent", "./cmd/kubectl-janus"} {
+	for _, binary := range []string{"./cmd/janus-apiserver", "./cmd/janus-agent", "./cmd/kubectl-janus", "./cmd/janus-console"} {
 		cmd := exec.Command("go", "list", "-deps", binary)
 		cmd.Dir = repoRoot
 		out, err := cmd.Output()
