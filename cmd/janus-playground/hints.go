@@ -80,8 +80,8 @@ var consoleSteps = map[string]string{
 func printConsoleHints(w io.Writer, st *state) {
 	fmt.Fprintf(w, `
 Try it in a browser on this machine: open %s
-and sign in at the demo OpenID provider as one of (demo passwords, for
-this playground only):
+and sign in at the demo OpenID provider as one of these demo users
+(the passwords are for this playground only):
 
 `, st.ConsoleURL)
 	for _, u := range consoleenv.DemoUsers() {

@@ -23,7 +23,7 @@ func TestHintsSayHowToSignInToTheConsole(t *testing.T) {
 		"bob / bob-password",
 		"carol / carol-password",
 		"dave / dave-password",
-		"for this playground only",
+		"passwords are for this playground only",
 		"kubectl get clusters.janus.infroware.io",
 		"make down",
 	} {
