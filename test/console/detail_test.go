@@ -214,6 +214,13 @@ func TestDetailOfAnActiveRequest(t *testing.T) {
 	if carol.exists(`#detail form[action$="/revoke"]`) {
 		t.Error("a revoked request still offers to revoke")
 	}
+	if carol.exists(`#detail [data-testid="expires"]`) {
+		t.Errorf("a revoked request still shows when it ends: %q", carol.text(`#detail [data-testid="expires"]`))
+	}
+	// The agent removes the grant; the page then says the grant is gone.
+	carol.eventually(page, `#detail`, 30*time.Second, "the grant shown as removed", func() bool {
+		return carol.exists(`#detail [data-testid="grants-removed"]`)
+	})
 	carol.screenshot(shots, "detail-revoked")
 }
 

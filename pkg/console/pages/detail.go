@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
@@ -44,8 +45,15 @@ type detailView struct {
 	// EventsError is the API's answer when the Events could not be listed;
 	// the timeline then holds only what the request records.
 	EventsError *APIError
-	Grants      []v1alpha1.Grant
-	Sessions    []sessionView
+	// EndsLabel names ExpiresAt where it still means something: Ends while
+	// the access is to come or live, Ended once it ran its course, and
+	// nothing when someone ended it earlier.
+	EndsLabel string
+	Grants    []v1alpha1.Grant
+	// GrantsRemoved is the Provisioned condition once it turned False: the
+	// grants listed are gone from the cluster.
+	GrantsRemoved *metav1.Condition
+	Sessions      []sessionView
 }
 
 // eventsNamespace is where Janus's recorder files the Events about
@@ -94,7 +102,16 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 		dv := decisionViewOf(*d)
 		v.Decision = &dv
 	}
+	switch ar.Status.Phase {
+	case v1alpha1.AccessRequestApproved, v1alpha1.AccessRequestActive:
+		v.EndsLabel = "Ends"
+	case v1alpha1.AccessRequestExpired:
+		v.EndsLabel = "Ended"
+	}
 	v.Grants = ar.Status.Grants
+	if c := meta.FindStatusCondition(ar.Status.Conditions, v1alpha1.ConditionProvisioned); c != nil && c.Status == metav1.ConditionFalse {
+		v.GrantsRemoved = c
+	}
 	for _, s := range ar.Status.Sessions {
 		pod := s.Namespace + "/" + s.Pod
 		v.Sessions = append(v.Sessions, sessionView{

@@ -27,7 +27,7 @@ func TestDetailPageRendersEverySection(t *testing.T) {
 			Created: now.Add(-10 * time.Minute), ExpiresAt: now.Add(50 * time.Minute),
 			CanRevoke: true, CanExtend: true, ExtendChoices: []string{"15m", "7h"}, MaxDuration: "8h", Back: "/requests/req-1",
 		},
-		Requested: "1h", Granted: "1h", ActivatedAt: now.Add(-10 * time.Minute),
+		Requested: "1h", Granted: "1h", EndsLabel: "Ends", ActivatedAt: now.Add(-10 * time.Minute),
 		ApprovalList: []decisionView{{User: "bob", Time: now.Add(-11 * time.Minute), Reason: "ok"}},
 		Timeline:     []timelineEntry{{Time: now.Add(-12 * time.Minute), Kind: "requested", Title: "Requested by alice", Source: "request"}},
 		EventsError:  &APIError{Code: 403, Reason: "Forbidden", Message: `events is forbidden: User "alice" cannot list resource "events"`},

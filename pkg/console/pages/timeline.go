@@ -91,6 +91,13 @@ func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEnt
 		}
 		out = append(out, timelineEntry{Time: c.LastTransitionTime.Time, Kind: "condition", Source: "condition", Title: title, Detail: c.Message, Warning: c.Status == metav1.ConditionFalse})
 	}
+	// The Provisioned condition keeps only its last transition: once the
+	// grant is removed, the activation is told by activatedAt alone.
+	if a := st.ActivatedAt; a != nil && !slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
+		return c.Type == v1alpha1.ConditionProvisioned && c.Status == metav1.ConditionTrue
+	}) {
+		out = append(out, timelineEntry{Time: a.Time, Kind: "began", Source: "request", Title: "Access began"})
+	}
 	for i := range events {
 		e := &events[i]
 		title := e.Reason

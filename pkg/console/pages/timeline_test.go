@@ -32,7 +32,8 @@ func TestTimelineMergesRecordConditionsAndEventsInTimeOrder(t *testing.T) {
 				{Type: v1alpha1.ConditionProvisioned, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonGrantRemoved, Message: "grant removed", LastTransitionTime: at(31 * time.Minute)},
 				{Type: v1alpha1.ConditionExtended, Status: metav1.ConditionTrue, Reason: "Extended", Message: "extended", LastTransitionTime: at(20 * time.Minute)},
 			},
-			ExpiresAt: ptr(at(45 * time.Minute)),
+			ActivatedAt: ptr(at(3 * time.Minute)),
+			ExpiresAt:   ptr(at(45 * time.Minute)),
 		},
 	}
 	events := []corev1.Event{
@@ -52,6 +53,7 @@ func TestTimelineMergesRecordConditionsAndEventsInTimeOrder(t *testing.T) {
 		"requested: Requested by alice: 1h for payments in dev",
 		"event: GrantFailed (×3)",
 		"approved: Approved by bob for 30m",
+		"began: Access began", // Provisioned is False now: activatedAt tells it
 		"event: Provisioned",
 		"extended: Extended by carol by 15m",
 		"decided: Revoked by carol",
@@ -60,11 +62,11 @@ func TestTimelineMergesRecordConditionsAndEventsInTimeOrder(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if !got[1].Warning || got[6].Warning == false {
-		t.Errorf("the Warning Event and the False condition are not marked: %+v, %+v", got[1], got[6])
+	if !got[1].Warning || !got[7].Warning {
+		t.Errorf("the Warning Event and the False condition are not marked: %+v, %+v", got[1], got[7])
 	}
-	if got[5].Detail != "done" {
-		t.Errorf("the revocation's detail is %q, want carol's reason", got[5].Detail)
+	if got[6].Detail != "done" {
+		t.Errorf("the revocation's detail is %q, want carol's reason", got[6].Detail)
 	}
 }
 
