@@ -17,6 +17,7 @@ import (
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/console/kubeclient"
+	"github.com/infroware/janus/pkg/console/live"
 	"github.com/infroware/janus/pkg/console/signin"
 )
 
@@ -163,6 +164,7 @@ func (h *Handler) myRequests(w http.ResponseWriter, r *http.Request) {
 		p.Notice = "Requested: " + n + ". Approvers see it in their queue."
 	}
 	p.Data = struct{ Requests []requestView }{views}
+	p.Live = live.For(live.Mine(), list.ResourceVersion, r)
 	h.r.render(w, http.StatusOK, "myrequests", p)
 }
 
@@ -343,6 +345,7 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 		QueueHidden     bool
 		Pending, Active []requestView
 	}{false, views, running}
+	p.Live = live.For(live.All(), list.ResourceVersion, r)
 	h.r.render(w, http.StatusOK, "approvals", p)
 }
 

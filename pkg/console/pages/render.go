@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/infroware/janus/pkg/console/live"
 	"github.com/infroware/janus/pkg/console/signin"
 )
 
@@ -44,6 +45,8 @@ type page struct {
 	APIError *APIError
 	// Data is what the page's "content" template gets.
 	Data any
+	// Live, when set, keeps the content current without a reload.
+	Live *live.Page
 }
 
 type renderer struct {
