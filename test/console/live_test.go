@@ -118,3 +118,41 @@ func TestLivePages(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveRequestPage: alice has her request's own page open; carol
+// approves it through the API and the page shows it Active, with carol's
+// approval, without a reload within a second of the API saying so.
+func TestLiveRequestPage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	name := liveRequest(t, ctx, "alice", "live: the request's own page")
+	t.Cleanup(func() { liveWithdraw(t, "alice", name) })
+	alice.open("/requests/"+name, `#live-content [data-testid="phase"]`)
+	alice.liveReady()
+	doc := alice.markDocument()
+	phase := `#live-content [data-testid="phase"]`
+	alice.stampWhen("active", phase, "Active")
+
+	clock := watchPhases(t, ctx, name, v1alpha1.AccessRequestActive)
+	if _, err := liveClient(t, "carol").JanusV1alpha1().AccessRequests().Approve(ctx, name, &v1alpha1.Approval{Reason: "carol, on call"}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("approving %s as carol: %v", name, err)
+	}
+	apiActive := clock.at(t, v1alpha1.AccessRequestActive, 30*time.Second)
+	lag := alice.stamp("active", time.Until(apiActive.Add(5*time.Second))).Sub(apiActive)
+	t.Logf("the request's page showed Active %s after the API", lag.Round(time.Millisecond))
+	if lag > liveLag {
+		t.Errorf("the request's page showed Active %s after the API, want within %s", lag.Round(time.Millisecond), liveLag)
+	}
+	if !alice.sameDocument(doc) {
+		t.Fatal("the request's page was reloaded; it should have changed in place")
+	}
+	if !alice.exists(`#live-content [data-testid="approval-carol"]`) {
+		t.Error("the request's page does not list carol's approval")
+	}
+	if v := alice.cspViolations(); len(v) > 0 {
+		t.Errorf("the request's page broke the Content-Security-Policy: %v", v)
+	}
+}

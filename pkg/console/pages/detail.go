@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/console/live"
 )
 
 // decisionView is one person's decision as the detail page lists it.
@@ -120,5 +121,5 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 			BytesIn: s.BytesIn, BytesOut: s.BytesOut,
 		})
 	}
-	h.r.render(w, http.StatusOK, "detail", page{Title: "Request " + name, User: id, Data: v})
+	h.r.render(w, http.StatusOK, "detail", page{Title: "Request " + name, User: id, Data: v, Live: live.For(live.Request(name), ar.ResourceVersion, r)})
 }
