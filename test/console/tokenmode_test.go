@@ -67,11 +67,9 @@ func TestTokenModeActsWithThePersonsOwnIDToken(t *testing.T) {
 	}
 
 	aliceUser, _ := testenv.UserNamed("alice")
+	isCreate := createdIn(t, ctx, name)
 	err = testenv.WaitUntil(ctx, "the central audit log recording alice's own request", nil, func(context.Context) error {
-		events, err := auditEventsIn(bed.AuditLogPath(), func(e consoleAuditEvent) bool {
-			meta, _ := e.ResponseObject["metadata"].(map[string]any)
-			return e.Verb == "create" && e.ObjectRef.Resource == "accessrequests" && e.ObjectRef.Subresource == "" && meta["name"] == name
-		})
+		events, err := auditEventsIn(bed.AuditLogPath(), isCreate)
 		switch {
 		case err != nil:
 			return testenv.Permanent(err)
