@@ -82,6 +82,8 @@ bench:
 	$(GO) test ./test/integration -run '^$$' -bench . -benchtime 300x
 	$(GO) test ./test/e2e -run '^$$' -bench 'ApproveToActive|ExpiryToGrantRemoved' -benchtime 100x
 	$(GO) test ./test/e2e -run '^$$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x -timeout 30m
+	hack/ensure-chromium.sh
+	$(GO) test ./test/console -run '^$$' -bench 'ApproveToActiveInTheBrowser' -benchtime 20x
 
 clean:
 	rm -rf _output
