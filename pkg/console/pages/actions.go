@@ -93,29 +93,16 @@ func (d *deciding) offer(v *requestView, ar *v1alpha1.AccessRequest) {
 	}
 }
 
-// decidableRunning lists the approved and active requests the person may
-// revoke or extend, newest first.
-func decidableRunning(ctx context.Context, c *kubeclient.Clients, d *deciding) ([]requestView, error) {
-	var out []requestView
-	for _, phase := range []v1alpha1.AccessRequestPhase{v1alpha1.AccessRequestActive, v1alpha1.AccessRequestApproved} {
-		list, err := c.Janus.JanusV1alpha1().AccessRequests().List(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(phase)).String(),
-		})
-		if err != nil {
-			return out, fmt.Errorf("listing %s requests: %w", phase, err)
-		}
-		sortNewestFirst(list.Items)
-		for i := range list.Items {
-			v := viewOf(&list.Items[i])
-			d.offer(&v, &list.Items[i])
-			if v.CanRevoke || v.CanExtend {
-				v.Back = "/approvals"
-				out = append(out, v)
-			}
-		}
-	}
-	return out, nil
-}
+// openSelector selects the requests still open to a decision (pending,
+// approved, active, or so new that Janus has not set a phase): every phase
+// but the final ones.
+var openSelector = fields.AndSelectors(
+	fields.OneTermNotEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestExpired)),
+	fields.OneTermNotEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestDenied)),
+	fields.OneTermNotEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestWithdrawn)),
+	fields.OneTermNotEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestRevoked)),
+	fields.OneTermNotEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestFailed)),
+).String()
 
 // backTo is where a decision's form sends the browser afterwards: the page
 // it was posted from, when that is one of the console's own pages.

@@ -5,6 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
 
 func TestBackToOnlyReturnsToTheConsolesOwnPages(t *testing.T) {
@@ -22,6 +26,22 @@ func TestBackToOnlyReturnsToTheConsolesOwnPages(t *testing.T) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if got := backTo(r, "req-1", "/fallback"); got != want {
 			t.Errorf("backTo(%q) = %q, want %q", back, got, want)
+		}
+	}
+}
+
+func TestOpenSelectorKeepsWhatMayStillBeDecided(t *testing.T) {
+	sel, err := fields.ParseSelector(openSelector)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", openSelector, err)
+	}
+	for phase, open := range map[v1alpha1.AccessRequestPhase]bool{
+		"": true, v1alpha1.AccessRequestPending: true, v1alpha1.AccessRequestApproved: true, v1alpha1.AccessRequestActive: true,
+		v1alpha1.AccessRequestExpired: false, v1alpha1.AccessRequestDenied: false, v1alpha1.AccessRequestWithdrawn: false,
+		v1alpha1.AccessRequestRevoked: false, v1alpha1.AccessRequestFailed: false,
+	} {
+		if got := sel.Matches(fields.Set{v1alpha1.FieldPhase: string(phase)}); got != open {
+			t.Errorf("phase %q: selected %v, want %v", phase, got, open)
 		}
 	}
 }

@@ -312,9 +312,8 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := page{Title: "Approvals", Nav: "approvals", User: id}
-	list, err := c.Janus.JanusV1alpha1().AccessRequests().List(r.Context(), metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(v1alpha1.AccessRequestPending)).String(),
-	})
+	// One list for both sections: what is still open to a decision.
+	list, err := c.Janus.JanusV1alpha1().AccessRequests().List(r.Context(), metav1.ListOptions{FieldSelector: openSelector})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			// Not a requester or approver: no queue, and the API's words.
@@ -330,16 +329,17 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 	}
 	sortNewestFirst(list.Items)
 	d := newDeciding(r.Context(), c, id)
-	var views []requestView
+	var views, running []requestView
 	for i := range list.Items {
 		v := viewOf(&list.Items[i])
 		d.offer(&v, &list.Items[i])
 		v.Back = "/approvals"
-		views = append(views, v)
-	}
-	running, err := decidableRunning(r.Context(), c, d)
-	if err != nil {
-		p.APIError = apiError(err)
+		switch {
+		case v.Phase == v1alpha1.AccessRequestPending:
+			views = append(views, v)
+		case v.CanRevoke || v.CanExtend:
+			running = append(running, v)
+		}
 	}
 	p.Data = struct {
 		QueueHidden     bool
