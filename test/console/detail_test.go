@@ -90,7 +90,8 @@ func (b *browser) submit(what, button, waitFor string) {
 // TestBobCannotApproveAProdRequest: bob approves for dev only. A prod
 // request is in his queue without buttons, his detail page offers none, and
 // his forged approval is refused by the API with a 403 naming the
-// permission; carol, an approver everywhere, is offered the button.
+// permission; carol, an approver everywhere, is offered the button and
+// approves it from its page.
 func TestBobCannotApproveAProdRequest(t *testing.T) {
 	shots := pageShots()
 	// prod has no agent in this testbed; a request may still be made.
@@ -130,6 +131,23 @@ func TestBobCannotApproveAProdRequest(t *testing.T) {
 	carol := newBrowser(t, "carol")
 	carol.signIn("carol")
 	carol.open("/approvals", fmt.Sprintf(`[data-testid="approve-%s"]`, name))
+
+	// carol approves it for 30m from its own page, and lands back there.
+	carol.open("/requests/"+name, fmt.Sprintf(`#detail [data-testid="approve-%s"]`, name))
+	carol.run("choosing 30m", chromedp.SetValue(chromedp.CSS(`#approve-duration-`+name), "30m"))
+	carol.submit("approving from the request's page", fmt.Sprintf(`[data-testid="approve-%s"]`, name), `#detail [data-testid="approval-carol"]`)
+	if phase := carol.text(`#detail [data-testid="phase"]`); phase != "Approved" {
+		// No agent serves prod here, so the grant never comes.
+		t.Errorf("after carol's approval the page shows %q, want Approved", phase)
+	}
+	if got := carol.text(`#detail [data-testid="granted"]`); got != "30m" {
+		t.Errorf("granted shown as %q, want carol's 30m", got)
+	}
+	// Approved and waiting for prod's agent: carol may revoke it.
+	carol.open("/approvals", fmt.Sprintf(`[data-testid="active-%s"] [data-testid="revoke-%s"]`, name, name))
+	if carol.exists(fmt.Sprintf(`[data-testid="extend-%s"]`, name)) {
+		t.Error("an approved request not yet active is offered an extension")
+	}
 }
 
 // TestDetailOfAnActiveRequest: an Active request's page shows bob's
@@ -225,7 +243,8 @@ func TestDetailOfAnActiveRequest(t *testing.T) {
 }
 
 // TestDetailShowsTheAPIsRefusal: dave, who may not read requests, gets the
-// API's 403 on a request's page.
+// API's 403 on a request's page; alice, whose request it is, withdraws it
+// there.
 func TestDetailShowsTheAPIsRefusal(t *testing.T) {
 	name := requestAs(t, "alice", "prod", time.Hour, "dave must not see this")
 	dave := newBrowser(t, "dave")
@@ -238,4 +257,16 @@ func TestDetailShowsTheAPIsRefusal(t *testing.T) {
 		t.Error("dave sees the request's details")
 	}
 	dave.screenshot(pageShots(), "detail-403")
+
+	// alice withdraws it from its page and stays there.
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	alice.open("/requests/"+name, fmt.Sprintf(`[data-testid="withdraw-%s"]`, name))
+	alice.submit("withdrawing from the request's page", fmt.Sprintf(`[data-testid="withdraw-%s"]`, name), `#detail [data-testid="decision"]`)
+	if phase := alice.text(`#detail [data-testid="phase"]`); phase != "Withdrawn" {
+		t.Errorf("after withdrawing the page shows %q, want Withdrawn", phase)
+	}
+	if d := alice.text(`#detail [data-testid="decision"]`); !strings.Contains(d, "alice") {
+		t.Errorf("the decision reads %q, want alice's withdrawal", d)
+	}
 }
