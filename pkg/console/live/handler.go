@@ -55,13 +55,23 @@ type Handler struct {
 	clients ClientsFor
 	opts    Options
 	limit   *limiter
+	// closing ends every stream when the server shuts down.
+	closing      context.Context
+	closeStreams context.CancelFunc
 }
 
 // New returns a Handler watching through clients.
 func New(clients ClientsFor, opts Options) *Handler {
 	opts = opts.withDefaults()
-	return &Handler{clients: clients, opts: opts, limit: newLimiter(opts.PerUser)}
+	closing, closeStreams := context.WithCancel(context.Background())
+	return &Handler{clients: clients, opts: opts, limit: newLimiter(opts.PerUser), closing: closing, closeStreams: closeStreams}
 }
+
+// Shutdown ends every open stream, and refuses new ones, so a graceful
+// shutdown need not wait for them; the browsers reconnect (to another
+// replica) and resume from their Last-Event-ID. For http.Server's
+// RegisterOnShutdown.
+func (h *Handler) Shutdown() { h.closeStreams() }
 
 // Register adds GET /live to mux, wrapped by requireUser.
 func (h *Handler) Register(mux *http.ServeMux, requireUser func(http.Handler) http.Handler) {
@@ -78,6 +88,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	scope, rv, err := parseRequest(r.URL.Query(), r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if h.closing.Err() != nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the console is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	release, ok := h.limit.acquire(id.Username)
@@ -104,6 +119,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Lifetime)
 	defer cancel()
+	defer context.AfterFunc(h.closing, cancel)()
 	f := &follower{
 		requests: c.Janus.JanusV1alpha1().AccessRequests(),
 		list:     scope.listOptions(id.Username),

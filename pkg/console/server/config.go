@@ -33,6 +33,8 @@ type Config struct {
 	opts     *Options
 	handler  http.Handler
 	signouts *signouts.Store
+	// live ends the pages' streams when the server shuts down.
+	live *live.Handler
 }
 
 // ContentSecurityPolicy allows scripts, styles and forms from the console
@@ -107,10 +109,11 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	p.Register(mux, auth.Require)
-	live.New(factory.For, live.Options{}).Register(mux, auth.Require)
+	streams := live.New(factory.For, live.Options{})
+	streams.Register(mux, auth.Require)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	return &Config{opts: o, handler: Protect(mux), signouts: shared}, nil
+	return &Config{opts: o, handler: Protect(mux), signouts: shared, live: streams}, nil
 }
 
 // issuerClient talks to the issuer, trusting the CAs in caFile.
@@ -173,6 +176,7 @@ func (c *Config) Serve(ctx context.Context, ln net.Listener, tls bool) error {
 		}
 	}
 	srv := &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(c.live.Shutdown)
 	done := make(chan error, 1)
 	go func() {
 		if tls {
