@@ -221,6 +221,12 @@ func TestDetailOfAnActiveRequest(t *testing.T) {
 		t.Errorf("the page of a missing request shows %q, want the API's 404", msg)
 	}
 
+	// The form requires a reason; without the form, the API does.
+	carol.forgePost(page + "/revoke")
+	if msg := carol.text(`[data-testid="api-error"]`); !strings.Contains(msg, "422") || !strings.Contains(msg, "reason") {
+		t.Errorf("a revocation without a reason shows %q, want the API's 422 about the reason", msg)
+	}
+	carol.open(page, fmt.Sprintf(`[data-testid="revoke-%s"]`, name))
 	carol.run("giving a reason to revoke", chromedp.SendKeys(chromedp.CSS(`#revoke-reason-`+name), "incident closed"))
 	carol.submit("revoking", fmt.Sprintf(`[data-testid="revoke-%s"]`, name), `#detail [data-testid="decision"]`)
 	if phase := carol.text(`#detail [data-testid="phase"]`); phase != "Revoked" {
