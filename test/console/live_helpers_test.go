@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -190,4 +191,18 @@ func (b *browser) waitJS(what, expr string, timeout time.Duration) {
 		case <-time.After(10 * time.Millisecond): // polling the page, bounded by the deadline
 		}
 	}
+}
+
+// kubeAs is the Kubernetes client of a demo user.
+func kubeAs(t testing.TB, user string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := bed.RESTConfigFor(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("building %s's Kubernetes client: %v", user, err)
+	}
+	return c
 }

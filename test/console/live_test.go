@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/chromedp/chromedp"
@@ -154,5 +155,52 @@ func TestLiveRequestPage(t *testing.T) {
 	}
 	if v := alice.cspViolations(); len(v) > 0 {
 		t.Errorf("the request's page broke the Content-Security-Policy: %v", v)
+	}
+}
+
+// TestLivePageSaysWhenRefused: dave may list requests but not watch them
+// (a ClusterRole made for the test); his My requests page renders, its
+// stream is refused by the API, and the page says so with the API's 403
+// instead of silently going stale.
+func TestLivePageSaysWhenRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kube := kubeAs(t, "admin")
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-list-not-watch"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"janus.infroware.io"}, Resources: []string{"accessrequests"}, Verbs: []string{"get", "list"}}},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-list-not-watch:dave"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "dave"}},
+	}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating ClusterRole %s: %v", role.Name, err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("binding %s to dave: %v", role.Name, err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+
+	dave := newBrowser(t, "dave")
+	dave.watchPages()
+	dave.signIn("dave")
+	// janus-apiserver may remember an earlier refusal of dave's list briefly.
+	dave.eventually("/", "main h1", 30*time.Second, "dave's My requests listed", func() bool {
+		return dave.exists("#live-content")
+	})
+	dave.waitJS("the page saying its stream was refused", `(document.querySelector('[data-testid="live-ended"]').textContent || '').includes('403')`, 5*time.Second)
+	if msg := dave.text(`[data-testid="live-ended"]`); !strings.Contains(msg, "dave") || !strings.Contains(msg, "watch") {
+		t.Errorf("the page says %q, want the API's 403 naming dave and watch", msg)
+	}
+	dave.screenshot(pageShots(), "my-requests-live-refused")
+	if v := dave.cspViolations(); len(v) > 0 {
+		t.Errorf("dave's page broke the Content-Security-Policy: %v", v)
 	}
 }

@@ -187,7 +187,7 @@ func (f *follower) failed(ctx context.Context, err error, failures *int) (bool, 
 			s := status.Status()
 			msg = fmt.Sprintf("%d %s: %s", s.Code, s.Reason, s.Message)
 		}
-		if sendErr := f.out.event(eventEnded, "", html.EscapeString("This page no longer updates by itself: "+msg)); sendErr != nil {
+		if sendErr := f.out.event(eventEnded, "", html.EscapeString("This page no longer updates by itself; reload it to see changes. The API said: "+msg)); sendErr != nil {
 			return true, sendErr
 		}
 		return true, fmt.Errorf("%w: %w", errEnded, err)
