@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
@@ -246,6 +248,55 @@ func TestDetailOfAnActiveRequest(t *testing.T) {
 		return carol.exists(`#detail [data-testid="grants-removed"]`)
 	})
 	carol.screenshot(shots, "detail-revoked")
+
+	// Given list on events in default, which the shipped roles lack, the
+	// same page merges the Events Janus filed into the timeline.
+	allowEvents(t, "carol")
+	// Each Event tells a step the request records, so it is folded into it.
+	carol.eventually(page, `#detail`, 30*time.Second, "Janus's Events in the timeline", func() bool {
+		return !carol.exists(`#detail [data-testid="events-note"]`) && strings.Contains(carol.text(`#detail [data-kind="decided"] .source`), "Event")
+	})
+	for _, kind := range []string{"requested", "approved", "extended", "decided"} {
+		if src := carol.text(`#detail [data-kind="` + kind + `"] .source`); !strings.Contains(src, "Event") {
+			t.Errorf("the %s step's source is %q, want its Event folded in", kind, src)
+		}
+	}
+	carol.screenshot(shots, "detail-with-events")
+}
+
+// allowEvents lets user read Events in namespace default, where Janus
+// files those about AccessRequests, until the test ends.
+func allowEvents(t *testing.T, user string) {
+	t.Helper()
+	admin, err := bed.RESTConfigFor("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := "janus-test-events-reader-" + user
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	if _, err := kube.RbacV1().Roles(metav1.NamespaceDefault).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating Role %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = kube.RbacV1().Roles(metav1.NamespaceDefault).Delete(ctx, name, metav1.DeleteOptions{}) })
+	if _, err := kube.RbacV1().RoleBindings(metav1.NamespaceDefault).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating RoleBinding %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().RoleBindings(metav1.NamespaceDefault).Delete(ctx, name, metav1.DeleteOptions{})
+	})
 }
 
 // TestDetailShowsTheAPIsRefusal: dave, who may not read requests, gets the

@@ -26,6 +26,18 @@ type timelineEntry struct {
 	Source string
 	// Warning marks a Warning Event or a condition that is False.
 	Warning bool
+	// repeats are the reasons of the Events Janus files for the same step
+	// (an entry absorbs one of them, filed at about the same time).
+	repeats []string
+}
+
+// eventLag is how long after a step its Event may be filed and still be
+// taken for that step's Event rather than a step of its own.
+const eventLag = 10 * time.Second
+
+// absorbs says whether the Event with reason, filed at t, tells x again.
+func (x *timelineEntry) absorbs(reason string, t time.Time) bool {
+	return slices.Contains(x.repeats, reason) && !t.Before(x.Time.Add(-time.Second)) && !t.After(x.Time.Add(eventLag))
 }
 
 // decisionConditions are the condition types that are written in the same
@@ -40,14 +52,15 @@ var decisionConditions = map[v1alpha1.AccessRequestPhase]string{
 // timelineOf merges what the request records (its creation, approvals,
 // extensions, final decision and conditions) with the Events filed about it
 // into one list in time order. A condition set by a decision at the same
-// second is folded into that decision; an expiry still to come ends the
-// list.
+// second is folded into that decision, and an Event that tells a recorded
+// step again is folded into that step (its source then says so); an
+// expiry still to come ends the list.
 func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEntry {
 	st := ar.Status
 	out := []timelineEntry{{
 		Time: ar.CreationTimestamp.Time, Kind: "requested", Source: "request",
 		Title:  fmt.Sprintf("Requested by %s: %s for %s in %s", orDash(ar.Spec.Requester.Username), shortDuration(ar.Spec.Duration.Duration), strings.Join(ar.Spec.Namespaces, ", "), ar.Spec.Cluster),
-		Detail: ar.Spec.Reason,
+		Detail: ar.Spec.Reason, repeats: []string{"Requested"},
 	}}
 	// folded: condition type and second of the decisions that set them.
 	folded := map[string]bool{}
@@ -59,7 +72,7 @@ func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEnt
 		if a.Duration != nil {
 			title += " for " + shortDuration(a.Duration.Duration)
 		}
-		out = append(out, timelineEntry{Time: a.Time.Time, Kind: "approved", Source: "decision", Title: title, Detail: a.Reason})
+		out = append(out, timelineEntry{Time: a.Time.Time, Kind: "approved", Source: "decision", Title: title, Detail: a.Reason, repeats: []string{"Approved", "ApprovalRecorded"}})
 		fold(v1alpha1.ConditionApproved, a.Time)
 	}
 	for _, e := range st.Extensions {
@@ -67,7 +80,7 @@ func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEnt
 		if e.Duration != nil {
 			title += " by " + shortDuration(e.Duration.Duration)
 		}
-		out = append(out, timelineEntry{Time: e.Time.Time, Kind: "extended", Source: "decision", Title: title, Detail: e.Reason})
+		out = append(out, timelineEntry{Time: e.Time.Time, Kind: "extended", Source: "decision", Title: title, Detail: e.Reason, repeats: []string{"Extended"}})
 		fold(v1alpha1.ConditionExtended, e.Time)
 	}
 	if d := st.Decision; d != nil {
@@ -76,7 +89,7 @@ func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEnt
 			word = string(st.Phase)
 			fold(ct, d.Time)
 		}
-		out = append(out, timelineEntry{Time: d.Time.Time, Kind: "decided", Source: "decision", Title: word + " by " + orDash(d.User), Detail: d.Reason})
+		out = append(out, timelineEntry{Time: d.Time.Time, Kind: "decided", Source: "decision", Title: word + " by " + orDash(d.User), Detail: d.Reason, repeats: []string{word, "PendingTimeout"}})
 	}
 	for _, c := range st.Conditions {
 		if folded[c.Type+"@"+c.LastTransitionTime.UTC().Truncate(time.Second).Format(time.RFC3339)] {
@@ -89,22 +102,28 @@ func timelineOf(ar *v1alpha1.AccessRequest, events []corev1.Event) []timelineEnt
 		if c.Reason != "" && c.Reason != c.Type {
 			title += " (" + c.Reason + ")"
 		}
-		out = append(out, timelineEntry{Time: c.LastTransitionTime.Time, Kind: "condition", Source: "condition", Title: title, Detail: c.Message, Warning: c.Status == metav1.ConditionFalse})
+		out = append(out, timelineEntry{Time: c.LastTransitionTime.Time, Kind: "condition", Source: "condition", Title: title, Detail: c.Message, Warning: c.Status == metav1.ConditionFalse, repeats: []string{c.Type, c.Reason}})
 	}
 	// The Provisioned condition keeps only its last transition: once the
 	// grant is removed, the activation is told by activatedAt alone.
 	if a := st.ActivatedAt; a != nil && !slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
 		return c.Type == v1alpha1.ConditionProvisioned && c.Status == metav1.ConditionTrue
 	}) {
-		out = append(out, timelineEntry{Time: a.Time, Kind: "began", Source: "request", Title: "Access began"})
+		out = append(out, timelineEntry{Time: a.Time, Kind: "began", Source: "request", Title: "Access began", repeats: []string{"Provisioned"}})
 	}
 	for i := range events {
 		e := &events[i]
+		at := eventTime(e)
+		if j := slices.IndexFunc(out, func(x timelineEntry) bool { return x.absorbs(e.Reason, at) }); j >= 0 && e.Count <= 1 {
+			out[j].Source += " · Event"
+			out[j].repeats = nil
+			continue
+		}
 		title := e.Reason
 		if e.Count > 1 {
 			title += fmt.Sprintf(" (×%d)", e.Count)
 		}
-		out = append(out, timelineEntry{Time: eventTime(e), Kind: "event", Source: "Event", Title: title, Detail: e.Message, Warning: e.Type == corev1.EventTypeWarning})
+		out = append(out, timelineEntry{Time: at, Kind: "event", Source: "Event", Title: title, Detail: e.Message, Warning: e.Type == corev1.EventTypeWarning})
 	}
 	if st.ExpiresAt != nil && (st.Phase == v1alpha1.AccessRequestActive || st.Phase == v1alpha1.AccessRequestApproved) {
 		out = append(out, timelineEntry{Time: st.ExpiresAt.Time, Kind: "expires", Source: "request", Title: "Access ends"})

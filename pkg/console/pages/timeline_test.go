@@ -53,8 +53,7 @@ func TestTimelineMergesRecordConditionsAndEventsInTimeOrder(t *testing.T) {
 		"requested: Requested by alice: 1h for payments in dev",
 		"event: GrantFailed (×3)",
 		"approved: Approved by bob for 30m",
-		"began: Access began", // Provisioned is False now: activatedAt tells it
-		"event: Provisioned",
+		"began: Access began", // Provisioned is False now: activatedAt tells it, and its Event is folded in
 		"extended: Extended by carol by 15m",
 		"decided: Revoked by carol",
 		"condition: Provisioned False (GrantRemoved)",
@@ -62,11 +61,14 @@ func TestTimelineMergesRecordConditionsAndEventsInTimeOrder(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if !got[1].Warning || !got[7].Warning {
-		t.Errorf("the Warning Event and the False condition are not marked: %+v, %+v", got[1], got[7])
+	if !got[1].Warning || !got[6].Warning {
+		t.Errorf("the Warning Event and the False condition are not marked: %+v, %+v", got[1], got[6])
 	}
-	if got[6].Detail != "done" {
-		t.Errorf("the revocation's detail is %q, want carol's reason", got[6].Detail)
+	if got[5].Detail != "done" {
+		t.Errorf("the revocation's detail is %q, want carol's reason", got[5].Detail)
+	}
+	if got[3].Source != "request · Event" {
+		t.Errorf("the activation's source is %q, want it to say its Event is folded in", got[3].Source)
 	}
 }
 
@@ -132,3 +134,37 @@ func TestTimelineKeepsAConditionNotSetByADecision(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestTimelineFoldsAnEventThatRepeatsARecordedStep(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	ar := &v1alpha1.AccessRequest{
+		ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(t0)},
+		Spec:       v1alpha1.AccessRequestSpec{Requester: v1alpha1.UserInfo{Username: "alice"}},
+		Status: v1alpha1.AccessRequestStatus{
+			Phase:     v1alpha1.AccessRequestPending,
+			Approvals: []v1alpha1.Decision{{User: "bob", Time: metav1.NewTime(t0.Add(time.Minute))}},
+		},
+	}
+	at := func(d time.Duration) metav1.Time { return metav1.NewTime(t0.Add(d)) }
+	events := []corev1.Event{
+		{Reason: "Requested", LastTimestamp: at(time.Second)},
+		{Reason: "ApprovalRecorded", LastTimestamp: at(time.Minute + 2*time.Second)},
+		// A second Requested Event long after is a step of its own.
+		{Reason: "Requested", LastTimestamp: at(time.Hour)},
+		// Repeated Events keep their count on a line of their own.
+		{Reason: "ApprovalRecorded", Count: 2, LastTimestamp: at(time.Minute + 3*time.Second)},
+	}
+	var lines []string
+	for _, e := range timelineOf(ar, events) {
+		lines = append(lines, e.Kind+" "+e.Source+": "+e.Title)
+	}
+	want := []string{
+		"requested request · Event: Requested by alice: 0s for  in ",
+		"approved decision · Event: Approved by bob",
+		"event Event: ApprovalRecorded (×2)",
+		"event Event: Requested",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
