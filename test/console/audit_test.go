@@ -1,13 +1,9 @@
 package console
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,53 +16,14 @@ import (
 // (artifacts/console/serviceaccount.yaml).
 const consoleAccount = "system:serviceaccount:janus:janus-console"
 
-// consoleAuditEvent holds the fields of an audit.k8s.io/v1 Event this test
-// reads.
-type consoleAuditEvent struct {
-	AuditID string `json:"auditID"`
-	Stage   string `json:"stage"`
-	Verb    string `json:"verb"`
-	User    struct {
-		Username string   `json:"username"`
-		Groups   []string `json:"groups"`
-	} `json:"user"`
-	ImpersonatedUser *struct {
-		Username string   `json:"username"`
-		UID      string   `json:"uid"`
-		Groups   []string `json:"groups"`
-	} `json:"impersonatedUser"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-		Name        string `json:"name"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	ResponseObject map[string]any `json:"responseObject"`
-}
+type consoleAuditEvent = testenv.AuditEvent
 
-// auditEventsIn returns the ResponseComplete events of the JSON-lines
-// audit log at path that match accepts.
+// auditEventsIn returns the ResponseComplete events of the audit log at
+// path that match accepts.
 func auditEventsIn(path string, match func(consoleAuditEvent) bool) ([]consoleAuditEvent, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening the audit log: %w", err)
-	}
-	defer f.Close()
-	var out []consoleAuditEvent
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e consoleAuditEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("decoding an audit event in %s: %w", path, err)
-		}
-		if e.Stage == "ResponseComplete" && e.ObjectRef != nil && match(e) {
-			out = append(out, e)
-		}
-	}
-	return out, sc.Err()
+	return testenv.AuditEvents(path, func(e consoleAuditEvent) bool {
+		return e.Stage == "ResponseComplete" && e.ObjectRef != nil && match(e)
+	})
 }
 
 // createdIn matches the central audit log's event of the create that made
@@ -104,17 +61,7 @@ func createdIn(t *testing.T, ctx context.Context, name string) func(consoleAudit
 func TestAuditLogsNameThePersonNotTheConsole(t *testing.T) {
 	alice := newBrowser(t, "alice")
 	alice.signIn("alice")
-	alice.open("/request?cluster=dev", `input[name="namespace"][value="payments"]`)
-	alice.run("requesting an hour in payments",
-		chromedp.Click(chromedp.CSS(`input[name="namespace"][value="payments"]`)),
-		chromedp.SetValue(chromedp.CSS(`#duration`), "1h"),
-		chromedp.SendKeys(chromedp.CSS(`#reason`), "checking the audit trail"),
-		chromedp.Click(chromedp.CSS(`form.request button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)))
-	name := get(alice, "reading the new request's name", chromedp.Evaluate[string](`new URL(location.href).searchParams.get('created') || ''`))
-	if !strings.HasPrefix(name, "req-") {
-		t.Fatalf("the request was created as %q", name)
-	}
+	name := alice.requestThroughForm(consoleURL, "checking the audit trail")
 
 	bob := newBrowser(t, "bob")
 	bob.signIn("bob")

@@ -53,18 +53,7 @@ func TestTokenModeActsWithThePersonsOwnIDToken(t *testing.T) {
 
 	alice := newBrowser(t, "alice")
 	signIn(alice, "alice")
-	alice.run("requesting an hour in payments",
-		chromedp.Navigate(c.URL+"/request?cluster=dev"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="namespace"][value="payments"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="namespace"][value="payments"]`)),
-		chromedp.SetValue(chromedp.CSS(`#duration`), "1h"),
-		chromedp.SendKeys(chromedp.CSS(`#reason`), "token mode"),
-		chromedp.Click(chromedp.CSS(`form.request button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)))
-	name := get(alice, "reading the new request's name", chromedp.Evaluate[string](`new URL(location.href).searchParams.get('created') || ''`))
-	if !strings.HasPrefix(name, "req-") {
-		t.Fatalf("the request was created as %q", name)
-	}
+	name := alice.requestThroughForm(c.URL, "token mode")
 
 	aliceUser, _ := testenv.UserNamed("alice")
 	isCreate := createdIn(t, ctx, name)

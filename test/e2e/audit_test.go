@@ -1,58 +1,28 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
+
+	"github.com/infroware/janus/internal/testenv"
 )
 
-// auditEvent holds the fields of an audit.k8s.io/v1 Event the tests read.
-type auditEvent struct {
-	Stage string `json:"stage"`
-	Verb  string `json:"verb"`
-	User  struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	ObjectRef *struct {
-		APIGroup    string `json:"apiGroup"`
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-		Name        string `json:"name"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	RequestObject map[string]any `json:"requestObject"`
-}
+type auditEvent = testenv.AuditEvent
 
-func (e auditEvent) isApproval(name string) bool {
+func isApproval(e auditEvent, name string) bool {
 	return e.Stage == "ResponseComplete" && e.Verb == "create" && e.ObjectRef != nil &&
 		e.ObjectRef.APIGroup == "janus.infroware.io" && e.ObjectRef.Resource == "accessrequests" &&
 		e.ObjectRef.Subresource == "approve" && e.ObjectRef.Name == name
 }
 
-// findAuditEvent returns the first event in the JSON-lines audit log at
-// path that match accepts.
+// findAuditEvent returns the first event in the audit log at path that
+// match accepts.
 func findAuditEvent(path string, match func(auditEvent) bool) (*auditEvent, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	events, err := testenv.AuditEvents(path, match)
+	if err != nil || len(events) == 0 {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e auditEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("decoding an audit event in %s: %w", path, err)
-		}
-		if match(e) {
-			return &e, nil
-		}
-	}
-	return nil, sc.Err()
+	return &events[0], nil
 }
 
 func TestAuditLogRecordsApprover(t *testing.T) {
@@ -65,7 +35,7 @@ func TestAuditLogRecordsApprover(t *testing.T) {
 	// The central kube-apiserver's audit log, which cluster operators
 	// already collect, names who approved.
 	eventually(t, "the kube-apiserver audit log records bob's approval of "+name, func() error {
-		e, err := findAuditEvent(bed.AuditLogPath(), func(e auditEvent) bool { return e.isApproval(name) })
+		e, err := findAuditEvent(bed.AuditLogPath(), func(e auditEvent) bool { return isApproval(e, name) })
 		switch {
 		case err != nil:
 			return err
@@ -82,7 +52,7 @@ func TestAuditLogRecordsApprover(t *testing.T) {
 	// janus-apiserver's own audit log, with the same policy, also keeps
 	// the body: the reason the approver gave.
 	eventually(t, "the janus-apiserver audit log records the approval's reason", func() error {
-		e, err := findAuditEvent(bed.JanusAuditLogPath(), func(e auditEvent) bool { return e.isApproval(name) })
+		e, err := findAuditEvent(bed.JanusAuditLogPath(), func(e auditEvent) bool { return isApproval(e, name) })
 		switch {
 		case err != nil:
 			return err
