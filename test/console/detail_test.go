@@ -11,32 +11,15 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
-	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
-
-// janusAs is a Janus client acting as a demo user with the testbed's own
-// credentials for them, for the steps a test takes outside the browser.
-func janusAs(t *testing.T, user string) versioned.Interface {
-	t.Helper()
-	cfg, err := bed.RESTConfigFor(user)
-	if err != nil {
-		t.Fatalf("configuring a client as %s: %v", user, err)
-	}
-	c, err := versioned.NewForConfig(cfg)
-	if err != nil {
-		t.Fatalf("building a client as %s: %v", user, err)
-	}
-	return c
-}
 
 // requestAs creates an access request as user through the API, and
 // withdraws it (if it still may be) when the test ends.
 func requestAs(t *testing.T, user, cluster string, d time.Duration, reason string) string {
 	t.Helper()
-	c := janusAs(t, user)
+	c := liveClient(t, user)
 	ar, err := c.JanusV1alpha1().AccessRequests().Create(context.Background(), &v1alpha1.AccessRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "req-"},
 		Spec: v1alpha1.AccessRequestSpec{
@@ -55,7 +38,7 @@ func requestAs(t *testing.T, user, cluster string, d time.Duration, reason strin
 // waitForPhase polls the request as user until it reaches phase.
 func waitForPhase(t *testing.T, user, name string, phase v1alpha1.AccessRequestPhase) *v1alpha1.AccessRequest {
 	t.Helper()
-	c := janusAs(t, user)
+	c := liveClient(t, user)
 	var ar *v1alpha1.AccessRequest
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		var err error
@@ -160,7 +143,7 @@ func TestBobCannotApproveAProdRequest(t *testing.T) {
 func TestDetailOfAnActiveRequest(t *testing.T) {
 	shots := pageShots()
 	name := requestAs(t, "alice", "dev", time.Hour, "payments-api latency")
-	if _, err := janusAs(t, "bob").JanusV1alpha1().AccessRequests().Approve(context.Background(), name, &v1alpha1.Approval{Reason: "INC-7 is open"}, metav1.CreateOptions{}); err != nil {
+	if _, err := liveClient(t, "bob").JanusV1alpha1().AccessRequests().Approve(context.Background(), name, &v1alpha1.Approval{Reason: "INC-7 is open"}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("bob approving %s: %v", name, err)
 	}
 	waitForPhase(t, "alice", name, v1alpha1.AccessRequestActive)
@@ -268,14 +251,7 @@ func TestDetailOfAnActiveRequest(t *testing.T) {
 // files those about AccessRequests, until the test ends.
 func allowEvents(t *testing.T, user string) {
 	t.Helper()
-	admin, err := bed.RESTConfigFor("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := kubeAs(t, "admin")
 	ctx := context.Background()
 	name := "janus-test-events-reader-" + user
 	role := &rbacv1.Role{
