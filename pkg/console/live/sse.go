@@ -34,8 +34,9 @@ func (s *sender) event(name, id, data string) error {
 		fmt.Fprintf(&b, "id: %s\n", oneLine(id))
 	}
 	fmt.Fprintf(&b, "event: %s\n", oneLine(name))
-	for _, line := range strings.Split(data, "\n") {
-		fmt.Fprintf(&b, "data: %s\n", strings.TrimSuffix(line, "\r"))
+	// A lone CR ends a line too in the event stream format.
+	for _, line := range strings.Split(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(data), "\n") {
+		fmt.Fprintf(&b, "data: %s\n", line)
 	}
 	b.WriteString("\n")
 	return s.write(b.String())

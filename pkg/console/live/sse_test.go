@@ -14,7 +14,7 @@ func TestSenderFraming(t *testing.T) {
 	if err := s.event(eventChanged, "41\n\nevent: forged", "changed"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.event(eventEnded, "", "403 Forbidden:\r\nline two"); err != nil {
+	if err := s.event(eventEnded, "", "403 Forbidden:\r\nline two\revent: forged"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.comment("keep\nalive"); err != nil {
@@ -22,7 +22,7 @@ func TestSenderFraming(t *testing.T) {
 	}
 	want := "retry: 2000\n\n" +
 		"id: 41  event: forged\nevent: changed\ndata: changed\n\n" +
-		"event: ended\ndata: 403 Forbidden:\ndata: line two\n\n" +
+		"event: ended\ndata: 403 Forbidden:\ndata: line two\ndata: event: forged\n\n" +
 		": keep alive\n\n"
 	if got := rec.Body.String(); got != want {
 		t.Errorf("the stream is\n%q\nwant\n%q", got, want)
