@@ -52,7 +52,7 @@ verify: lint verify-codegen verify-web-assets
 verify-codegen:
 	hack/verify-codegen.sh
 
-## web-assets: the console's htmx files, as web/package-lock.json pins them, into web/static/vendor
+## web-assets: the console's htmx and xterm.js files, as web/package-lock.json pins them, into web/static/vendor
 web-assets:
 	hack/update-web-assets.sh
 

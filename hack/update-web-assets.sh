@@ -13,6 +13,11 @@ FILES=(
   "htmx.org/LICENSE:htmx.org.LICENSE"
   "htmx-ext-sse/dist/sse.min.js:htmx-ext-sse.min.js"
   "htmx-ext-sse/LICENSE:htmx-ext-sse.LICENSE"
+  "@xterm/xterm/lib/xterm.js:xterm.js"
+  "@xterm/xterm/css/xterm.css:xterm.css"
+  "@xterm/xterm/LICENSE:xterm.LICENSE"
+  "@xterm/addon-fit/lib/addon-fit.js:xterm-addon-fit.js"
+  "@xterm/addon-fit/LICENSE:xterm-addon-fit.LICENSE"
 )
 
 command -v npm >/dev/null || { echo "npm is needed to fetch the console's web assets (Node.js 20 or later)" >&2; exit 1; }

@@ -25,6 +25,7 @@ import (
 	"github.com/infroware/janus/pkg/console/pages"
 	"github.com/infroware/janus/pkg/console/signin"
 	"github.com/infroware/janus/pkg/console/signouts"
+	"github.com/infroware/janus/pkg/console/terminal"
 	"github.com/infroware/janus/web"
 )
 
@@ -111,6 +112,11 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	p.Register(mux, auth.Require)
 	streams := live.New(factory.For, live.Options{})
 	streams.Register(mux, auth.Require)
+	terminals, err := terminal.New(web.FS, factory.ConfigFor, factory.For, terminal.Options{PublicURL: o.PublicURL})
+	if err != nil {
+		return nil, err
+	}
+	terminals.Register(mux, auth.Require)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	return &Config{opts: o, handler: Protect(mux), signouts: shared, live: streams}, nil

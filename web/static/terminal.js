@@ -1,0 +1,168 @@
+// The console's browser terminal (web/templates/terminal.html): one
+// xterm.js terminal per pane, speaking v5.channel.k8s.io over a websocket
+// to the console, which relays it to Janus's accessrequests/NAME/exec as the
+// signed-in person. window.janusTerminals holds each pane's terminal, for
+// the browser tests to read xterm's buffer through its API.
+(() => {
+  'use strict';
+
+  // xterm.js's DOM renderer writes its generated CSS into <style> elements,
+  // which the console's CSP (style-src 'self') blocks. On this page those
+  // elements are <janus-sheet>s instead: their CSS goes into a constructed
+  // stylesheet adopted by the document, which the CSP allows.
+  class JanusSheet extends HTMLElement {
+    constructor() { super(); this._sheet = new CSSStyleSheet(); this._css = ''; }
+    get sheet() { return this._sheet; }
+    get textContent() { return this._css; }
+    set textContent(css) { this._css = String(css); this._sheet.replaceSync(this._css); }
+    connectedCallback() { document.adoptedStyleSheets = [...document.adoptedStyleSheets, this._sheet]; }
+    disconnectedCallback() { document.adoptedStyleSheets = document.adoptedStyleSheets.filter(s => s !== this._sheet); }
+  }
+  customElements.define('janus-sheet', JanusSheet);
+  const createElement = document.createElement.bind(document);
+  document.createElement = (tag, options) => String(tag).toLowerCase() === 'style' ? createElement('janus-sheet') : createElement(tag, options);
+
+  const STDIN = 0, STDOUT = 1, STDERR = 2, STATUS = 3, RESIZE = 4;
+  const encoder = new TextEncoder(), decoder = new TextDecoder();
+  window.janusTerminals = [];
+
+  const page = document.getElementById('terminal-page');
+  if (!page) return;
+  const request = page.dataset.request;
+
+  function frame(channel, bytes) {
+    const msg = new Uint8Array(bytes.length + 1);
+    msg[0] = channel;
+    msg.set(bytes, 1);
+    return msg;
+  }
+
+  // Text from the API is shown on the terminal as text, never as escapes.
+  const printable = s => String(s).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+
+  // Why a session ended, in words, from the final Status on channel 3.
+  function why(status, closeEvent) {
+    if (!status) return `The connection closed (${closeEvent.code}${closeEvent.reason ? ' ' + closeEvent.reason : ''}) before Janus said why.`;
+    if (status.status === 'Success') return 'The shell exited (status 0).';
+    if (status.reason === 'NonZeroExitCode') {
+      const code = (status.details && status.details.causes || []).find(c => c.reason === 'ExitCode' || c.type === 'ExitCode');
+      return `The shell exited (status ${code ? code.message : '?'}).`;
+    }
+    if (status.code) return `${status.code} ${status.reason || ''}: ${status.message}`;
+    return status.message || 'The session ended.';
+  }
+
+  async function requestState() {
+    const res = await fetch(`/requests/${encodeURIComponent(request)}/terminal/state`, {headers: {Accept: 'application/json'}});
+    if (!res.ok) throw new Error(`the console answered ${res.status}`);
+    return res.json();
+  }
+
+  function socketURL(pane) {
+    const q = new URLSearchParams({namespace: pane.dataset.namespace, pod: pane.dataset.pod, command: pane.dataset.shell || 'sh'});
+    if (pane.dataset.container) q.set('container', pane.dataset.container);
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${scheme}//${location.host}/requests/${encodeURIComponent(request)}/terminal/ws?${q}`;
+  }
+
+  function openPane(pane) {
+    const term = new Terminal({
+      cursorBlink: true, fontSize: 14, scrollback: 5000, convertEol: false,
+      fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+      theme: {background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3'},
+    });
+    const fit = new FitAddon.FitAddon();
+    term.loadAddon(fit);
+    const box = pane.querySelector('.term');
+    term.open(box);
+    const entry = {term, pane, ws: null, status: null, ended: false, sentBytes: 0};
+    window.janusTerminals.push(entry);
+    const refit = () => { if (box.clientWidth > 0 && box.clientHeight > 0) fit.fit(); };
+    refit();
+    new ResizeObserver(refit).observe(box);
+    pane.querySelector('.reconnect').addEventListener('click', () => connect(entry));
+    connect(entry);
+    return entry;
+  }
+
+  function setState(entry, text) { entry.pane.querySelector('.pane-state').textContent = text; }
+
+  function connect(entry) {
+    const {term, pane} = entry;
+    const ended = pane.querySelector('.ended');
+    ended.hidden = true;
+    pane.classList.remove('is-ended');
+    entry.status = null;
+    entry.ended = false;
+    term.options.disableStdin = false;
+    setState(entry, 'connecting…');
+    const ws = new WebSocket(socketURL(pane), ['v5.channel.k8s.io']);
+    ws.binaryType = 'arraybuffer';
+    entry.ws = ws;
+    const send = msg => { if (ws.readyState === WebSocket.OPEN) { ws.send(msg); entry.sentBytes += msg.length - 1; } };
+    const sendSize = () => send(frame(RESIZE, encoder.encode(JSON.stringify({Width: term.cols, Height: term.rows}))));
+    const typing = term.onData(d => send(frame(STDIN, encoder.encode(d))));
+    const typingBinary = term.onBinary(d => send(frame(STDIN, Uint8Array.from(d, c => c.charCodeAt(0) & 0xff))));
+    const resizing = term.onResize(sendSize);
+    ws.onopen = () => { setState(entry, 'connected'); sendSize(); term.focus(); };
+    ws.onmessage = ev => {
+      const data = new Uint8Array(ev.data);
+      if (data.length === 0) return;
+      switch (data[0]) {
+        case STDOUT: case STDERR: term.write(data.subarray(1)); break;
+        case STATUS:
+          try { entry.status = JSON.parse(decoder.decode(data.subarray(1))); } catch (e) { entry.status = {status: 'Failure', message: 'an unreadable final status'}; }
+          break;
+      }
+    };
+    ws.onclose = ev => {
+      typing.dispose(); typingBinary.dispose(); resizing.dispose();
+      if (entry.ws !== ws) return;
+      entry.ended = true;
+      term.options.disableStdin = true;
+      const text = why(entry.status, ev);
+      if (!entry.status || entry.status.status !== 'Success') term.write(`\r\n\x1b[31m${printable(text)}\x1b[0m\r\n`);
+      setState(entry, 'ended');
+      pane.classList.add('is-ended');
+      pane.querySelector('.ended-why').textContent = text;
+      ended.hidden = false;
+      const reconnect = pane.querySelector('.reconnect');
+      reconnect.hidden = true;
+      requestState().then(s => {
+        showPhase(s);
+        reconnect.hidden = s.phase !== 'Active';
+      }).catch(() => {});
+    };
+  }
+
+  // The phase and the time left on the request, kept current.
+  function showPhase(s) {
+    page.dataset.phase = s.phase;
+    page.dataset.expires = s.expiresAt || '';
+    const badge = page.querySelector('[data-testid="phase"]');
+    badge.textContent = s.phase;
+    badge.className = `phase phase-${s.phase}`;
+    tick();
+  }
+
+  const WARN_BEFORE = 5 * 60 * 1000;
+  function tick() {
+    const left = page.querySelector('.time-left');
+    const ends = Date.parse(page.dataset.expires || '');
+    if (page.dataset.phase !== 'Active' || isNaN(ends)) { left.textContent = ''; left.classList.remove('warn'); return; }
+    const ms = ends - Date.now();
+    if (ms <= 0) { left.textContent = 'ending now'; left.classList.add('warn'); return; }
+    const m = Math.floor(ms / 60000), s = Math.floor(ms / 1000) % 60;
+    const h = Math.floor(m / 60);
+    const text = h > 0 ? `${h}h ${m % 60}m` : `${m}m ${String(s).padStart(2, '0')}s`;
+    const warn = ms <= WARN_BEFORE;
+    left.textContent = warn ? `ends in ${text}: the terminal closes then` : `ends in ${text}`;
+    left.classList.toggle('warn', warn);
+  }
+  tick();
+  setInterval(tick, 1000);
+  // An extension or a revocation changes the end: ask again now and then.
+  setInterval(() => requestState().then(showPhase).catch(() => {}), 30000);
+
+  page.querySelectorAll('.pane[data-pod]').forEach(openPane);
+})();
