@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -158,8 +159,8 @@ func TestLiveRequestPage(t *testing.T) {
 	}
 }
 
-// TestLivePageSaysWhenRefused: dave may list requests but not watch them
-// (a ClusterRole made for the test); his My requests page renders, its
+// TestLivePageSaysWhenRefused: dave may get requests but not watch them
+// (a ClusterRole made for the test); a request's page renders for him, its
 // stream is refused by the API, and the page says so with the API's 403
 // instead of silently going stale.
 func TestLivePageSaysWhenRefused(t *testing.T) {
@@ -167,11 +168,11 @@ func TestLivePageSaysWhenRefused(t *testing.T) {
 	defer cancel()
 	kube := kubeAs(t, "admin")
 	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-list-not-watch"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"janus.infroware.io"}, Resources: []string{"accessrequests"}, Verbs: []string{"get", "list"}}},
+		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-get-not-watch"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"janus.infroware.io"}, Resources: []string{"accessrequests"}, Verbs: []string{"get"}}},
 	}
 	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-list-not-watch:dave"},
+		ObjectMeta: metav1.ObjectMeta{Name: "janus-test-get-not-watch:dave"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "dave"}},
 	}
@@ -187,20 +188,57 @@ func TestLivePageSaysWhenRefused(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
 	})
+	name := liveRequest(t, ctx, "alice", "live: a page dave may see but not watch")
+	t.Cleanup(func() { liveWithdraw(t, "alice", name) })
 
 	dave := newBrowser(t, "dave")
 	dave.watchPages()
 	dave.signIn("dave")
-	// janus-apiserver may remember an earlier refusal of dave's list briefly.
-	dave.eventually("/", "main h1", 30*time.Second, "dave's My requests listed", func() bool {
-		return dave.exists("#live-content")
-	})
+	dave.open("/requests/"+name, `#live-content [data-testid="phase"]`)
 	dave.waitJS("the page saying its stream was refused", `(document.querySelector('[data-testid="live-ended"]').textContent || '').includes('403')`, 5*time.Second)
-	if msg := dave.text(`[data-testid="live-ended"]`); !strings.Contains(msg, "dave") || !strings.Contains(msg, "watch") {
+	if msg := dave.text(`[data-testid="live-ended"]`); !strings.Contains(msg, `"dave"`) || !strings.Contains(msg, "watch") {
 		t.Errorf("the page says %q, want the API's 403 naming dave and watch", msg)
 	}
-	dave.screenshot(pageShots(), "my-requests-live-refused")
+	dave.screenshot(pageShots(), "request-live-refused")
 	if v := dave.cspViolations(); len(v) > 0 {
 		t.Errorf("dave's page broke the Content-Security-Policy: %v", v)
 	}
+}
+
+// TestLivePageSaysWhenStale: alice's session ends while her page is open
+// (signed out elsewhere); the next change cannot be re-fetched, and the
+// page says it is out of date instead of silently showing the old state.
+func TestLivePageSaysWhenStale(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	alice.open("/", `#live-content`)
+	alice.liveReady()
+	session := alice.sessionCookie()
+	if session == nil {
+		t.Fatal("alice has no session cookie after signing in")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, consoleURL+"/auth/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("signing alice out elsewhere: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing alice out elsewhere: %s", resp.Status)
+	}
+	name := liveRequest(t, ctx, "alice", "live: made after alice's session ended")
+	t.Cleanup(func() { liveWithdraw(t, "alice", name) })
+	alice.waitJS("the page saying it is out of date", `(document.querySelector('[data-testid="live-ended"]').textContent || '').includes('reload')`, 5*time.Second)
+	if alice.exists(fmt.Sprintf(`[data-testid="request-%s"]`, name)) {
+		t.Error("a signed-out page showed a request made after its session ended")
+	}
+	alice.screenshot(pageShots(), "my-requests-live-stale")
 }

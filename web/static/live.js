@@ -2,10 +2,26 @@
 // re-fetches that keep the page current (the "live" block of
 // web/templates/layout.html): a field they changed keeps its value in the
 // new content, and the focus stays in it. A field is known by its form's
-// action and its name, so it survives the cards around it changing.
+// action and its name, so it survives the cards around it changing. When a
+// re-fetch fails (the session ended, the console is unreachable) the page
+// says it is out of date rather than silently going stale.
 (function () {
   'use strict';
   var kept = null;
+  var staleText = 'This page could not refresh itself; reload it to see changes.';
+
+  function notice() { return document.querySelector('.live [data-testid="live-ended"]'); }
+
+  function stale(e) {
+    var p = notice();
+    if (!p || !e.target.closest || !e.target.closest('.live')) return;
+    if (!p.textContent) {
+      p.textContent = staleText;
+      p.dataset.stale = '1';
+    }
+  }
+  document.addEventListener('htmx:sendError', stale);
+  document.addEventListener('htmx:responseError', stale);
 
   function key(el) {
     var action = el.form ? el.form.getAttribute('action') : '';
@@ -41,7 +57,14 @@
     }
   });
 
-  document.addEventListener('htmx:afterSwap', function () {
+  document.addEventListener('htmx:afterSwap', function (e) {
+    // Raised on what was swapped in: here, the new content.
+    if (e.target.id !== 'live-content') return;
+    var p = notice();
+    if (p && p.dataset.stale) {
+      p.textContent = '';
+      delete p.dataset.stale;
+    }
     var content = document.getElementById('live-content');
     if (!kept || !content) return;
     var k = kept;
