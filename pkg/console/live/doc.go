@@ -12,7 +12,9 @@
 // the API's words when the API refuses the watch.
 //
 // Expired resourceVersions are re-listed (and the page told to re-fetch),
-// dropped watches re-watched from the last resourceVersion seen, and each
-// stream ends after a while so the browser reconnects through sign-in
-// again. A person may hold a few streams at once; more get 429.
+// dropped watches re-watched from the last resourceVersion seen, bookmarks
+// move the resume point without a re-fetch, and each stream ends after a
+// while (or at once when the server shuts down) so the browser reconnects
+// through sign-in and RBAC again. A person may hold a few streams at once;
+// more get 429.
 package live

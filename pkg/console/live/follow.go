@@ -139,6 +139,10 @@ func (f *follower) follow(ctx context.Context, w watch.Interface, rv string, tic
 				rv = obj.GetResourceVersion()
 			}
 			if ev.Type == watch.Bookmark {
+				// Nothing changed up to rv: a reconnecting browser starts there.
+				if err := f.out.id(rv); err != nil {
+					return rv, err
+				}
 				continue
 			}
 			// Changes that came together are one re-fetch.

@@ -42,6 +42,12 @@ func (s *sender) event(name, id, data string) error {
 	return s.write(b.String())
 }
 
+// id moves the point the browser resumes from without dispatching an event
+// (an event without data only sets the last event ID).
+func (s *sender) id(id string) error {
+	return s.write("id: " + oneLine(id) + "\n\n")
+}
+
 // comment sends a line browsers ignore, keeping proxies from closing an
 // idle stream.
 func (s *sender) comment(text string) error {
