@@ -114,7 +114,11 @@ func backTo(r *http.Request, name, fallback string) string {
 	return fallback
 }
 
-func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+// decide takes one decision POSTed to /requests/{name}/<action> as the
+// signed-in person: post sends it to the API. An error is shown as the API
+// said it (post's own bad input as a 400 BadRequest); otherwise the browser
+// goes back to the page the form came from.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, doing, done, fallback string, post func(ctx context.Context, c *kubeclient.Clients, name string) error) {
 	id, c, ok := h.person(w, r)
 	if !ok {
 		return
@@ -124,42 +128,75 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read the form", http.StatusBadRequest)
 		return
 	}
-	back := backTo(r, name, "/approvals")
-	// The API requires a reason and says so; the console does not second-guess it.
-	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Revoke(r.Context(), name, &v1alpha1.Revocation{Reason: r.PostForm.Get("reason")}, metav1.CreateOptions{}); err != nil {
-		h.r.renderAPIError(w, id, "Revoking "+name+" failed", back, err)
+	back := backTo(r, name, fallback)
+	if err := post(r.Context(), c, name); err != nil {
+		h.r.renderAPIError(w, id, doing+" "+name+" failed", back, err)
 		return
 	}
-	klog.InfoS("Revoked", "user", id.Username, "request", name)
+	klog.InfoS(done, "user", id.Username, "request", name)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-func (h *Handler) extend(w http.ResponseWriter, r *http.Request) {
-	id, c, ok := h.person(w, r)
-	if !ok {
-		return
+// formDuration reads a duration field; the API bounds it.
+func formDuration(field, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("%s %q is not a duration such as 30m or 2h", field, s))
 	}
-	name := r.PathValue("name")
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "cannot read the form", http.StatusBadRequest)
-		return
-	}
-	back := backTo(r, name, "/approvals")
-	ext := &v1alpha1.Extension{Reason: r.PostForm.Get("reason")}
-	if s := strings.TrimSpace(r.PostForm.Get("duration")); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			h.r.renderAPIError(w, id, "Extending "+name+" failed", back,
-				apierrors.NewBadRequest(fmt.Sprintf("duration %q is not a duration such as 30m or 2h", s)))
-			return
+	return d, nil
+}
+
+func (h *Handler) withdraw(w http.ResponseWriter, r *http.Request) {
+	h.decide(w, r, "Withdrawing", "Withdrawn", "/", func(ctx context.Context, c *kubeclient.Clients, name string) error {
+		_, err := c.Janus.JanusV1alpha1().AccessRequests().Withdraw(ctx, name, &v1alpha1.Withdrawal{Reason: "withdrawn in the console"}, metav1.CreateOptions{})
+		return err
+	})
+}
+
+func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
+	h.decide(w, r, "Approving", "Approved", "/approvals", func(ctx context.Context, c *kubeclient.Clients, name string) error {
+		approval := &v1alpha1.Approval{Reason: r.PostForm.Get("reason")}
+		if s := r.PostForm.Get("duration"); s != "" {
+			d, err := formDuration("duration", s)
+			if err != nil {
+				return err
+			}
+			approval.Duration = &metav1.Duration{Duration: d}
 		}
-		ext.Duration = metav1.Duration{Duration: d}
-	}
-	// An empty duration goes to the API as zero, which it refuses with a 422.
-	if _, err := c.Janus.JanusV1alpha1().AccessRequests().Extend(r.Context(), name, ext, metav1.CreateOptions{}); err != nil {
-		h.r.renderAPIError(w, id, "Extending "+name+" failed", back, err)
-		return
-	}
-	klog.InfoS("Extended", "user", id.Username, "request", name, "by", ext.Duration.Duration)
-	http.Redirect(w, r, back, http.StatusSeeOther)
+		_, err := c.Janus.JanusV1alpha1().AccessRequests().Approve(ctx, name, approval, metav1.CreateOptions{})
+		return err
+	})
+}
+
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
+	h.decide(w, r, "Denying", "Denied", "/approvals", func(ctx context.Context, c *kubeclient.Clients, name string) error {
+		_, err := c.Janus.JanusV1alpha1().AccessRequests().Deny(ctx, name, &v1alpha1.Denial{Reason: r.PostForm.Get("reason")}, metav1.CreateOptions{})
+		return err
+	})
+}
+
+// revoke: the API requires a reason and says so; the console does not
+// second-guess it.
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	h.decide(w, r, "Revoking", "Revoked", "/approvals", func(ctx context.Context, c *kubeclient.Clients, name string) error {
+		_, err := c.Janus.JanusV1alpha1().AccessRequests().Revoke(ctx, name, &v1alpha1.Revocation{Reason: r.PostForm.Get("reason")}, metav1.CreateOptions{})
+		return err
+	})
+}
+
+// extend: an empty duration goes to the API as zero, which it refuses
+// with a 422.
+func (h *Handler) extend(w http.ResponseWriter, r *http.Request) {
+	h.decide(w, r, "Extending", "Extended", "/approvals", func(ctx context.Context, c *kubeclient.Clients, name string) error {
+		ext := &v1alpha1.Extension{Reason: r.PostForm.Get("reason")}
+		if s := r.PostForm.Get("duration"); strings.TrimSpace(s) != "" {
+			d, err := formDuration("duration", s)
+			if err != nil {
+				return err
+			}
+			ext.Duration = metav1.Duration{Duration: d}
+		}
+		_, err := c.Janus.JanusV1alpha1().AccessRequests().Extend(ctx, name, ext, metav1.CreateOptions{})
+		return err
+	})
 }
