@@ -36,8 +36,9 @@ func NewHandler(grants Grants) http.Handler {
 	return newMux(grants, nil)
 }
 
-// NewHandlerWithStreams also relays exec and log streams, and ends a
-// request's streams when its grant is removed.
+// NewHandlerWithStreams also relays exec and log streams and answers the
+// pods and events reads (reads.go), and ends a request's streams when its
+// grant is removed.
 func NewHandlerWithStreams(p *Provisioner, streams *StreamRelay) http.Handler {
 	return newMux(grantsCuttingStreams{Provisioner: p, streams: streams}, streams)
 }
@@ -48,6 +49,8 @@ func newMux(grants Grants, streams *StreamRelay) http.Handler {
 	if streams != nil {
 		mux.HandleFunc(tunnel.PathExec+"{request}/{namespace}/{pod}", streams.exec)
 		mux.HandleFunc("GET "+tunnel.PathLog+"{request}/{namespace}/{pod}", streams.log)
+		mux.HandleFunc("GET "+tunnel.PathPods+"{request}/{namespace}", streams.pods)
+		mux.HandleFunc("GET "+tunnel.PathEvents+"{request}/{namespace}", streams.events)
 	}
 	mux.HandleFunc("GET "+tunnel.PathInfo, h.info)
 	mux.HandleFunc("PUT "+tunnel.PathGrants+"{request}", h.putGrant)

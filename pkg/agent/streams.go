@@ -28,11 +28,11 @@ type tokenSource interface {
 	Token(request string) (string, bool)
 }
 
-// StreamRelay runs exec and log in the target cluster as a request's own
-// ServiceAccount, so the target's RBAC has the last word, and cuts every
-// stream of a request when its grant is removed. What reaches the target
-// is rebuilt from decoded options (tunnel.DecodeExecOptions), never the
-// caller's query or headers.
+// StreamRelay runs exec and log, and reads pods and Events (reads.go), in
+// the target cluster as a request's own ServiceAccount, so the target's
+// RBAC has the last word, and cuts every stream of a request when its
+// grant is removed. What reaches the target is rebuilt from decoded
+// options (tunnel.DecodeExecOptions), never the caller's query or headers.
 type StreamRelay struct {
 	target *url.URL
 	tls    *tls.Config

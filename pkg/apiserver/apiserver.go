@@ -120,6 +120,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 			MaxSessionsPerRequest: c.ExtraConfig.MaxSessionsPerRequest,
 			MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
 		}),
+		Agents: tunnels,
 	})
 	if err != nil {
 		return nil, err

@@ -65,6 +65,23 @@ func (c *AgentClient) Reconcile(ctx context.Context, req tunnel.ReconcileRequest
 	return result, c.call(ctx, http.MethodPost, tunnel.PathReconcile, req, &result)
 }
 
+// Pods reads the pods of namespace with request's token.
+func (c *AgentClient) Pods(ctx context.Context, request, namespace string) (tunnel.PodList, error) {
+	var list tunnel.PodList
+	return list, c.call(ctx, http.MethodGet, tunnel.ReadPath(tunnel.PathPods, request, namespace), nil, &list)
+}
+
+// Events reads the Events of namespace, or of one pod in it when pod is
+// set, with request's token.
+func (c *AgentClient) Events(ctx context.Context, request, namespace, pod string) (tunnel.EventList, error) {
+	path := tunnel.ReadPath(tunnel.PathEvents, request, namespace)
+	if pod != "" {
+		path += "?" + url.Values{tunnel.QueryPod: {pod}}.Encode()
+	}
+	var list tunnel.EventList
+	return list, c.call(ctx, http.MethodGet, path, nil, &list)
+}
+
 func (c *AgentClient) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

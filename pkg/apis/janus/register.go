@@ -39,6 +39,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Extension{},
 		&AccessRequestExecOptions{},
 		&AccessRequestLogOptions{},
+		&AccessRequestPodsOptions{},
+		&AccessRequestEventsOptions{},
+		&AccessRequestPodList{},
+		&AccessRequestEventList{},
 	)
 	return nil
 }

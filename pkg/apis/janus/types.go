@@ -230,6 +230,23 @@ type ClusterSpec struct {
 	MaxDuration *metav1.Duration
 	// approval is the approval policy.
 	Approval ApprovalPolicy
+	// console is what the web console offers for this cluster.
+	Console ClusterConsole
+}
+
+// ClusterConsole is what the web console offers for a cluster.
+type ClusterConsole struct {
+	// quickCommands are one-click commands shared by everyone who opens a
+	// terminal in this cluster.
+	QuickCommands []QuickCommand
+}
+
+// QuickCommand is a named command the console's terminal types for the user.
+type QuickCommand struct {
+	// name is the button's label.
+	Name string
+	// command is the line typed into the shell.
+	Command string
 }
 
 // ClusterAgent identifies the agent of a target cluster: a projected

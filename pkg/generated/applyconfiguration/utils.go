@@ -46,6 +46,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &janusv1alpha1.ClusterApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterAgent"):
 		return &janusv1alpha1.ClusterAgentApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ClusterConsole"):
+		return &janusv1alpha1.ClusterConsoleApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterSpec"):
 		return &janusv1alpha1.ClusterSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
@@ -54,6 +56,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &janusv1alpha1.DecisionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Grant"):
 		return &janusv1alpha1.GrantApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("QuickCommand"):
+		return &janusv1alpha1.QuickCommandApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Session"):
 		return &janusv1alpha1.SessionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("UserInfo"):

@@ -42,6 +42,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Extension{},
 		&AccessRequestExecOptions{},
 		&AccessRequestLogOptions{},
+		&AccessRequestPodsOptions{},
+		&AccessRequestEventsOptions{},
+		&AccessRequestPodList{},
+		&AccessRequestEventList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -292,6 +292,29 @@ type ClusterSpec struct {
 	// approval is the approval policy.
 	// +optional
 	Approval ApprovalPolicy `json:"approval,omitempty"`
+	// console is what the web console offers for this cluster.
+	// +optional
+	Console ClusterConsole `json:"console,omitempty"`
+}
+
+// ClusterConsole is what the web console offers for a cluster.
+type ClusterConsole struct {
+	// quickCommands are one-click commands shared by everyone who opens a
+	// terminal in this cluster (at most 20, names unique).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	QuickCommands []QuickCommand `json:"quickCommands,omitempty"`
+}
+
+// QuickCommand is a named command the console's terminal types for the user.
+type QuickCommand struct {
+	// name is the button's label: printable text on one line, at most 32
+	// characters.
+	Name string `json:"name"`
+	// command is the line typed into the shell: printable text on one line,
+	// at most 1024 characters.
+	Command string `json:"command"`
 }
 
 // ClusterAgent identifies the agent of a target cluster: a projected

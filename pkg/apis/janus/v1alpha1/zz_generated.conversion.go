@@ -48,6 +48,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestEvent)(nil), (*janus.AccessRequestEvent)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestEvent_To_janus_AccessRequestEvent(a.(*AccessRequestEvent), b.(*janus.AccessRequestEvent), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestEvent)(nil), (*AccessRequestEvent)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestEvent_To_v1alpha1_AccessRequestEvent(a.(*janus.AccessRequestEvent), b.(*AccessRequestEvent), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestEventList)(nil), (*janus.AccessRequestEventList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestEventList_To_janus_AccessRequestEventList(a.(*AccessRequestEventList), b.(*janus.AccessRequestEventList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestEventList)(nil), (*AccessRequestEventList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestEventList_To_v1alpha1_AccessRequestEventList(a.(*janus.AccessRequestEventList), b.(*AccessRequestEventList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestEventObject)(nil), (*janus.AccessRequestEventObject)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestEventObject_To_janus_AccessRequestEventObject(a.(*AccessRequestEventObject), b.(*janus.AccessRequestEventObject), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestEventObject)(nil), (*AccessRequestEventObject)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestEventObject_To_v1alpha1_AccessRequestEventObject(a.(*janus.AccessRequestEventObject), b.(*AccessRequestEventObject), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestEventsOptions)(nil), (*janus.AccessRequestEventsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestEventsOptions_To_janus_AccessRequestEventsOptions(a.(*AccessRequestEventsOptions), b.(*janus.AccessRequestEventsOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestEventsOptions)(nil), (*AccessRequestEventsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestEventsOptions_To_v1alpha1_AccessRequestEventsOptions(a.(*janus.AccessRequestEventsOptions), b.(*AccessRequestEventsOptions), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*AccessRequestExecOptions)(nil), (*janus.AccessRequestExecOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_AccessRequestExecOptions_To_janus_AccessRequestExecOptions(a.(*AccessRequestExecOptions), b.(*janus.AccessRequestExecOptions), scope)
 	}); err != nil {
@@ -75,6 +115,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestLogOptions)(nil), (*AccessRequestLogOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_janus_AccessRequestLogOptions_To_v1alpha1_AccessRequestLogOptions(a.(*janus.AccessRequestLogOptions), b.(*AccessRequestLogOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestPod)(nil), (*janus.AccessRequestPod)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestPod_To_janus_AccessRequestPod(a.(*AccessRequestPod), b.(*janus.AccessRequestPod), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestPod)(nil), (*AccessRequestPod)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestPod_To_v1alpha1_AccessRequestPod(a.(*janus.AccessRequestPod), b.(*AccessRequestPod), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestPodContainer)(nil), (*janus.AccessRequestPodContainer)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestPodContainer_To_janus_AccessRequestPodContainer(a.(*AccessRequestPodContainer), b.(*janus.AccessRequestPodContainer), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestPodContainer)(nil), (*AccessRequestPodContainer)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestPodContainer_To_v1alpha1_AccessRequestPodContainer(a.(*janus.AccessRequestPodContainer), b.(*AccessRequestPodContainer), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestPodList)(nil), (*janus.AccessRequestPodList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestPodList_To_janus_AccessRequestPodList(a.(*AccessRequestPodList), b.(*janus.AccessRequestPodList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestPodList)(nil), (*AccessRequestPodList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestPodList_To_v1alpha1_AccessRequestPodList(a.(*janus.AccessRequestPodList), b.(*AccessRequestPodList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AccessRequestPodsOptions)(nil), (*janus.AccessRequestPodsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AccessRequestPodsOptions_To_janus_AccessRequestPodsOptions(a.(*AccessRequestPodsOptions), b.(*janus.AccessRequestPodsOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.AccessRequestPodsOptions)(nil), (*AccessRequestPodsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_AccessRequestPodsOptions_To_v1alpha1_AccessRequestPodsOptions(a.(*janus.AccessRequestPodsOptions), b.(*AccessRequestPodsOptions), scope)
 	}); err != nil {
 		return err
 	}
@@ -148,6 +228,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ClusterConsole)(nil), (*janus.ClusterConsole)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ClusterConsole_To_janus_ClusterConsole(a.(*ClusterConsole), b.(*janus.ClusterConsole), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.ClusterConsole)(nil), (*ClusterConsole)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_ClusterConsole_To_v1alpha1_ClusterConsole(a.(*janus.ClusterConsole), b.(*ClusterConsole), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ClusterList)(nil), (*janus.ClusterList)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ClusterList_To_janus_ClusterList(a.(*ClusterList), b.(*janus.ClusterList), scope)
 	}); err != nil {
@@ -218,6 +308,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*QuickCommand)(nil), (*janus.QuickCommand)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_QuickCommand_To_janus_QuickCommand(a.(*QuickCommand), b.(*janus.QuickCommand), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.QuickCommand)(nil), (*QuickCommand)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_QuickCommand_To_v1alpha1_QuickCommand(a.(*janus.QuickCommand), b.(*QuickCommand), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*Revocation)(nil), (*janus.Revocation)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_Revocation_To_janus_Revocation(a.(*Revocation), b.(*janus.Revocation), scope)
 	}); err != nil {
@@ -258,6 +358,11 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*url.Values)(nil), (*AccessRequestEventsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_url_Values_To_v1alpha1_AccessRequestEventsOptions(a.(*url.Values), b.(*AccessRequestEventsOptions), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*url.Values)(nil), (*AccessRequestExecOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_url_Values_To_v1alpha1_AccessRequestExecOptions(a.(*url.Values), b.(*AccessRequestExecOptions), scope)
 	}); err != nil {
@@ -265,6 +370,11 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*url.Values)(nil), (*AccessRequestLogOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_url_Values_To_v1alpha1_AccessRequestLogOptions(a.(*url.Values), b.(*AccessRequestLogOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*url.Values)(nil), (*AccessRequestPodsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_url_Values_To_v1alpha1_AccessRequestPodsOptions(a.(*url.Values), b.(*AccessRequestPodsOptions), scope)
 	}); err != nil {
 		return err
 	}
@@ -301,6 +411,117 @@ func autoConvert_janus_AccessRequest_To_v1alpha1_AccessRequest(in *janus.AccessR
 // Convert_janus_AccessRequest_To_v1alpha1_AccessRequest is an autogenerated conversion function.
 func Convert_janus_AccessRequest_To_v1alpha1_AccessRequest(in *janus.AccessRequest, out *AccessRequest, s conversion.Scope) error {
 	return autoConvert_janus_AccessRequest_To_v1alpha1_AccessRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestEvent_To_janus_AccessRequestEvent(in *AccessRequestEvent, out *janus.AccessRequestEvent, s conversion.Scope) error {
+	*out = *(*janus.AccessRequestEvent)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestEvent_To_janus_AccessRequestEvent is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestEvent_To_janus_AccessRequestEvent(in *AccessRequestEvent, out *janus.AccessRequestEvent, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestEvent_To_janus_AccessRequestEvent(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestEvent_To_v1alpha1_AccessRequestEvent(in *janus.AccessRequestEvent, out *AccessRequestEvent, s conversion.Scope) error {
+	*out = *(*AccessRequestEvent)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_AccessRequestEvent_To_v1alpha1_AccessRequestEvent is an autogenerated conversion function.
+func Convert_janus_AccessRequestEvent_To_v1alpha1_AccessRequestEvent(in *janus.AccessRequestEvent, out *AccessRequestEvent, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestEvent_To_v1alpha1_AccessRequestEvent(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestEventList_To_janus_AccessRequestEventList(in *AccessRequestEventList, out *janus.AccessRequestEventList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Truncated = in.Truncated
+	out.Items = *(*[]janus.AccessRequestEvent)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestEventList_To_janus_AccessRequestEventList is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestEventList_To_janus_AccessRequestEventList(in *AccessRequestEventList, out *janus.AccessRequestEventList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestEventList_To_janus_AccessRequestEventList(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestEventList_To_v1alpha1_AccessRequestEventList(in *janus.AccessRequestEventList, out *AccessRequestEventList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Truncated = in.Truncated
+	out.Items = *(*[]AccessRequestEvent)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_janus_AccessRequestEventList_To_v1alpha1_AccessRequestEventList is an autogenerated conversion function.
+func Convert_janus_AccessRequestEventList_To_v1alpha1_AccessRequestEventList(in *janus.AccessRequestEventList, out *AccessRequestEventList, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestEventList_To_v1alpha1_AccessRequestEventList(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestEventObject_To_janus_AccessRequestEventObject(in *AccessRequestEventObject, out *janus.AccessRequestEventObject, s conversion.Scope) error {
+	*out = *(*janus.AccessRequestEventObject)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestEventObject_To_janus_AccessRequestEventObject is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestEventObject_To_janus_AccessRequestEventObject(in *AccessRequestEventObject, out *janus.AccessRequestEventObject, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestEventObject_To_janus_AccessRequestEventObject(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestEventObject_To_v1alpha1_AccessRequestEventObject(in *janus.AccessRequestEventObject, out *AccessRequestEventObject, s conversion.Scope) error {
+	*out = *(*AccessRequestEventObject)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_AccessRequestEventObject_To_v1alpha1_AccessRequestEventObject is an autogenerated conversion function.
+func Convert_janus_AccessRequestEventObject_To_v1alpha1_AccessRequestEventObject(in *janus.AccessRequestEventObject, out *AccessRequestEventObject, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestEventObject_To_v1alpha1_AccessRequestEventObject(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestEventsOptions_To_janus_AccessRequestEventsOptions(in *AccessRequestEventsOptions, out *janus.AccessRequestEventsOptions, s conversion.Scope) error {
+	out.Namespace = in.Namespace
+	out.Pod = in.Pod
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestEventsOptions_To_janus_AccessRequestEventsOptions is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestEventsOptions_To_janus_AccessRequestEventsOptions(in *AccessRequestEventsOptions, out *janus.AccessRequestEventsOptions, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestEventsOptions_To_janus_AccessRequestEventsOptions(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestEventsOptions_To_v1alpha1_AccessRequestEventsOptions(in *janus.AccessRequestEventsOptions, out *AccessRequestEventsOptions, s conversion.Scope) error {
+	out.Namespace = in.Namespace
+	out.Pod = in.Pod
+	return nil
+}
+
+// Convert_janus_AccessRequestEventsOptions_To_v1alpha1_AccessRequestEventsOptions is an autogenerated conversion function.
+func Convert_janus_AccessRequestEventsOptions_To_v1alpha1_AccessRequestEventsOptions(in *janus.AccessRequestEventsOptions, out *AccessRequestEventsOptions, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestEventsOptions_To_v1alpha1_AccessRequestEventsOptions(in, out, s)
+}
+
+func autoConvert_url_Values_To_v1alpha1_AccessRequestEventsOptions(in *url.Values, out *AccessRequestEventsOptions, s conversion.Scope) error {
+	// WARNING: Field TypeMeta does not have json tag, skipping.
+
+	if values, ok := map[string][]string(*in)["namespace"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_string(&values, &out.Namespace, s); err != nil {
+			return err
+		}
+	} else {
+		out.Namespace = ""
+	}
+	if values, ok := map[string][]string(*in)["pod"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_string(&values, &out.Pod, s); err != nil {
+			return err
+		}
+	} else {
+		out.Pod = ""
+	}
+	return nil
+}
+
+// Convert_url_Values_To_v1alpha1_AccessRequestEventsOptions is an autogenerated conversion function.
+func Convert_url_Values_To_v1alpha1_AccessRequestEventsOptions(in *url.Values, out *AccessRequestEventsOptions, s conversion.Scope) error {
+	return autoConvert_url_Values_To_v1alpha1_AccessRequestEventsOptions(in, out, s)
 }
 
 func autoConvert_v1alpha1_AccessRequestExecOptions_To_janus_AccessRequestExecOptions(in *AccessRequestExecOptions, out *janus.AccessRequestExecOptions, s conversion.Scope) error {
@@ -534,6 +755,108 @@ func Convert_url_Values_To_v1alpha1_AccessRequestLogOptions(in *url.Values, out 
 	return autoConvert_url_Values_To_v1alpha1_AccessRequestLogOptions(in, out, s)
 }
 
+func autoConvert_v1alpha1_AccessRequestPod_To_janus_AccessRequestPod(in *AccessRequestPod, out *janus.AccessRequestPod, s conversion.Scope) error {
+	*out = *(*janus.AccessRequestPod)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestPod_To_janus_AccessRequestPod is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestPod_To_janus_AccessRequestPod(in *AccessRequestPod, out *janus.AccessRequestPod, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestPod_To_janus_AccessRequestPod(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestPod_To_v1alpha1_AccessRequestPod(in *janus.AccessRequestPod, out *AccessRequestPod, s conversion.Scope) error {
+	*out = *(*AccessRequestPod)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_AccessRequestPod_To_v1alpha1_AccessRequestPod is an autogenerated conversion function.
+func Convert_janus_AccessRequestPod_To_v1alpha1_AccessRequestPod(in *janus.AccessRequestPod, out *AccessRequestPod, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestPod_To_v1alpha1_AccessRequestPod(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestPodContainer_To_janus_AccessRequestPodContainer(in *AccessRequestPodContainer, out *janus.AccessRequestPodContainer, s conversion.Scope) error {
+	*out = *(*janus.AccessRequestPodContainer)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestPodContainer_To_janus_AccessRequestPodContainer is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestPodContainer_To_janus_AccessRequestPodContainer(in *AccessRequestPodContainer, out *janus.AccessRequestPodContainer, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestPodContainer_To_janus_AccessRequestPodContainer(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestPodContainer_To_v1alpha1_AccessRequestPodContainer(in *janus.AccessRequestPodContainer, out *AccessRequestPodContainer, s conversion.Scope) error {
+	*out = *(*AccessRequestPodContainer)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_AccessRequestPodContainer_To_v1alpha1_AccessRequestPodContainer is an autogenerated conversion function.
+func Convert_janus_AccessRequestPodContainer_To_v1alpha1_AccessRequestPodContainer(in *janus.AccessRequestPodContainer, out *AccessRequestPodContainer, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestPodContainer_To_v1alpha1_AccessRequestPodContainer(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestPodList_To_janus_AccessRequestPodList(in *AccessRequestPodList, out *janus.AccessRequestPodList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Truncated = in.Truncated
+	out.Items = *(*[]janus.AccessRequestPod)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestPodList_To_janus_AccessRequestPodList is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestPodList_To_janus_AccessRequestPodList(in *AccessRequestPodList, out *janus.AccessRequestPodList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestPodList_To_janus_AccessRequestPodList(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestPodList_To_v1alpha1_AccessRequestPodList(in *janus.AccessRequestPodList, out *AccessRequestPodList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Truncated = in.Truncated
+	out.Items = *(*[]AccessRequestPod)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_janus_AccessRequestPodList_To_v1alpha1_AccessRequestPodList is an autogenerated conversion function.
+func Convert_janus_AccessRequestPodList_To_v1alpha1_AccessRequestPodList(in *janus.AccessRequestPodList, out *AccessRequestPodList, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestPodList_To_v1alpha1_AccessRequestPodList(in, out, s)
+}
+
+func autoConvert_v1alpha1_AccessRequestPodsOptions_To_janus_AccessRequestPodsOptions(in *AccessRequestPodsOptions, out *janus.AccessRequestPodsOptions, s conversion.Scope) error {
+	out.Namespace = in.Namespace
+	return nil
+}
+
+// Convert_v1alpha1_AccessRequestPodsOptions_To_janus_AccessRequestPodsOptions is an autogenerated conversion function.
+func Convert_v1alpha1_AccessRequestPodsOptions_To_janus_AccessRequestPodsOptions(in *AccessRequestPodsOptions, out *janus.AccessRequestPodsOptions, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AccessRequestPodsOptions_To_janus_AccessRequestPodsOptions(in, out, s)
+}
+
+func autoConvert_janus_AccessRequestPodsOptions_To_v1alpha1_AccessRequestPodsOptions(in *janus.AccessRequestPodsOptions, out *AccessRequestPodsOptions, s conversion.Scope) error {
+	out.Namespace = in.Namespace
+	return nil
+}
+
+// Convert_janus_AccessRequestPodsOptions_To_v1alpha1_AccessRequestPodsOptions is an autogenerated conversion function.
+func Convert_janus_AccessRequestPodsOptions_To_v1alpha1_AccessRequestPodsOptions(in *janus.AccessRequestPodsOptions, out *AccessRequestPodsOptions, s conversion.Scope) error {
+	return autoConvert_janus_AccessRequestPodsOptions_To_v1alpha1_AccessRequestPodsOptions(in, out, s)
+}
+
+func autoConvert_url_Values_To_v1alpha1_AccessRequestPodsOptions(in *url.Values, out *AccessRequestPodsOptions, s conversion.Scope) error {
+	// WARNING: Field TypeMeta does not have json tag, skipping.
+
+	if values, ok := map[string][]string(*in)["namespace"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_string(&values, &out.Namespace, s); err != nil {
+			return err
+		}
+	} else {
+		out.Namespace = ""
+	}
+	return nil
+}
+
+// Convert_url_Values_To_v1alpha1_AccessRequestPodsOptions is an autogenerated conversion function.
+func Convert_url_Values_To_v1alpha1_AccessRequestPodsOptions(in *url.Values, out *AccessRequestPodsOptions, s conversion.Scope) error {
+	return autoConvert_url_Values_To_v1alpha1_AccessRequestPodsOptions(in, out, s)
+}
+
 func autoConvert_v1alpha1_AccessRequestSpec_To_janus_AccessRequestSpec(in *AccessRequestSpec, out *janus.AccessRequestSpec, s conversion.Scope) error {
 	*out = *(*janus.AccessRequestSpec)(unsafe.Pointer(in))
 	return nil
@@ -690,6 +1013,26 @@ func Convert_janus_ClusterAgent_To_v1alpha1_ClusterAgent(in *janus.ClusterAgent,
 	return autoConvert_janus_ClusterAgent_To_v1alpha1_ClusterAgent(in, out, s)
 }
 
+func autoConvert_v1alpha1_ClusterConsole_To_janus_ClusterConsole(in *ClusterConsole, out *janus.ClusterConsole, s conversion.Scope) error {
+	*out = *(*janus.ClusterConsole)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ClusterConsole_To_janus_ClusterConsole is an autogenerated conversion function.
+func Convert_v1alpha1_ClusterConsole_To_janus_ClusterConsole(in *ClusterConsole, out *janus.ClusterConsole, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ClusterConsole_To_janus_ClusterConsole(in, out, s)
+}
+
+func autoConvert_janus_ClusterConsole_To_v1alpha1_ClusterConsole(in *janus.ClusterConsole, out *ClusterConsole, s conversion.Scope) error {
+	*out = *(*ClusterConsole)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_ClusterConsole_To_v1alpha1_ClusterConsole is an autogenerated conversion function.
+func Convert_janus_ClusterConsole_To_v1alpha1_ClusterConsole(in *janus.ClusterConsole, out *ClusterConsole, s conversion.Scope) error {
+	return autoConvert_janus_ClusterConsole_To_v1alpha1_ClusterConsole(in, out, s)
+}
+
 func autoConvert_v1alpha1_ClusterList_To_janus_ClusterList(in *ClusterList, out *janus.ClusterList, s conversion.Scope) error {
 	out.ListMeta = in.ListMeta
 	out.Items = *(*[]janus.Cluster)(unsafe.Pointer(&in.Items))
@@ -836,6 +1179,26 @@ func autoConvert_janus_Grant_To_v1alpha1_Grant(in *janus.Grant, out *Grant, s co
 // Convert_janus_Grant_To_v1alpha1_Grant is an autogenerated conversion function.
 func Convert_janus_Grant_To_v1alpha1_Grant(in *janus.Grant, out *Grant, s conversion.Scope) error {
 	return autoConvert_janus_Grant_To_v1alpha1_Grant(in, out, s)
+}
+
+func autoConvert_v1alpha1_QuickCommand_To_janus_QuickCommand(in *QuickCommand, out *janus.QuickCommand, s conversion.Scope) error {
+	*out = *(*janus.QuickCommand)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_QuickCommand_To_janus_QuickCommand is an autogenerated conversion function.
+func Convert_v1alpha1_QuickCommand_To_janus_QuickCommand(in *QuickCommand, out *janus.QuickCommand, s conversion.Scope) error {
+	return autoConvert_v1alpha1_QuickCommand_To_janus_QuickCommand(in, out, s)
+}
+
+func autoConvert_janus_QuickCommand_To_v1alpha1_QuickCommand(in *janus.QuickCommand, out *QuickCommand, s conversion.Scope) error {
+	*out = *(*QuickCommand)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_QuickCommand_To_v1alpha1_QuickCommand is an autogenerated conversion function.
+func Convert_janus_QuickCommand_To_v1alpha1_QuickCommand(in *janus.QuickCommand, out *QuickCommand, s conversion.Scope) error {
+	return autoConvert_janus_QuickCommand_To_v1alpha1_QuickCommand(in, out, s)
 }
 
 func autoConvert_v1alpha1_Revocation_To_janus_Revocation(in *Revocation, out *janus.Revocation, s conversion.Scope) error {

@@ -27,6 +27,26 @@ func (in AccessRequest) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestEvent) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestEvent"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestEventList) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestEventList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestEventObject) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestEventObject"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestEventsOptions) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestEventsOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AccessRequestExecOptions) OpenAPIModelName() string {
 	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestExecOptions"
 }
@@ -39,6 +59,26 @@ func (in AccessRequestList) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AccessRequestLogOptions) OpenAPIModelName() string {
 	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestLogOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestPod) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestPod"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestPodContainer) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestPodContainer"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestPodList) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestPodList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AccessRequestPodsOptions) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.AccessRequestPodsOptions"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -77,6 +117,11 @@ func (in ClusterAgent) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterConsole) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.ClusterConsole"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterList) OpenAPIModelName() string {
 	return "io.infroware.janus.pkg.apis.janus.v1alpha1.ClusterList"
 }
@@ -109,6 +154,11 @@ func (in Extension) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Grant) OpenAPIModelName() string {
 	return "io.infroware.janus.pkg.apis.janus.v1alpha1.Grant"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in QuickCommand) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.QuickCommand"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

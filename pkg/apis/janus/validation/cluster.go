@@ -83,5 +83,5 @@ func validateClusterSpec(spec *janus.ClusterSpec, fldPath *field.Path) field.Err
 	if r := spec.Approval.Required; r < 1 || r > 10 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("approval", "required"), r, "must be between 1 and 10"))
 	}
-	return allErrs
+	return append(allErrs, validateClusterConsole(&spec.Console, fldPath.Child("console"))...)
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Recorder record.EventRecorder
 	// Sessions carries exec and log streams to the agents.
 	Sessions *session.Engine
+	// Agents reads pods and Events through the agents.
+	Agents AgentGetter
 }
 
 // Storage is the AccessRequest resource and all its subresources.
@@ -50,6 +52,8 @@ type Storage struct {
 	Extend        *DecisionREST
 	Exec          *ExecREST
 	Log           *LogREST
+	Pods          *PodsREST
+	Events        *EventsREST
 }
 
 // Resources maps resource paths ("accessrequests", "accessrequests/approve",
@@ -65,6 +69,8 @@ func (s *Storage) Resources() map[string]rest.Storage {
 		"accessrequests/extend":   s.Extend,
 		"accessrequests/exec":     s.Exec,
 		"accessrequests/log":      s.Log,
+		"accessrequests/pods":     s.Pods,
+		"accessrequests/events":   s.Events,
 	}
 }
 
@@ -134,6 +140,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Extend:        decisionREST(extendDecision{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
 		Exec:          &ExecREST{store: store, status: &statusStore, engine: opts.Sessions, recorder: opts.Recorder},
 		Log:           &LogREST{store: store, engine: opts.Sessions},
+		Pods:          &PodsREST{store: store, agents: opts.Agents},
+		Events:        &EventsREST{store: store, agents: opts.Agents},
 	}, nil
 }
 

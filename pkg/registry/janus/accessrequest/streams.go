@@ -1,6 +1,7 @@
 package accessrequest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -30,8 +31,10 @@ import (
 // alone, only while the request is Active and its expiresAt has not
 // passed (whether or not the controller has caught up), only in its
 // namespaces. Every refusal is a 403 that says which rule was broken;
-// options that are out of bounds are a 422 first.
+// options that are out of bounds are a 422 first. what is the
+// subresource; the refusals name it by what it does.
 func streamGate(ctx context.Context, store *genericregistry.Store, name, namespace, what string, invalid field.ErrorList, kind string) (*janus.AccessRequest, error) {
+	action := cmp.Or(gateActions[what], gateAction{verb: what, noun: what})
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
 		return nil, apierrors.NewUnauthorized("no authenticated user")
@@ -45,10 +48,10 @@ func streamGate(ctx context.Context, store *genericregistry.Store, name, namespa
 		return apierrors.NewForbidden(janus.Resource("accessrequests/"+what), name, fmt.Errorf(format, args...))
 	}
 	if !isRequester(u, ar) {
-		return nil, forbidden("only the requester %q may %s under this request, not %q", ar.Spec.Requester.Username, what, u.GetName())
+		return nil, forbidden("only the requester %q may %s under this request, not %q", ar.Spec.Requester.Username, action.verb, u.GetName())
 	}
 	if ar.Status.Phase != janus.AccessRequestActive {
-		return nil, forbidden("the request is %s; %s needs an Active request", ar.Status.Phase, what)
+		return nil, forbidden("the request is %s; %s needs an Active request", ar.Status.Phase, action.noun)
 	}
 	if ar.DeletionTimestamp != nil {
 		return nil, forbidden("the request is being deleted, which revokes its access")
@@ -63,6 +66,16 @@ func streamGate(ctx context.Context, store *genericregistry.Store, name, namespa
 		return nil, forbidden("namespace %q is not granted by this request (granted: %s)", namespace, strings.Join(ar.Spec.Namespaces, ", "))
 	}
 	return ar, nil
+}
+
+// gateAction is what a subresource does, as the gate's refusals say it:
+// "only the requester may <verb>", "<noun> needs an Active request".
+type gateAction struct{ verb, noun string }
+
+// gateActions are the subresources whose names are no verbs.
+var gateActions = map[string]gateAction{
+	"pods":   {verb: "list pods", noun: "listing pods"},
+	"events": {verb: "list events", noun: "listing events"},
 }
 
 // ExecREST opens exec sessions through the agent of the request's cluster;

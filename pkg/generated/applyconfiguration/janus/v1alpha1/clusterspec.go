@@ -41,6 +41,8 @@ type ClusterSpecApplyConfiguration struct {
 	MaxDuration *v1.Duration `json:"maxDuration,omitempty"`
 	// approval is the approval policy.
 	Approval *ApprovalPolicyApplyConfiguration `json:"approval,omitempty"`
+	// console is what the web console offers for this cluster.
+	Console *ClusterConsoleApplyConfiguration `json:"console,omitempty"`
 }
 
 // ClusterSpecApplyConfiguration constructs a declarative configuration of the ClusterSpec type for use with
@@ -88,5 +90,13 @@ func (b *ClusterSpecApplyConfiguration) WithMaxDuration(value v1.Duration) *Clus
 // If called multiple times, the Approval field is set to the value of the last call.
 func (b *ClusterSpecApplyConfiguration) WithApproval(value *ApprovalPolicyApplyConfiguration) *ClusterSpecApplyConfiguration {
 	b.Approval = value
+	return b
+}
+
+// WithConsole sets the Console field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Console field is set to the value of the last call.
+func (b *ClusterSpecApplyConfiguration) WithConsole(value *ClusterConsoleApplyConfiguration) *ClusterSpecApplyConfiguration {
+	b.Console = value
 	return b
 }
