@@ -4,8 +4,8 @@ import (
 	"context"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
-	janusv1alpha1 "github.com/infroware/janus/pkg/generated/clientset/versioned/typed/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned/scheme"
+	janusv1alpha1 "github.com/infroware/janus/pkg/generated/clientset/versioned/typed/janus/v1alpha1"
 )
 
 // Pods lists the pods of opts.Namespace under the AccessRequest name.
