@@ -11,10 +11,13 @@ import (
 	"k8s.io/component-base/cli"
 
 	"github.com/infroware/janus/pkg/console/server"
+	"github.com/infroware/janus/pkg/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(cli.Run(server.NewCommand(ctx, server.NewOptions())))
+	cmd := server.NewCommand(ctx, server.NewOptions())
+	version.AddFlag(cmd)
+	os.Exit(cli.Run(cmd))
 }

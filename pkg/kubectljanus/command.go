@@ -10,6 +10,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
+
+	"github.com/infroware/janus/pkg/version"
 )
 
 // Options are what every subcommand shares: how to reach the cluster, as
@@ -68,7 +70,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	for _, d := range decisions {
 		cmd.AddCommand(newDecisionCommand(o, d))
 	}
-	cmd.AddCommand(newExecCommand(o), newLogsCommand(o))
+	cmd.AddCommand(newExecCommand(o), newLogsCommand(o), newVersionCommand(o))
+	version.AddFlag(cmd)
 	return cmd
 }
 

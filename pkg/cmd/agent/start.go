@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/infroware/janus/pkg/version"
 )
 
 // NewCommandStartAgent returns the janus-agent command.
@@ -30,5 +32,6 @@ are never granted, whatever Janus asks.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	version.AddFlag(cmd)
 	return cmd
 }

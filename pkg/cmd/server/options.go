@@ -29,6 +29,7 @@ import (
 	"github.com/infroware/janus/pkg/datastore"
 	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
 	"github.com/infroware/janus/pkg/tunnelserver"
+	"github.com/infroware/janus/pkg/version"
 )
 
 const etcdPathPrefix = "/registry/janus.infroware.io"
@@ -185,10 +186,14 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
 	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(janusopenapi.GetOpenAPIDefinitions, namer)
 	serverConfig.OpenAPIConfig.Info.Title = "Janus"
-	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	// The documents' version is the build serving them, as kube-apiserver's
+	// is: kube-apiserver passes the janus.infroware.io OpenAPI v3 document
+	// through unchanged, so this is how `kubectl janus version` learns the
+	// server's version through the aggregation layer.
+	serverConfig.OpenAPIConfig.Info.Version = version.Get().GitVersion
 	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(janusopenapi.GetOpenAPIDefinitions, namer)
 	serverConfig.OpenAPIV3Config.Info.Title = "Janus"
-	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config.Info.Version = version.Get().GitVersion
 	// exec and log streams last as long as the user's session: no request
 	// timeout, and not counted as in-flight requests.
 	serverConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString("exec", "log"))

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/infroware/janus/pkg/version"
 )
 
 // NewCommandStartJanusServer returns the janus-apiserver command.
@@ -28,5 +30,6 @@ may do what.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	version.AddFlag(cmd)
 	return cmd
 }
