@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/infroware/janus/pkg/version"
 )
 
 // TestPlugin runs kubectl-janus, built from the working tree, as the demo
@@ -32,6 +34,18 @@ func TestPlugin(t *testing.T) {
 		t.Logf("alice$ kubectl janus list --all\n%s", indent(string(out)))
 		if err != nil {
 			t.Fatalf("kubectl janus list --all: %v", err)
+		}
+	})
+
+	t.Run("VersionReadsJanusThroughTheAggregator", func(t *testing.T) {
+		t.Parallel()
+		// Neither the plugin nor the testbed's janus-apiserver is stamped,
+		// so both are this test binary's unstamped version.
+		out := p.mustRun(t, "alice", "version")
+		for _, want := range []string{"Client Version: " + version.String(), "Server Version: " + version.Get().GitVersion + "\n", "Kubernetes Version: v1."} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kubectl janus version lacks %q:\n%s", want, out)
+			}
 		}
 	})
 
