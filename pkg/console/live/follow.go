@@ -82,7 +82,7 @@ func (f *follower) run(ctx context.Context, rv string) error {
 			rv = next
 			continue
 		}
-		if gap(err) {
+		if gap(err) && !fresh {
 			rv = ""
 			if err := f.changed(""); err != nil {
 				return err
@@ -91,7 +91,12 @@ func (f *follower) run(ctx context.Context, rv string) error {
 		}
 		var status apierrors.APIStatus
 		if errors.As(err, &status) {
+			// A gap right after a fresh list is retried as a failure,
+			// so it cannot spin.
 			rv = next
+			if gap(err) {
+				rv = ""
+			}
 			if done, endErr := f.failed(ctx, err, &failures); done {
 				return endErr
 			}
