@@ -121,7 +121,10 @@
       entry.ended = true;
       term.options.disableStdin = true;
       const text = why(entry.status, ev);
-      if (!entry.status || entry.status.status !== 'Success') term.write(`\r\n\x1b[31m${printable(text)}\x1b[0m\r\n`);
+      // Janus's own last words ("janus: access revoked by …") are on the
+      // terminal already; anything else is written there too.
+      const said = entry.status && (entry.status.status === 'Success' || /^janus: /.test(entry.status.message || ''));
+      if (!said) term.write(`\r\n\x1b[31m${printable(text)}\x1b[0m\r\n`);
       setState(entry, 'ended');
       pane.classList.add('is-ended');
       pane.querySelector('.ended-why').textContent = text;
@@ -130,7 +133,10 @@
       reconnect.hidden = true;
       requestState().then(s => {
         showPhase(s);
-        reconnect.hidden = s.phase !== 'Active';
+        // Reconnecting helps only while the request is Active, and not
+        // when the API refused this person the terminal.
+        const refused = entry.status && (entry.status.code === 401 || entry.status.code === 403);
+        reconnect.hidden = s.phase !== 'Active' || refused;
       }).catch(() => {});
     };
   }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	clientremotecommand "k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/util/exec"
+	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
@@ -100,6 +101,12 @@ func statusOf(err error) *metav1.Status {
 	s.Status = metav1.StatusFailure
 	var exit exec.CodeExitError
 	var api apierrors.APIStatus
+	// A refusal before the stream opened comes as an upgrade failure,
+	// which hides the API's Status in its cause.
+	var upgrade *httpstream.UpgradeFailureError
+	if errors.As(err, &upgrade) {
+		err = upgrade.Cause
+	}
 	switch {
 	case errors.As(err, &exit):
 		s.Reason = remotecommand.NonZeroExitCodeReason

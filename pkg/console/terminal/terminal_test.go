@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/exec"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 func TestSameOrigin(t *testing.T) {
@@ -104,5 +105,13 @@ func TestSizeQueueKeepsTheLatest(t *testing.T) {
 	q.close()
 	if got := q.Next(); got != nil {
 		t.Errorf("Next after close: %+v, want nil", got)
+	}
+}
+
+func TestStatusOfARefusedUpgrade(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "janus.infroware.io", Resource: "accessrequests/exec"}, "alice-x", errors.New(`only the requester "alice" may exec`))
+	s := statusOf(&httpstream.UpgradeFailureError{Cause: forbidden})
+	if s.Code != 403 || s.Reason != metav1.StatusReasonForbidden || !contains(s.Message, "only the requester") {
+		t.Errorf("a refused upgrade: %+v, want the API's 403", s)
 	}
 }

@@ -1,0 +1,209 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// TestTerminalRunsAShell: alice opens a terminal from her Active request's
+// page, types echo $((6*7)) and 42 appears in xterm's buffer; stty size in
+// the pod says the size xterm.js fitted to its pane, and after the window
+// is resized it says the new size. The page breaks no CSP rule.
+func TestTerminalRunsAShell(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: orders-api is slow")
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+
+	alice.open("/requests/"+name, `[data-testid="open-terminal"]`)
+	alice.run("opening the terminal from the request's page", chromedp.Click(chromedp.CSS(`[data-testid="open-terminal"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="pod-input"]`)))
+	alice.run("choosing the pod", chromedp.SendKeys(chromedp.CSS(`[data-testid="pod-input"]`), demoPod), chromedp.Submit(chromedp.CSS(`[data-testid="pod-input"]`)))
+	alice.waitJS("the terminal's websocket open", `(window.janusTerminals || []).length === 1 && janusTerminals[0].ws.readyState === WebSocket.OPEN`, 15*time.Second)
+	if got := alice.text(`[data-testid="ns-tab-payments"]`); got != "payments" {
+		t.Errorf("the namespace tab reads %q, want payments", got)
+	}
+	if left := alice.text(`[data-testid="time-left"]`); !strings.HasPrefix(left, "ends in ") {
+		t.Errorf("the time left reads %q, want \"ends in …\"", left)
+	}
+
+	alice.typeInto(0, "echo $((6*7))\r")
+	alice.waitLine(0, regexp.MustCompile(`^42$`), 10*time.Second)
+
+	// The first size reaches the pod just after the shell starts, and a
+	// resize travels beside the keystrokes, not in line with them: ask
+	// again until the pod's answer is the size xterm.js has.
+	sttySays := func(what string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rows, cols := alice.termSize(0)
+			want := fmt.Sprintf("%d %d", rows, cols)
+			marker := fmt.Sprintf("size-%d", time.Now().UnixNano())
+			alice.typeInto(0, "echo "+marker+" $(stty size)\r")
+			line := alice.waitLine(0, regexp.MustCompile(`^`+marker+` \d+ \d+$`), 5*time.Second)
+			if got := strings.TrimPrefix(line, marker+" "); got == want {
+				t.Logf("%s: stty size in the pod says %s, as xterm.js has it", what, got)
+				return got
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%s: stty size in the pod says %s, xterm.js has %s", what, got, want)
+			}
+		}
+	}
+	before := sttySays("phone-sized window")
+	if !get(alice, "measuring the page", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)) {
+		t.Error("the terminal page is wider than a phone's screen")
+	}
+	alice.screenshot(pageShots(), "terminal-phone")
+	alice.run("widening the window", chromedp.EmulateViewport(1280, 800))
+	alice.waitJS("xterm.js refitted to the wider pane", fmt.Sprintf(`janusTerminals[0].term.cols > %s`, strings.Fields(before)[1]), 5*time.Second)
+	after := sttySays("wide window")
+	if after == before {
+		t.Errorf("stty size stayed %s after the window widened", after)
+	}
+	alice.screenshot(pageShots(), "terminal-wide")
+
+	if v := alice.cspViolations(); len(v) > 0 {
+		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)
+	}
+	if n := alice.count(`style, script:not([src])`); n != 0 {
+		t.Errorf("the terminal page holds %d inline style or script elements", n)
+	}
+}
+
+// TestTerminalCutOnRevoke: carol revokes alice's request while alice's
+// terminal is open; within a second of the API saying Revoked the pane
+// shows Janus's line with carol's reason, offers no reconnect, and what
+// alice types no longer reaches the pod (the pod's shell is a local
+// process under kwok, so what it runs shows on this machine's disk).
+func TestTerminalCutOnRevoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: to be revoked")
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	alice.openTerminal(terminalPath(name), 0)
+
+	dir := t.TempDir()
+	beforeFile, afterFile := filepath.Join(dir, "before"), filepath.Join(dir, "after")
+	alice.typeInto(0, "echo typed > "+beforeFile+" && echo written\r")
+	alice.waitLine(0, regexp.MustCompile(`^written$`), 10*time.Second)
+	if _, err := os.Stat(beforeFile); err != nil {
+		t.Fatalf("what alice typed did not run in the pod: %v", err)
+	}
+
+	const why = "terminal test: incident over"
+	alice.stampContains("revoked", `[data-testid="ended-why"]`, "access revoked by carol: "+why)
+	clock := watchPhases(t, ctx, name, v1alpha1.AccessRequestRevoked)
+	if _, err := liveClient(t, "carol").JanusV1alpha1().AccessRequests().Revoke(ctx, name, &v1alpha1.Revocation{Reason: why}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("revoking %s as carol: %v", name, err)
+	}
+	apiRevoked := clock.at(t, v1alpha1.AccessRequestRevoked, 10*time.Second)
+	shown := alice.stamp("revoked", time.Until(apiRevoked.Add(10*time.Second)))
+	lag := shown.Sub(apiRevoked)
+	t.Logf("the API reported %s Revoked at %s; alice's pane said so %s later: %q", name, apiRevoked.Format("15:04:05.000"), lag.Round(time.Millisecond), alice.text(`[data-testid="ended-why"]`))
+	if lag > time.Second {
+		t.Errorf("alice's pane showed the revocation %s after the API, want within 1s", lag.Round(time.Millisecond))
+	}
+	alice.waitLine(0, regexp.MustCompile(`janus: access revoked by carol: `+regexp.QuoteMeta(why)), 2*time.Second)
+	alice.waitJS("the request's phase on the page", `document.querySelector('[data-testid="phase"]').textContent === 'Revoked'`, 5*time.Second)
+	if !get(alice, "looking at the reconnect button", chromedp.Evaluate[bool](`document.querySelector('[data-testid="reconnect"]').hidden`)) {
+		t.Error("the ended pane offers to reconnect to a revoked request")
+	}
+
+	sent := get(alice, "counting what was sent", chromedp.Evaluate[int](`janusTerminals[0].sentBytes`))
+	alice.typeInto(0, "echo typed > "+afterFile+"\r")
+	if now := get(alice, "counting what was sent", chromedp.Evaluate[int](`janusTerminals[0].sentBytes`)); now != sent {
+		t.Errorf("the ended pane sent %d more bytes of typing", now-sent)
+	}
+	if state := get(alice, "reading the websocket's state", chromedp.Evaluate[int](`janusTerminals[0].ws.readyState`)); state != 3 {
+		t.Errorf("the pane's websocket is in state %d after the revocation, want 3 (closed)", state)
+	}
+	if _, err := os.Stat(afterFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("what alice typed after the revocation ran in the pod: %v", err)
+	}
+	alice.screenshot(pageShots(), "terminal-revoked")
+}
+
+// TestTerminalOfAnotherPersonIsForbidden: bob, an approver of dev, opens
+// alice's terminal by its deep link: the page says it is alice's and the
+// pane shows the API's own 403.
+func TestTerminalOfAnotherPersonIsForbidden(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: alice's own")
+	bob := newBrowser(t, "bob")
+	bob.watchPages()
+	bob.signIn("bob")
+	bob.open(terminalPath(name), `[data-testid="pane"]`)
+	if !bob.exists(`[data-testid="not-own"]`) {
+		t.Error("the page does not say the request is alice's")
+	}
+	bob.waitJS("the pane ended", `(window.janusTerminals || []).length === 1 && janusTerminals[0].ended`, 15*time.Second)
+	got := bob.text(`[data-testid="ended-why"]`)
+	t.Logf("bob's pane: %q", got)
+	if !strings.HasPrefix(got, "403 Forbidden: ") {
+		t.Errorf("bob's pane says %q, want the API's 403 Forbidden", got)
+	}
+	if status := get(bob, "reading the final status", chromedp.Evaluate[map[string]any](`janusTerminals[0].status`)); status["code"] != float64(403) || !strings.Contains(fmt.Sprint(status["message"]), "requester") {
+		t.Errorf("the final status is %v, want the API's 403 naming the requester rule", status)
+	}
+	if !get(bob, "looking at the reconnect button", chromedp.Evaluate[bool](`document.querySelector('[data-testid="reconnect"]').hidden`)) {
+		t.Error("bob is offered to reconnect to a terminal the API refused him")
+	}
+	bob.screenshot(pageShots(), "terminal-forbidden")
+}
+
+// TestTerminalFromAnotherOriginIsRefused: a websocket to alice's terminal
+// with her session cookie but another site's Origin gets 403 and no
+// stream; the same dial from the console's own origin is accepted.
+func TestTerminalFromAnotherOriginIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: cross-site websocket")
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	cookie := alice.sessionCookie()
+	if cookie == nil {
+		t.Fatal("alice's browser holds no session cookie")
+	}
+	url := "ws" + strings.TrimPrefix(consoleURL, "http") + fmt.Sprintf("/requests/%s/terminal/ws?namespace=payments&pod=%s&command=sh", name, demoPod)
+	dial := func(origin string) (*websocket.Conn, *http.Response, error) {
+		d := websocket.Dialer{Subprotocols: []string{"v5.channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+		return d.DialContext(ctx, url, http.Header{"Origin": {origin}, "Cookie": {cookie.Name + "=" + cookie.Value}})
+	}
+	conn, res, err := dial("https://evil.example")
+	if err == nil {
+		conn.Close()
+		t.Fatal("a websocket from https://evil.example with alice's cookie was accepted")
+	}
+	if res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a websocket from another origin: %v (response %v), want 403", err, res)
+	}
+	t.Logf("from https://evil.example: %s", res.Status)
+
+	conn, res, err = dial(consoleURL)
+	if err != nil {
+		t.Fatalf("the same websocket from the console's own origin: %v (response %v)", err, res)
+	}
+	defer conn.Close()
+	if conn.Subprotocol() != "v5.channel.k8s.io" {
+		t.Errorf("the console speaks %q, want v5.channel.k8s.io", conn.Subprotocol())
+	}
+}
