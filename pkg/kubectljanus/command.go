@@ -70,7 +70,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	for _, d := range decisions {
 		cmd.AddCommand(newDecisionCommand(o, d))
 	}
-	cmd.AddCommand(newExecCommand(o), newLogsCommand(o), newVersionCommand(o))
+	cmd.AddCommand(newExecCommand(o), newLogsCommand(o), newPodsCommand(o), newEventsCommand(o), newVersionCommand(o))
 	version.AddFlag(cmd)
 	return cmd
 }

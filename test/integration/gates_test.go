@@ -70,7 +70,8 @@ func TestApproverCannotExtendOwnRequest(t *testing.T) {
 	}
 }
 
-// TestStreamsNeedAnActiveRequestOfYourOwn: exec and log are refused with a
+// TestStreamsNeedAnActiveRequestOfYourOwn: exec and log, and the pods and
+// events reads, are refused with a
 // 403 that says why on a request in every phase but Active, and to anyone
 // but the requester even while it is Active.
 func TestStreamsNeedAnActiveRequestOfYourOwn(t *testing.T) {
@@ -107,19 +108,24 @@ func TestStreamsNeedAnActiveRequestOfYourOwn(t *testing.T) {
 	mustSucceed(t, "expiring", nil, err)
 	live := active()
 
-	for _, stream := range []string{"exec", "log"} {
+	// The reads of pods and Events pass the same gate; their refusals say
+	// what they do.
+	for stream, action := range map[string]struct{ verb, noun string }{
+		"exec": {"exec", "exec"}, "log": {"log", "log"},
+		"pods": {"list pods", "listing pods"}, "events": {"list events", "listing events"},
+	} {
 		cases := []struct {
 			name, request string
 			as            framework.User
 			want          []string
 		}{
-			{"a Pending request", pending.Name, alice, []string{"the request is Pending; " + stream + " needs an Active request"}},
-			{"an Approved request", approvedAR.Name, alice, []string{"the request is Approved; " + stream + " needs an Active request"}},
-			{"a Revoked request", revoked.Name, alice, []string{"the request is Revoked; " + stream + " needs an Active request"}},
-			{"a Withdrawn request", withdrawn.Name, alice, []string{"the request is Withdrawn; " + stream + " needs an Active request"}},
-			{"an Expired request", expired.Name, alice, []string{"the request is Expired; " + stream + " needs an Active request"}},
+			{"a Pending request", pending.Name, alice, []string{"the request is Pending; " + action.noun + " needs an Active request"}},
+			{"an Approved request", approvedAR.Name, alice, []string{"the request is Approved; " + action.noun + " needs an Active request"}},
+			{"a Revoked request", revoked.Name, alice, []string{"the request is Revoked; " + action.noun + " needs an Active request"}},
+			{"a Withdrawn request", withdrawn.Name, alice, []string{"the request is Withdrawn; " + action.noun + " needs an Active request"}},
+			{"an Expired request", expired.Name, alice, []string{"the request is Expired; " + action.noun + " needs an Active request"}},
 			// carol may approve everything, but the stream is alice's.
-			{"another user's Active request", live.Name, carol, []string{`only the requester "alice" may ` + stream + ` under this request, not "carol"`}},
+			{"another user's Active request", live.Name, carol, []string{`only the requester "alice" may ` + action.verb + ` under this request, not "carol"`}},
 			// The same name under another UID is a re-created account.
 			{"alice re-created under a new UID", live.Name, framework.User{Name: "alice", UID: "uid-alice-recreated", Groups: alice.Groups}, []string{`only the requester "alice"`}},
 		}
@@ -138,7 +144,10 @@ func openStream(t *testing.T, e *env, u framework.User, stream, name string) err
 	t.Helper()
 	req := e.server.Client(t, u).JanusV1alpha1().RESTClient().Get().
 		Resource("accessrequests").Name(name).SubResource(stream).
-		Param("namespace", "payments").Param("pod", "payments-api-0")
+		Param("namespace", "payments")
+	if stream != "pods" {
+		req = req.Param("pod", "payments-api-0")
+	}
 	if stream == "exec" {
 		req = req.Param("command", "sh").Param("stdout", "true")
 	}
