@@ -27,6 +27,11 @@ const (
 type Options struct {
 	// Endpoint is empty (embedded SQLite), postgres://... or etcd://host:port,...
 	Endpoint string
+	// EndpointFile holds the endpoint instead, so that a password in it
+	// stays out of argv and the pod spec. Complete reads it into
+	// fileEndpoint, not Endpoint: what the flags hold stays free of it.
+	EndpointFile string
+	fileEndpoint string
 	// DataDir holds the SQLite database.
 	DataDir string
 }
@@ -40,17 +45,52 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Endpoint, "datastore-endpoint", o.Endpoint,
 		"Where Janus stores its objects: empty for embedded SQLite in --data-dir, postgres://user:pass@host:5432/db for PostgreSQL (through embedded kine), or etcd://host:2379[,host:2379] for an external etcd. --etcd-servers may be used instead of etcd://.")
+	fs.StringVar(&o.EndpointFile, "datastore-endpoint-file", o.EndpointFile,
+		"File holding the --datastore-endpoint value (surrounding whitespace is ignored), for endpoints with a password: mount it from a Secret rather than putting it in the command line. Read once at start.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded SQLite database.")
+}
+
+// Complete reads --datastore-endpoint-file. Its errors name the file, never
+// what it holds.
+func (o *Options) Complete() error {
+	if o.EndpointFile == "" {
+		return nil
+	}
+	if o.Endpoint != "" {
+		return errors.New("--datastore-endpoint and --datastore-endpoint-file are mutually exclusive")
+	}
+	data, err := os.ReadFile(o.EndpointFile)
+	if err != nil {
+		// The *PathError names the file and the cause only.
+		return fmt.Errorf("reading --datastore-endpoint-file: %w", err)
+	}
+	o.fileEndpoint = strings.TrimSpace(string(data))
+	if o.fileEndpoint == "" {
+		return fmt.Errorf("--datastore-endpoint-file %s is empty; leave the flag out for embedded SQLite", o.EndpointFile)
+	}
+	return nil
+}
+
+// HasEndpoint tells whether --datastore-endpoint or its file names a
+// backend other than embedded SQLite.
+func (o *Options) HasEndpoint() bool { return o.Endpoint != "" || o.EndpointFile != "" }
+
+// endpoint is the endpoint in force: the file's once Complete has read it.
+func (o *Options) endpoint() string {
+	if o.fileEndpoint != "" {
+		return o.fileEndpoint
+	}
+	return o.Endpoint
 }
 
 // Kind reports the backend the endpoint selects.
 func (o *Options) Kind() Kind {
 	switch {
-	case o.Endpoint == "":
+	case o.endpoint() == "":
 		return SQLite
-	case strings.HasPrefix(o.Endpoint, "postgres://"), strings.HasPrefix(o.Endpoint, "postgresql://"):
+	case strings.HasPrefix(o.endpoint(), "postgres://"), strings.HasPrefix(o.endpoint(), "postgresql://"):
 		return Postgres
-	case strings.HasPrefix(o.Endpoint, "etcd://"):
+	case strings.HasPrefix(o.endpoint(), "etcd://"):
 		return Etcd
 	}
 	return ""
@@ -65,17 +105,17 @@ func (o *Options) Validate() []error {
 			errs = append(errs, errors.New("--data-dir is required for the embedded SQLite datastore"))
 		}
 	case Postgres:
-		if u, err := url.Parse(o.Endpoint); err != nil || u.Host == "" {
+		if u, err := url.Parse(o.endpoint()); err != nil || u.Host == "" {
 			errs = append(errs, errors.New("--datastore-endpoint is not a valid postgres:// URL (percent-encode special characters in the password)"))
 		}
 	case Etcd:
-		for _, hp := range strings.Split(strings.TrimPrefix(o.Endpoint, "etcd://"), ",") {
+		for _, hp := range strings.Split(strings.TrimPrefix(o.endpoint(), "etcd://"), ",") {
 			if !strings.Contains(hp, ":") {
 				errs = append(errs, fmt.Errorf("--datastore-endpoint: etcd member %q needs host:port", hp))
 			}
 		}
 	default:
-		errs = append(errs, fmt.Errorf("--datastore-endpoint: unsupported scheme in %q; use postgres:// or etcd://, or leave it empty for SQLite", Redact(o.Endpoint)))
+		errs = append(errs, fmt.Errorf("--datastore-endpoint: unsupported scheme in %q; use postgres:// or etcd://, or leave it empty for SQLite", Redact(o.endpoint())))
 	}
 	return errs
 }
@@ -98,14 +138,14 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	kind := o.Kind()
 	if kind == Etcd {
 		var servers []string
-		for _, hp := range strings.Split(strings.TrimPrefix(o.Endpoint, "etcd://"), ",") {
+		for _, hp := range strings.Split(strings.TrimPrefix(o.endpoint(), "etcd://"), ",") {
 			servers = append(servers, "http://"+hp)
 		}
 		klog.InfoS("Using external etcd", "members", len(servers))
 		return servers, nil
 	}
 
-	dsn := o.Endpoint
+	dsn := o.endpoint()
 	if kind == SQLite {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating data directory %s: %w", o.DataDir, err)
@@ -133,11 +173,11 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	select {
 	case l := <-done:
 		if l.err != nil {
-			return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), redactErr(l.err, o.Endpoint))
+			return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.endpoint()), redactErr(l.err, o.endpoint()))
 		}
 		endpoint = l.endpoint
 	case <-ctx.Done():
-		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.Endpoint), ctx.Err())
+		return nil, fmt.Errorf("starting embedded kine on %s (%s): %w", kind, Redact(o.endpoint()), ctx.Err())
 	}
 	klog.InfoS("Started embedded kine", "backend", kind)
 	return []string{endpoint}, nil

@@ -2,10 +2,14 @@
 // generic registry stores through: an embedded kine in front of SQLite (the
 // default) or PostgreSQL, or an external etcd used natively. There is one
 // registry code path; only where the etcd API points changes. Endpoints carry
-// credentials, so this package never logs or returns one unredacted.
+// credentials, so this package never logs or returns one unredacted, and
+// --datastore-endpoint-file reads one from a file (a mounted Secret) so it
+// is in neither argv nor the pod spec.
 //
 // SQLite is kine's own driver over github.com/mattn/go-sqlite3 (cgo), the
 // one k3s ships and kine's SQLite code is written and tested against; the
-// pure-Go modernc driver is not linked. janus-apiserver is therefore built
-// with CGO_ENABLED=1, and the tests run that same build.
+// pure-Go modernc driver is not linked by `go build`, which, as the tests,
+// uses CGO_ENABLED=1. The static images of `make image` are built with
+// CGO_ENABLED=0, where kine's build constraints link modernc.org/sqlite
+// instead (kine's own pure-Go path, same DSN translated).
 package datastore

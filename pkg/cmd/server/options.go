@@ -121,11 +121,11 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
-// Complete fills in what the flags leave open: nothing yet, since the
-// etcd server list of --datastore-endpoint is known only once Config has
-// started the datastore.
+// Complete fills in what the flags leave open: the datastore endpoint from
+// --datastore-endpoint-file. The etcd server list of --datastore-endpoint
+// is known only once Config has started the datastore.
 func (o *JanusServerOptions) Complete() error {
-	return nil
+	return o.Datastore.Complete()
 }
 
 // Validate reports every problem with the flags.
@@ -140,8 +140,8 @@ func (o *JanusServerOptions) Validate() error {
 		etcd.StorageConfig.Transport.ServerList = []string{"unix://janus-datastore"}
 		recommended.Etcd = &etcd
 		errs = append(errs, o.Datastore.Validate()...)
-	} else if o.Datastore.Endpoint != "" {
-		errs = append(errs, errors.New("--datastore-endpoint and --etcd-servers are mutually exclusive"))
+	} else if o.Datastore.HasEndpoint() {
+		errs = append(errs, errors.New("--datastore-endpoint (or its file) and --etcd-servers are mutually exclusive"))
 	}
 	errs = append(errs, recommended.Validate()...)
 	if o.MinDuration <= 0 {
