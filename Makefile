@@ -6,7 +6,19 @@ export GOFLAGS := -buildvcs=false
 BIN := _output/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all up status down test test-unit test-integration test-e2e build codegen verify verify-codegen web-assets verify-web-assets lint fuzz bench clean
+# What the binaries say they are (pkg/version): the tag of HEAD, if it has
+# one, and v0.0.0-dev otherwise; the commit; and the commit's date, so that
+# two builds of one commit are the same bytes.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --exact-match 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/infroware/janus/pkg/version
+LDFLAGS = -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(COMMIT) -X $(VERSION_PKG).buildDate=$(BUILD_DATE) -X github.com/infroware/janus/pkg/agent.Version=$(VERSION)
+# make image: where the images are named, and for which platforms.
+IMAGE_REPOSITORY ?= ghcr.io/infroware
+IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
+
+.PHONY: all up status down test test-unit test-integration test-e2e build image release codegen verify verify-codegen web-assets verify-web-assets lint fuzz bench clean
 
 all: build
 
@@ -39,9 +51,20 @@ test-integration:
 test-e2e:
 	$(GO) test -count=1 -timeout 30m -v ./test/e2e/...
 
-## build: the binaries, into _output/bin
+## build: the binaries, into _output/bin, version stamped
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## image: the janus-apiserver, janus-agent and janus-console images as OCI
+## archives in _output/images, built without a container daemon (hack/image)
+image:
+	$(GO) run ./hack/image -o _output/images -repository $(IMAGE_REPOSITORY) -platforms $(IMAGE_PLATFORMS) \
+	  -version $(VERSION) -commit $(COMMIT) -build-date $(BUILD_DATE)
+
+## release: kubectl-janus for linux, darwin and windows on amd64 and arm64,
+## archived with SHA256SUMS and the krew manifest, into _output/release
+release:
+	VERSION=$(VERSION) BUILD_DATE=$(BUILD_DATE) LDFLAGS="-s -w $(LDFLAGS)" hack/release.sh
 
 ## codegen: regenerate deepcopy, conversions, defaults, OpenAPI and the client
 codegen:
@@ -84,6 +107,7 @@ bench:
 	$(GO) test ./test/e2e -run '^$$' -bench 'ExecVersusDirect|ConcurrentSessions' -benchtime 1x -timeout 30m
 	hack/ensure-chromium.sh
 	$(GO) test ./test/console -run '^$$' -bench 'ApproveToActiveInTheBrowser' -benchtime 20x
+	$(GO) test ./test/console -run '^$$' -bench 'KeystrokeToEchoInTheBrowser' -benchtime 200x
 	$(GO) test ./test/console -run '^$$' -bench 'ApprovalsPageWith1000Requests' -benchtime 50x
 
 clean:
