@@ -207,3 +207,42 @@ func TestTerminalFromAnotherOriginIsRefused(t *testing.T) {
 		t.Errorf("the console speaks %q, want v5.channel.k8s.io", conn.Subprotocol())
 	}
 }
+
+// TestTerminalTwoPanesSideBySide: on a wide screen alice splits her
+// terminal with a second pod; the two panes sit side by side and run
+// commands at once, each in its own session: the second answers while the
+// first is still sleeping.
+func TestTerminalTwoPanesSideBySide(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: two pods at once")
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	alice.run("a wide window", chromedp.EmulateViewport(1280, 800))
+	alice.openTerminal(terminalPath(name), 0)
+	alice.run("splitting with the worker", chromedp.SendKeys(chromedp.CSS(`[data-testid="split-pod"]`), "payments-worker-0"), chromedp.Click(chromedp.CSS(`[data-testid="split"]`)))
+	alice.waitJS("the second pane's websocket open", `janusTerminals.length === 2 && janusTerminals[1].ws.readyState === WebSocket.OPEN`, 15*time.Second)
+	if !get(alice, "placing the panes", chromedp.Evaluate[bool](`(() => { const [a, b] = [...document.querySelectorAll('[data-testid="pane"]')].map(p => p.getBoundingClientRect()); return Math.abs(a.top - b.top) < 1 && b.left >= a.right; })()`)) {
+		t.Error("the two panes are not side by side on a wide screen")
+	}
+
+	alice.typeInto(0, "sleep 3; echo slept-$((1+1))\r")
+	alice.typeInto(1, "echo $((6*7))\r")
+	alice.waitLine(1, regexp.MustCompile(`^42$`), 5*time.Second)
+	for _, l := range alice.termLines(0) {
+		if strings.Contains(l, "slept-2") {
+			t.Fatal("the first pane's sleep ended before the second pane answered: the panes did not run at once")
+		}
+	}
+	alice.waitLine(0, regexp.MustCompile(`^slept-2$`), 10*time.Second)
+	for _, l := range alice.termLines(1) {
+		if strings.Contains(l, "slept-2") {
+			t.Error("the first pane's output showed in the second pane")
+		}
+	}
+	alice.screenshot(pageShots(), "terminal-split")
+	if v := alice.cspViolations(); len(v) > 0 {
+		t.Errorf("the split terminal page broke the Content-Security-Policy: %v", v)
+	}
+}

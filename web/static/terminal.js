@@ -171,4 +171,27 @@
   setInterval(() => requestState().then(showPhase).catch(() => {}), 30000);
 
   page.querySelectorAll('.pane[data-pod]').forEach(openPane);
+
+  // Split: a second pod of the namespace beside the first, in a session of
+  // its own (at most MAX_PANES panes).
+  const MAX_PANES = 4;
+  const split = page.querySelector('.split');
+  const paneTemplate = document.getElementById('pane-template');
+  if (split && paneTemplate) {
+    split.addEventListener('submit', ev => {
+      ev.preventDefault();
+      const panes = page.querySelector('.panes');
+      const first = panes.querySelector('.pane');
+      const pod = split.elements.pod.value.trim();
+      if (!pod || panes.children.length >= MAX_PANES) return;
+      const pane = paneTemplate.content.firstElementChild.cloneNode(true);
+      Object.assign(pane.dataset, {namespace: first.dataset.namespace, pod, container: '', shell: first.dataset.shell});
+      pane.setAttribute('aria-label', `Terminal in ${pod}`);
+      pane.querySelector('.pane-name').textContent = `${first.dataset.namespace}/${pod} · ${first.dataset.shell}`;
+      panes.appendChild(pane);
+      split.elements.pod.value = '';
+      split.hidden = panes.children.length >= MAX_PANES;
+      openPane(pane);
+    });
+  }
 })();

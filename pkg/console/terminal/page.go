@@ -59,7 +59,13 @@ type pageView struct {
 	Shells                   []string
 	ExpiresAt                string
 	Own, Active              bool
+	// Pane is the pane the link opens; Blank the empty one terminal.js
+	// copies for a second pane.
+	Pane, Blank paneView
 }
+
+// paneView is one terminal pane: a pod, its container and shell.
+type paneView struct{ Namespace, Pod, Container, Shell string }
 
 type pageRenderer struct{ t *template.Template }
 
@@ -135,6 +141,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(Shells, v.Shell) {
 		v.Shell = Shells[0]
 	}
+	v.Pane = paneView{Namespace: v.Namespace, Pod: v.Pod, Container: v.Container, Shell: v.Shell}
 	lp.Data = v
 	h.page.render(w, http.StatusOK, lp)
 }
