@@ -1254,14 +1254,11 @@ func schema_pkg_apis_janus_v1alpha1_ClusterConsole(ref common.ReferenceCallback)
 					"quickCommands": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type": "map",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "quickCommands are one-click commands shared by everyone who opens a terminal in this cluster (at most 20, names unique).",
+							Description: "quickCommands are one-click commands shared by everyone who opens a terminal in this cluster (at most 20, names unique). Atomic, so that a duplicate name is validation's 422 rather than server-side apply's refusal to merge.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

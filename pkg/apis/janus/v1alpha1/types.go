@@ -300,10 +300,11 @@ type ClusterSpec struct {
 // ClusterConsole is what the web console offers for a cluster.
 type ClusterConsole struct {
 	// quickCommands are one-click commands shared by everyone who opens a
-	// terminal in this cluster (at most 20, names unique).
+	// terminal in this cluster (at most 20, names unique). Atomic, so that
+	// a duplicate name is validation's 422 rather than server-side apply's
+	// refusal to merge.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	QuickCommands []QuickCommand `json:"quickCommands,omitempty"`
 }
 

@@ -24,7 +24,9 @@ package v1alpha1
 // ClusterConsole is what the web console offers for a cluster.
 type ClusterConsoleApplyConfiguration struct {
 	// quickCommands are one-click commands shared by everyone who opens a
-	// terminal in this cluster (at most 20, names unique).
+	// terminal in this cluster (at most 20, names unique). Atomic, so that
+	// a duplicate name is validation's 422 rather than server-side apply's
+	// refusal to merge.
 	QuickCommands []QuickCommandApplyConfiguration `json:"quickCommands,omitempty"`
 }
 
