@@ -194,9 +194,9 @@ initContainers:
 		switch {
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
 			continue
-		case cs.State.Running != nil && cs.Started != nil && *cs.Started:
-			// A sidecar (restartable init container) that runs is done
-			// initializing.
+		case isSidecar(p, cs.Name) && cs.Started != nil && *cs.Started:
+			// A sidecar (an init container that restarts always) that has
+			// started is done initializing.
 			continue
 		case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
 			reason = "Init:" + cs.State.Terminated.Reason
@@ -241,6 +241,15 @@ initContainers:
 		return "Terminating"
 	}
 	return reason
+}
+
+func isSidecar(p *corev1.Pod, name string) bool {
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		}
+	}
+	return false
 }
 
 func podReady(p *corev1.Pod) bool {
