@@ -32,8 +32,13 @@ func TestTerminalRunsAShell(t *testing.T) {
 	alice.signIn("alice")
 
 	alice.open("/requests/"+name, `[data-testid="open-terminal"]`)
-	alice.run("opening the terminal from the request's page", chromedp.Click(chromedp.CSS(`[data-testid="open-terminal"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="pod-input"]`)))
-	alice.run("choosing the pod", chromedp.SendKeys(chromedp.CSS(`[data-testid="pod-input"]`), demoPod), chromedp.Submit(chromedp.CSS(`[data-testid="pod-input"]`)))
+	alice.run("opening the terminal from the request's page", chromedp.Click(chromedp.CSS(`[data-testid="open-terminal"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="pods"]`)))
+	for _, pod := range []string{demoPod, "payments-worker-0"} {
+		if !alice.exists(fmt.Sprintf(`[data-testid="pod-%s"]`, pod)) {
+			t.Errorf("the pod list of payments (accessrequests/pods) lacks %s", pod)
+		}
+	}
+	alice.run("choosing the pod", chromedp.Click(chromedp.CSS(`[data-testid="open-`+demoPod+`"]`)))
 	alice.waitJS("the terminal's websocket open", `(window.janusTerminals || []).length === 1 && janusTerminals[0].ws.readyState === WebSocket.OPEN`, 15*time.Second)
 	if got := alice.text(`[data-testid="ns-tab-payments"]`); got != "payments" {
 		t.Errorf("the namespace tab reads %q, want payments", got)
@@ -154,6 +159,9 @@ func TestTerminalOfAnotherPersonIsForbidden(t *testing.T) {
 	bob.open(terminalPath(name), `[data-testid="pane"]`)
 	if !bob.exists(`[data-testid="not-own"]`) {
 		t.Error("the page does not say the request is alice's")
+	}
+	if note := bob.text(`[data-testid="pods-note"]`); !strings.Contains(note, "403 Forbidden") {
+		t.Errorf("bob's pod list says %q, want the API's 403", note)
 	}
 	bob.waitJS("the pane ended", `(window.janusTerminals || []).length === 1 && janusTerminals[0].ended`, 15*time.Second)
 	got := bob.text(`[data-testid="ended-why"]`)

@@ -19,6 +19,7 @@ import (
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/console/pages"
 	"github.com/infroware/janus/pkg/console/signin"
+	"github.com/infroware/janus/pkg/targetreads"
 )
 
 // Shells are the shells the page offers.
@@ -62,6 +63,19 @@ type pageView struct {
 	// Pane is the pane the link opens; Blank the empty one terminal.js
 	// copies for a second pane.
 	Pane, Blank paneView
+	// Pods are the pods of Namespace as accessrequests/pods lists them;
+	// PodsError is the API's answer when it would not, and the page then
+	// asks for a pod's name instead.
+	Pods      []podView
+	PodsError *apiError
+	Truncated bool
+}
+
+// podView is one pod of the pod picker.
+type podView struct {
+	Name, Status, Ready, Age string
+	Restarts                 int32
+	Containers               []string
 }
 
 // paneView is one terminal pane: a pod, its container and shell.
@@ -142,6 +156,9 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		v.Shell = Shells[0]
 	}
 	v.Pane = paneView{Namespace: v.Namespace, Pod: v.Pod, Container: v.Container, Shell: v.Shell}
+	if v.Active && v.Namespace != "" {
+		h.listPods(r, id, &v)
+	}
 	lp.Data = v
 	h.page.render(w, http.StatusOK, lp)
 }
@@ -175,4 +192,28 @@ func statusCode(code int32) int {
 		return http.StatusBadGateway
 	}
 	return int(code)
+}
+
+// listPods fills in the pod picker, as the person: the API decides whether
+// they may list (the requester of an Active request only).
+func (h *Handler) listPods(r *http.Request, id signin.Identity, v *pageView) {
+	c, err := h.clients(id)
+	if err != nil {
+		v.PodsError = apiErrorOf(err)
+		return
+	}
+	list, err := targetreads.Pods(r.Context(), c.Janus.JanusV1alpha1(), v.Name, &v1alpha1.AccessRequestPodsOptions{Namespace: v.Namespace})
+	if err != nil {
+		v.PodsError = apiErrorOf(err)
+		return
+	}
+	now := time.Now()
+	for _, p := range list.Items {
+		pv := podView{Name: p.Name, Status: p.Status, Ready: p.Ready, Restarts: p.Restarts, Age: pages.Relative(p.CreatedAt.Time, now)}
+		for _, ct := range p.Containers {
+			pv.Containers = append(pv.Containers, ct.Name)
+		}
+		v.Pods = append(v.Pods, pv)
+	}
+	v.Truncated = list.Truncated
 }
