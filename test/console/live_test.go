@@ -240,5 +240,8 @@ func TestLivePageSaysWhenStale(t *testing.T) {
 	if alice.exists(fmt.Sprintf(`[data-testid="request-%s"]`, name)) {
 		t.Error("a signed-out page showed a request made after its session ended")
 	}
+	// The stream itself ends within a second or two of the sign-out, and
+	// says why.
+	alice.waitJS("the stream ending with the sign-out", `(document.querySelector('[data-testid="live-ended"]').textContent || '').includes('signed out')`, 5*time.Second)
 	alice.screenshot(pageShots(), "my-requests-live-stale")
 }

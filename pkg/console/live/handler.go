@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,7 +30,14 @@ type Options struct {
 	PerUser int
 	// RetryAfterEnd is how long a browser waits to reconnect (default 2s).
 	RetryAfterEnd time.Duration
+	// SignedIn, when set, is asked every second whether the stream's
+	// request still carries a valid session, so a sign-out (on any
+	// replica) ends the streams of that session at once.
+	SignedIn func(*http.Request) bool
 }
+
+// errSignedOut ends a stream whose session was signed out.
+var errSignedOut = errors.New("signed out")
 
 func (o Options) withDefaults() Options {
 	if o.Tick <= 0 {
@@ -117,9 +125,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := out.retry(int(h.opts.RetryAfterEnd.Milliseconds())); err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Lifetime)
-	defer cancel()
-	defer context.AfterFunc(h.closing, cancel)()
+	lifetimeCtx, cancelLifetime := context.WithTimeout(r.Context(), h.opts.Lifetime)
+	defer cancelLifetime()
+	ctx, cancel := context.WithCancelCause(lifetimeCtx)
+	defer cancel(nil)
+	defer context.AfterFunc(h.closing, func() { cancel(nil) })()
+	if h.opts.SignedIn != nil {
+		go h.endOnSignOut(ctx, r, cancel)
+	}
 	f := &follower{
 		requests: c.Janus.JanusV1alpha1().AccessRequests(),
 		list:     scope.listOptions(id.Username),
@@ -127,5 +140,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts:     h.opts,
 	}
 	err = f.run(ctx, rv)
+	if errors.Is(context.Cause(ctx), errSignedOut) {
+		_ = out.event(eventEnded, "", "You signed out: this page no longer updates; sign in again and reload it to see changes.")
+	}
 	klog.V(4).InfoS("Live stream ended", "user", id.Username, "scope", scope.kind, "name", scope.name, "reason", err)
+}
+
+// endOnSignOut cancels ctx with errSignedOut once r's session is no longer
+// valid.
+func (h *Handler) endOnSignOut(ctx context.Context, r *http.Request, cancel context.CancelCauseFunc) {
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			if !h.opts.SignedIn(r) {
+				cancel(errSignedOut)
+				return
+			}
+		}
+	}
 }

@@ -110,7 +110,7 @@ func (o *Options) Config(ctx context.Context, base *rest.Config) (*Config, error
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	p.Register(mux, auth.Require)
-	streams := live.New(factory.For, live.Options{})
+	streams := live.New(factory.For, live.Options{SignedIn: auth.SignedIn})
 	streams.Register(mux, auth.Require)
 	terminals, err := terminal.New(web.FS, factory.ConfigFor, factory.For, terminal.Options{PublicURL: o.PublicURL})
 	if err != nil {

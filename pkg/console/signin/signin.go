@@ -329,6 +329,12 @@ func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
 }
 
+// SignedIn says whether r still carries a valid, unrevoked session.
+func (a *Authenticator) SignedIn(r *http.Request) bool {
+	_, ok := a.sessionOf(r)
+	return ok
+}
+
 // Require serves next only to a signed-in person, with their Identity in
 // the request's context. Others are sent to sign in (GET) or refused.
 func (a *Authenticator) Require(next http.Handler) http.Handler {
