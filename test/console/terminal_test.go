@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -253,4 +254,69 @@ func TestTerminalTwoPanesSideBySide(t *testing.T) {
 	if v := alice.cspViolations(); len(v) > 0 {
 		t.Errorf("the split terminal page broke the Content-Security-Policy: %v", v)
 	}
+}
+
+// TestTerminalQuickCommands: the dev Cluster shares a quick command
+// (spec.console.quickCommands); a click types it into alice's terminal.
+// A command of her own, kept in her browser, runs the same way and is
+// still there after a reload.
+func TestTerminalQuickCommands(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	setQuickCommands(t, ctx, "dev", []v1alpha1.QuickCommand{{Name: "answer", Command: "echo quick-$((20+22))"}})
+	name := activeTerminalRequest(t, ctx, "terminal: quick commands")
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	alice.openTerminal(terminalPath(name), 0)
+
+	alice.run("clicking the shared quick command", chromedp.Click(chromedp.CSS(`[data-testid="quick-answer"]`)))
+	alice.waitLine(0, regexp.MustCompile(`^quick-42$`), 10*time.Second)
+
+	alice.run("keeping a command of her own",
+		chromedp.Click(chromedp.CSS(`.add-command summary`)),
+		chromedp.SendKeys(chromedp.CSS(`.own-command-form input[name="name"]`), "mine"),
+		chromedp.SendKeys(chromedp.CSS(`.own-command-form input[name="command"]`), "echo own-$((40+2))"),
+		chromedp.Click(chromedp.CSS(`.own-command-form button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="own-mine"]`)))
+	alice.waitLine(0, regexp.MustCompile(`^own-42$`), 10*time.Second)
+	alice.screenshot(pageShots(), "terminal-quick-commands")
+
+	alice.openTerminal(terminalPath(name), 0)
+	if !alice.exists(`[data-testid="own-mine"]`) {
+		t.Error("alice's own command is gone after a reload")
+	}
+	if v := alice.cspViolations(); len(v) > 0 {
+		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)
+	}
+}
+
+// setQuickCommands sets a Cluster's shared quick commands as admin, and
+// puts back what it had when the test ends.
+func setQuickCommands(t *testing.T, ctx context.Context, cluster string, commands []v1alpha1.QuickCommand) {
+	t.Helper()
+	clusters := liveClient(t, "admin").JanusV1alpha1().Clusters()
+	set := func(ctx context.Context, commands []v1alpha1.QuickCommand) ([]v1alpha1.QuickCommand, error) {
+		var before []v1alpha1.QuickCommand
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cl, err := clusters.Get(ctx, cluster, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			before = cl.Spec.Console.QuickCommands
+			cl.Spec.Console.QuickCommands = commands
+			_, err = clusters.Update(ctx, cl, metav1.UpdateOptions{})
+			return err
+		})
+		return before, err
+	}
+	before, err := set(ctx, commands)
+	if err != nil {
+		t.Fatalf("setting the quick commands of %s as admin: %v", cluster, err)
+	}
+	t.Cleanup(func() {
+		if _, err := set(context.Background(), before); err != nil {
+			t.Errorf("putting back the quick commands of %s: %v", cluster, err)
+		}
+	})
 }

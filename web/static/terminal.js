@@ -81,6 +81,7 @@
     refit();
     new ResizeObserver(refit).observe(box);
     pane.querySelector('.reconnect').addEventListener('click', () => connect(entry));
+    if (term.textarea) term.textarea.addEventListener('focus', () => { lastFocused = entry; });
     connect(entry);
     return entry;
   }
@@ -170,7 +171,50 @@
   // An extension or a revocation changes the end: ask again now and then.
   setInterval(() => requestState().then(showPhase).catch(() => {}), 30000);
 
+  let lastFocused = null;
   page.querySelectorAll('.pane[data-pod]').forEach(openPane);
+
+  // Quick commands: the Cluster's shared ones and the person's own, kept in
+  // this browser; a click types the command into the pane last used.
+  function runCommand(command) {
+    const live = window.janusTerminals.filter(e => !e.ended && e.ws && e.ws.readyState === WebSocket.OPEN);
+    const entry = live.includes(lastFocused) ? lastFocused : live[0];
+    if (!entry) return;
+    entry.term.input(command + '\r');
+    entry.term.focus();
+  }
+  page.querySelectorAll('.quick-command').forEach(b => b.addEventListener('click', () => runCommand(b.dataset.command)));
+  const OWN = 'janus.quickCommands';
+  const ownBox = page.querySelector('.own-commands');
+  const loadOwn = () => { try { const v = JSON.parse(localStorage.getItem(OWN) || '[]'); return Array.isArray(v) ? v : []; } catch (e) { return []; } };
+  function showOwn() {
+    if (!ownBox) return;
+    ownBox.replaceChildren();
+    loadOwn().forEach((c, i) => {
+      const run = document.createElement('button');
+      run.type = 'button'; run.className = 'secondary quick-command own';
+      run.textContent = c.name; run.title = c.command; run.dataset.testid = `own-${c.name}`;
+      run.addEventListener('click', () => runCommand(c.command));
+      const drop = document.createElement('button');
+      drop.type = 'button'; drop.className = 'link drop'; drop.textContent = '×';
+      drop.setAttribute('aria-label', `Forget ${c.name}`);
+      drop.addEventListener('click', () => { const all = loadOwn(); all.splice(i, 1); localStorage.setItem(OWN, JSON.stringify(all)); showOwn(); });
+      ownBox.append(run, drop);
+    });
+  }
+  const ownForm = page.querySelector('.own-command-form');
+  if (ownForm) {
+    ownForm.addEventListener('submit', ev => {
+      ev.preventDefault();
+      const name = ownForm.elements.name.value.trim(), command = ownForm.elements.command.value.trim();
+      if (!name || !command) return;
+      const all = loadOwn().filter(c => c.name !== name).concat([{name, command}]).slice(-20);
+      localStorage.setItem(OWN, JSON.stringify(all));
+      ownForm.reset();
+      showOwn();
+    });
+  }
+  showOwn();
 
   // Split: a second pod of the namespace beside the first, in a session of
   // its own (at most MAX_PANES panes).

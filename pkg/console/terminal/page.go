@@ -69,6 +69,9 @@ type pageView struct {
 	Pods      []podView
 	PodsError *apiError
 	Truncated bool
+	// QuickCommands are the Cluster's shared one-click commands
+	// (spec.console.quickCommands).
+	QuickCommands []v1alpha1.QuickCommand
 }
 
 // podView is one pod of the pod picker.
@@ -158,6 +161,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	v.Pane = paneView{Namespace: v.Namespace, Pod: v.Pod, Container: v.Container, Shell: v.Shell}
 	if v.Active && v.Namespace != "" {
 		h.listPods(r, id, &v)
+		v.QuickCommands = h.quickCommands(r, id, ar.Spec.Cluster)
 	}
 	lp.Data = v
 	h.page.render(w, http.StatusOK, lp)
@@ -216,4 +220,19 @@ func (h *Handler) listPods(r *http.Request, id signin.Identity, v *pageView) {
 		v.Pods = append(v.Pods, pv)
 	}
 	v.Truncated = list.Truncated
+}
+
+// quickCommands are the Cluster's shared commands, read as the person;
+// none when they may not read the Cluster.
+func (h *Handler) quickCommands(r *http.Request, id signin.Identity, cluster string) []v1alpha1.QuickCommand {
+	c, err := h.clients(id)
+	if err != nil {
+		return nil
+	}
+	cl, err := c.Janus.JanusV1alpha1().Clusters().Get(r.Context(), cluster, metav1.GetOptions{})
+	if err != nil {
+		klog.V(2).InfoS("Reading the Cluster's quick commands", "user", id.Username, "cluster", cluster, "err", err)
+		return nil
+	}
+	return cl.Spec.Console.QuickCommands
 }
