@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -319,4 +320,38 @@ func setQuickCommands(t *testing.T, ctx context.Context, cluster string, command
 			t.Errorf("putting back the quick commands of %s: %v", cluster, err)
 		}
 	})
+}
+
+// TestTerminalWarnsBeforeTheEnd: bob grants alice's request the shortest
+// time Janus allows (10 minutes); with the browser's clock six minutes
+// ahead, as if she had kept the page open that long, her terminal page
+// warns that the terminal closes in about four minutes (the warning starts
+// five minutes before the end).
+func TestTerminalWarnsBeforeTheEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := liveRequest(t, ctx, "alice", "terminal: a short grant")
+	t.Cleanup(func() { liveWithdraw(t, "alice", name) })
+	clock := watchPhases(t, ctx, name, v1alpha1.AccessRequestActive)
+	if _, err := liveClient(t, "bob").JanusV1alpha1().AccessRequests().Approve(ctx, name, &v1alpha1.Approval{Reason: "ten minutes only", Duration: &metav1.Duration{Duration: 10 * time.Minute}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("approving %s for 10m as bob: %v", name, err)
+	}
+	clock.at(t, v1alpha1.AccessRequestActive, 30*time.Second)
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	alice.openTerminal(terminalPath(name), 0)
+	if left := alice.text(`[data-testid="time-left"]`); !regexp.MustCompile(`^ends in (9|10)m \d\ds$`).MatchString(left) {
+		t.Errorf("the time left of a 10m grant reads %q, want about 10 minutes and no warning", left)
+	}
+	if _, err := chromedp.Call(alice.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `{ const now = Date.now; Date.now = () => now() + 6 * 60 * 1000; }`}); err != nil {
+		t.Fatalf("moving the browser's clock: %v", err)
+	}
+	alice.openTerminal(terminalPath(name), 0)
+	alice.waitJS("the warning", `document.querySelector('[data-testid="time-left"]').classList.contains('warn')`, 5*time.Second)
+	left := alice.text(`[data-testid="time-left"]`)
+	t.Logf("time left, six minutes on: %q", left)
+	if !regexp.MustCompile(`^ends in [34]m \d\ds: the terminal closes then$`).MatchString(left) {
+		t.Errorf("the time left reads %q, want about 4 minutes and the warning", left)
+	}
+	alice.screenshot(pageShots(), "terminal-ending-soon")
 }
