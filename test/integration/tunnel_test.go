@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/infroware/janus/pkg/agent/connector"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -187,10 +188,17 @@ func mustSucceedCluster(t *testing.T, err error) {
 // through the clusters/agent subresource.
 func trustIssuer(t *testing.T, e *env, cluster string, iss *issuer) {
 	t.Helper()
-	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), cluster, metav1.GetOptions{})
-	mustSucceedCluster(t, err)
-	c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: iss.jwks(t), ServiceAccount: "janus/janus-agent"}
-	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
+	jwks := iss.jwks(t)
+	// Janus writes the Cluster's status as tunnels come and go.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), cluster, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c.Spec.Agent = v1alpha1.ClusterAgent{Issuer: iss.url, JWKS: jwks, ServiceAccount: "janus/janus-agent"}
+		_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
+		return err
+	})
 	mustSucceedCluster(t, err)
 }
 
@@ -258,11 +266,17 @@ func TestTunnelFollowsItsCluster(t *testing.T) {
 	expectClosedWithin(t, first, time.Now(), 5*time.Second, "a newer tunnel was verified")
 	expectOpen(t, second, "after it replaced the first")
 
-	// An edit that leaves spec.agent alone keeps the tunnel.
-	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
-	mustSucceedCluster(t, err)
-	c.Spec.DisplayName = "Development"
-	_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+	// An edit that leaves spec.agent alone keeps the tunnel. Janus writes
+	// the Cluster's status as tunnels come and go: a conflict is retried.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c.Spec.DisplayName = "Development"
+		_, err = e.admin.JanusV1alpha1().Clusters().Update(ctx(t), c, metav1.UpdateOptions{})
+		return err
+	})
 	mustSucceedCluster(t, err)
 
 	rotated := time.Now()
@@ -294,12 +308,18 @@ func TestRotatingAgentTrustCutsOpenSessions(t *testing.T) {
 	conn := openExec(t, e, ar.Name)
 	echo(t, conn, "before")
 
-	c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
-	mustSucceedCluster(t, err)
-	rogue := newIssuer(t, c.Spec.Agent.Issuer)
-	c.Spec.Agent.JWKS = rogue.jwks(t)
-	rotated := time.Now()
-	_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
+	var rotated time.Time
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := e.admin.JanusV1alpha1().Clusters().Get(ctx(t), "dev", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		rogue := newIssuer(t, c.Spec.Agent.Issuer)
+		c.Spec.Agent.JWKS = rogue.jwks(t)
+		rotated = time.Now()
+		_, err = e.admin.JanusV1alpha1().Clusters().UpdateAgent(ctx(t), c.Name, c, metav1.UpdateOptions{})
+		return err
+	})
 	mustSucceedCluster(t, err)
 	expectFrame(t, conn, channelStderr, "\r\njanus: connection to the pod lost\r\n")
 	t.Logf("the session was cut %s after the rotation", time.Since(rotated).Round(time.Millisecond))
