@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // TestJanusAPIServerImage builds the janus-apiserver image as `make image`
@@ -43,6 +44,9 @@ func TestJanusAPIServerImage(t *testing.T) {
 	t.Logf("built %s: %.1f MB in %s", archive, float64(info.Size())/1e6, time.Since(start).Round(time.Second))
 
 	img, annotations := readArchive(t, archive)
+	if err := validate.Image(img); err != nil {
+		t.Errorf("the image does not hold together (digests, diff IDs, sizes): %v", err)
+	}
 	if got := annotations["org.opencontainers.image.ref.name"]; got != "ghcr.io/infroware/janus-apiserver:v0.0.0-imagetest" {
 		t.Errorf("ref.name = %q", got)
 	}
@@ -108,6 +112,22 @@ func TestJanusAPIServerImage(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(out), "janus-apiserver v0.0.0-imagetest (commit 0123456789abcdef, built 2026-12-01T00:00:00Z,") {
 		t.Errorf("janus-apiserver --version printed %q: the build is not stamped", out)
+	}
+
+	// Without cgo, kine's SQLite is modernc.org/sqlite: the static binary
+	// must still create and open its database. It starts the datastore
+	// before it needs a kube-apiserver, then stops for want of one.
+	dataDir := t.TempDir()
+	run := exec.CommandContext(ctx, binary, "--data-dir="+dataDir, "--leader-elect=false", "--secure-port=0")
+	run.Env = []string{"HOME=" + t.TempDir()}
+	out, _ = run.CombinedOutput()
+	for _, want := range []string{"modernc.org/sqlite", `"Started embedded kine" backend="sqlite"`, "delegated authentication kubeconfig"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the static janus-apiserver without a cluster did not log %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "janus.db")); err != nil {
+		t.Errorf("the static janus-apiserver created no SQLite database: %v", err)
 	}
 }
 
