@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -79,7 +80,83 @@ func BenchmarkKeystrokeToEchoInTheBrowser(b *testing.B) {
 	reportQuantiles(b, "browser-echo", ms)
 	reportQuantiles(b, "browser-arrival", get(alice, "reading the arrivals", chromedp.Evaluate[[]float64](`window.__echo.arrivals`)))
 	reportQuantiles(b, "websocket-echo", websocketEchoes(b, alice, name, min(n, 200)))
+	heap, goroutines := memoryPerTerminal(b, alice)
+	b.ReportMetric(heap, "console-heap-KiB/terminal")
+	b.ReportMetric(goroutines, "console-goroutines/terminal")
 	b.ReportMetric(0, "ns/op")
+}
+
+// memoryPerTerminal opens terminals over the console's websocket (four
+// on each of two more requests: Janus allows four sessions per request)
+// and reports the console's heap and goroutines per open terminal. The
+// console runs in this process (consoleenv), so the measure also holds
+// the test's own small websocket clients.
+func memoryPerTerminal(b *testing.B, alice *browser) (heapKiB, goroutines float64) {
+	b.Helper()
+	ctx := context.Background()
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	var names []string
+	for i := range 2 {
+		names = append(names, activeTerminalRequest(b, ctx, fmt.Sprintf("benchmark: memory per terminal, %d", i)))
+	}
+	heapBefore, goBefore := heapInUse()
+	for _, name := range names {
+		for range 4 {
+			conn := dialTerminal(b, alice, name)
+			conns = append(conns, conn)
+			waitOutput(b, conn, "# ")
+		}
+	}
+	heapAfter, goAfter := heapInUse()
+	n := float64(len(conns))
+	b.Logf("%d open terminals: console heap %+.0f KiB (%.0f KiB each), goroutines %+d (%.1f each)", len(conns),
+		float64(heapAfter-heapBefore)/1024, float64(heapAfter-heapBefore)/1024/n, goAfter-goBefore, float64(goAfter-goBefore)/n)
+	return float64(heapAfter-heapBefore) / 1024 / n, float64(goAfter-goBefore) / n
+}
+
+func heapInUse() (uint64, int) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse, runtime.NumGoroutine()
+}
+
+// dialTerminal opens a terminal in the demo pod over the console's
+// websocket, as alice with her cookie from the console's origin.
+func dialTerminal(b *testing.B, alice *browser, name string) *websocket.Conn {
+	b.Helper()
+	cookie := alice.sessionCookie()
+	url := "ws" + strings.TrimPrefix(consoleURL, "http") + fmt.Sprintf("/requests/%s/terminal/ws?namespace=payments&pod=%s&command=sh", name, demoPod)
+	d := websocket.Dialer{Subprotocols: []string{"v5.channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	conn, _, err := d.Dial(url, http.Header{"Origin": {consoleURL}, "Cookie": {cookie.Name + "=" + cookie.Value}})
+	if err != nil {
+		b.Fatalf("opening a terminal over the console's websocket: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	if err := conn.WriteMessage(websocket.BinaryMessage, append([]byte{4}, `{"Width":80,"Height":24}`...)); err != nil {
+		b.Fatalf("sizing the terminal: %v", err)
+	}
+	return conn
+}
+
+// waitOutput reads conn's stdout until it ends with want.
+func waitOutput(b *testing.B, conn *websocket.Conn, want string) {
+	b.Helper()
+	var seen bytes.Buffer
+	for !bytes.HasSuffix(seen.Bytes(), []byte(want)) {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			b.Fatalf("reading the terminal (waiting for %q after %q): %v", want, seen.String(), err)
+		}
+		if len(msg) > 0 && msg[0] == 1 {
+			seen.Write(msg[1:])
+		}
+	}
 }
 
 // waitPrompt waits for the shell's prompt alone on pane 0's cursor line.
@@ -131,7 +208,11 @@ func websocketEchoes(b *testing.B, alice *browser, name string, n int) []float64
 		readUntil(key)
 		ms = append(ms, float64(time.Since(began).Microseconds())/1000)
 		if i%40 == 39 {
-			send(0, "\r: ")
+			// A fresh line; what is typed before the prompt is back could
+			// be echoed ahead of it.
+			send(0, "\r")
+			readUntil("# ")
+			send(0, ": ")
 			readUntil(": ")
 		}
 	}
