@@ -1,0 +1,206 @@
+package recording
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Event codes of asciicast v2.
+const (
+	CodeOutput = "o"
+	CodeInput  = "i"
+	CodeResize = "r"
+	CodeMarker = "m"
+)
+
+// Header is the first line of an asciicast v2 document.
+type Header struct {
+	Version   int               `json:"version"`
+	Width     int               `json:"width"`
+	Height    int               `json:"height"`
+	Timestamp int64             `json:"timestamp"`
+	Command   string            `json:"command,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	// Janus ties the recording to its session; players ignore it.
+	Janus Metadata `json:"janus"`
+}
+
+// Metadata is what Janus adds to the header.
+type Metadata struct {
+	Session   string `json:"session,omitempty"`
+	Request   string `json:"request"`
+	User      string `json:"user"`
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Container string `json:"container,omitempty"`
+	TTY       bool   `json:"tty"`
+}
+
+// Event is one line after the header: Time seconds after the header's
+// timestamp, a code, and its data as the bytes they stand for.
+type Event struct {
+	Time float64
+	Code string
+	Data []byte
+}
+
+// appendEvent appends ev as one asciicast line, newline included.
+func appendEvent(dst []byte, elapsed time.Duration, code string, data []byte) []byte {
+	dst = append(dst, '[')
+	dst = strconv.AppendFloat(dst, elapsed.Seconds(), 'f', 6, 64)
+	dst = append(dst, `, "`...)
+	dst = append(dst, code...)
+	dst = append(dst, `", `...)
+	dst = encodeData(dst, data)
+	return append(dst, "]\n"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// encodeData appends data as a JSON string. Valid UTF-8 is written as it
+// is (control characters escaped, as JSON requires). A byte that is not
+// part of valid UTF-8 is written as the lone surrogate \udcXX (XX being
+// the byte, always 80-ff) — Python's "surrogateescape": no valid UTF-8
+// text decodes to a lone surrogate, so decodeData recovers every byte
+// exactly, while a player that knows nothing of this shows one
+// replacement character per such byte. The recording thus holds exactly
+// the bytes the client received.
+func encodeData(dst []byte, data []byte) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, `\n`...)
+			case c == '\r':
+				dst = append(dst, `\r`...)
+			case c == '\t':
+				dst = append(dst, `\t`...)
+			case c < 0x20 || c == 0x7f:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, '\\', 'u', 'd', 'c', hexDigits[c>>4], hexDigits[c&0xf])
+			i++
+			continue
+		}
+		dst = append(dst, data[i:i+size]...)
+		i += size
+	}
+	return append(dst, '"')
+}
+
+var errBadString = errors.New("not a JSON string")
+
+// decodeData is encodeData's inverse: it turns a JSON string back into
+// the bytes it stands for, a lone \udc80-\udcff into its byte.
+func decodeData(s []byte) ([]byte, error) {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return nil, errBadString
+	}
+	s = s[1 : len(s)-1]
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return nil, errBadString
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			out = append(out, s[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(s[i+1:])
+			if !ok {
+				return nil, errBadString
+			}
+			i += 4
+			switch {
+			case r >= 0xdc80 && r <= 0xdcff:
+				out = append(out, byte(r-0xdc00))
+			case r >= 0xd800 && r < 0xdc00:
+				// A surrogate pair written by another encoder.
+				lo, ok := uint16(0), false
+				if i+2 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					lo, ok = hex4(s[i+3:])
+				}
+				if !ok || lo < 0xdc00 || lo > 0xdfff {
+					out = utf8.AppendRune(out, utf8.RuneError)
+					continue
+				}
+				i += 6
+				out = utf8.AppendRune(out, 0x10000+(rune(r)-0xd800)<<10+(rune(lo)-0xdc00))
+			default:
+				out = utf8.AppendRune(out, rune(r))
+			}
+		default:
+			return nil, errBadString
+		}
+	}
+	return out, nil
+}
+
+func hex4(s []byte) (uint16, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(s[:4]), 16, 16)
+	return uint16(v), err == nil
+}
+
+// ParseEvent reads one asciicast v2 event line.
+func ParseEvent(line []byte) (Event, error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(line, &parts); err != nil {
+		return Event{}, fmt.Errorf("reading an event: %w", err)
+	}
+	if len(parts) != 3 {
+		return Event{}, fmt.Errorf("reading an event: %d fields, want 3", len(parts))
+	}
+	var ev Event
+	if err := json.Unmarshal(parts[0], &ev.Time); err != nil {
+		return Event{}, fmt.Errorf("reading an event's time: %w", err)
+	}
+	if err := json.Unmarshal(parts[1], &ev.Code); err != nil {
+		return Event{}, fmt.Errorf("reading an event's code: %w", err)
+	}
+	data, err := decodeData(parts[2])
+	if err != nil {
+		return Event{}, fmt.Errorf("reading an event's data: %w", err)
+	}
+	ev.Data = data
+	return ev, nil
+}
+
+// ResizeData is the data of an "r" event: "COLSxROWS".
+func ResizeData(cols, rows int) []byte {
+	return []byte(strconv.Itoa(cols) + "x" + strconv.Itoa(rows))
+}

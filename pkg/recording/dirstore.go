@@ -1,0 +1,111 @@
+package recording
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DirStore keeps recordings in a directory of its own, one subdirectory
+// per recording (0700), one file per chunk (0600). A chunk is written to
+// a temporary file and renamed, so a crash leaves whole chunks only.
+// Chunks are not fsynced: a kill -9 of janus-apiserver loses nothing the
+// kernel has been given; a power loss may lose the last seconds.
+type DirStore struct {
+	dir string
+}
+
+// NewDirStore opens (and creates, 0700) dir.
+func NewDirStore(dir string) (*DirStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the recording directory %s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the recording directory %s: %w", dir, err)
+	}
+	return &DirStore{dir: abs}, nil
+}
+
+// path maps a key to a file, refusing keys that would leave the directory.
+func (s *DirStore) path(key string) (string, error) {
+	parts := strings.Split(key, "/")
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || strings.ContainsRune(p, '\\') {
+			return "", fmt.Errorf("recording key %q is not a relative path", key)
+		}
+	}
+	return filepath.Join(append([]string{s.dir}, parts...)...), nil
+}
+
+func (s *DirStore) Put(_ context.Context, key string, data []byte) error {
+	path, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("creating the directory of %s: %w", key, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	// CreateTemp makes the file 0600 already.
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *DirStore) Get(_ context.Context, key string) ([]byte, error) {
+	path, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return data, nil
+}
+
+// List supports the prefixes the package uses: "ID/".
+func (s *DirStore) List(_ context.Context, prefix string) ([]string, error) {
+	dir, err := s.path(strings.TrimSuffix(prefix, "/"))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", prefix, err)
+	}
+	var keys []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			keys = append(keys, prefix+e.Name())
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (s *DirStore) Location(id string) string { return filepath.Join(s.dir, id) }
