@@ -355,3 +355,29 @@ func TestTerminalWarnsBeforeTheEnd(t *testing.T) {
 	}
 	alice.screenshot(pageShots(), "terminal-ending-soon")
 }
+
+// TestTerminalLogsAndEvents: from her terminal's pane alice opens the
+// sidebar: the pod's log (accessrequests/log, followed) and its Events
+// (accessrequests/events), both read as alice.
+func TestTerminalLogsAndEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: logs beside the shell")
+	alice := newBrowser(t, "alice")
+	alice.watchPages()
+	alice.signIn("alice")
+	alice.openTerminal(terminalPath(name), 0)
+	alice.run("opening the sidebar", chromedp.Click(chromedp.CSS(`[data-testid="pane-logs"]`)))
+	alice.waitJS("the pod's log in the sidebar", `document.querySelector('[data-testid="log"]').textContent.includes('listening on :8080')`, 10*time.Second)
+	alice.waitJS("the pod's Events listed", `document.querySelectorAll('[data-testid="events"] li').length > 0`, 10*time.Second)
+	if got := alice.text(`[data-testid="events"]`); strings.Contains(got, "not shown") {
+		t.Errorf("the sidebar's Events say %q", got)
+	}
+	if got := alice.text(`[data-testid="side-pod"]`); got != "payments/"+demoPod {
+		t.Errorf("the sidebar is about %q, want payments/%s", got, demoPod)
+	}
+	alice.screenshot(pageShots(), "terminal-sidebar")
+	if v := alice.cspViolations(); len(v) > 0 {
+		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)
+	}
+}

@@ -82,6 +82,7 @@
     new ResizeObserver(refit).observe(box);
     pane.querySelector('.reconnect').addEventListener('click', () => connect(entry));
     if (term.textarea) term.textarea.addEventListener('focus', () => { lastFocused = entry; });
+    pane.querySelector('.pane-logs').addEventListener('click', () => showSide(pane));
     connect(entry);
     return entry;
   }
@@ -172,6 +173,64 @@
   setInterval(() => requestState().then(showPhase).catch(() => {}), 30000);
 
   let lastFocused = null;
+
+  // The sidebar: a pane's pod's log (followed) and Events, read as the
+  // person through accessrequests/log and /events.
+  const side = page.querySelector('.side');
+  let sideAbort = null;
+  const MAX_LOG = 256 * 1024;
+  function podQuery(pane, extra) {
+    const q = new URLSearchParams({namespace: pane.dataset.namespace, pod: pane.dataset.pod, ...extra});
+    if (pane.dataset.container) q.set('container', pane.dataset.container);
+    return q;
+  }
+  async function apiWords(res) {
+    try { const e = await res.json(); return `${e.code || res.status} ${e.reason || ''}: ${e.message || ''}`; } catch (e) { return `the console answered ${res.status}`; }
+  }
+  async function streamLog(pane, signal) {
+    const log = side.querySelector('.log');
+    log.textContent = '';
+    const follow = side.querySelector('.follow').checked;
+    const res = await fetch(`/requests/${encodeURIComponent(request)}/terminal/logs?${podQuery(pane, follow ? {follow: '1'} : {})}`, {signal});
+    if (!res.ok) { log.textContent = `The log is not shown: the API answered ${await apiWords(res)}`; return; }
+    const reader = res.body.getReader();
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      log.textContent = (log.textContent + decoder.decode(value, {stream: true})).slice(-MAX_LOG);
+      if (stick) log.scrollTop = log.scrollHeight;
+    }
+  }
+  async function listEvents(pane, signal) {
+    const list = side.querySelector('.events');
+    list.replaceChildren();
+    const res = await fetch(`/requests/${encodeURIComponent(request)}/terminal/events?${podQuery(pane, {})}`, {signal});
+    const item = text => { const li = document.createElement('li'); li.textContent = text; list.append(li); return li; };
+    if (!res.ok) { item(`Events are not shown: the API answered ${await apiWords(res)}`).className = 'hint'; return; }
+    const body = await res.json();
+    if (!body.items.length) { item('No Events.').className = 'empty'; return; }
+    body.items.forEach(e => {
+      const li = item(`${e.type} ${e.reason}${e.count > 1 ? ' ×' + e.count : ''}: ${e.message}`);
+      if (e.type === 'Warning') li.className = 'warn';
+      if (e.last) li.title = e.last;
+    });
+  }
+  function showSide(pane) {
+    if (!side) return;
+    if (sideAbort) sideAbort.abort();
+    sideAbort = new AbortController();
+    side.hidden = false;
+    side.querySelector('.side-pod').textContent = `${pane.dataset.namespace}/${pane.dataset.pod}`;
+    side.pane = pane;
+    const signal = sideAbort.signal;
+    streamLog(pane, signal).catch(() => {});
+    listEvents(pane, signal).catch(() => {});
+  }
+  if (side) {
+    side.querySelector('.side-close').addEventListener('click', () => { if (sideAbort) sideAbort.abort(); side.hidden = true; });
+    side.querySelector('.follow').addEventListener('change', () => { if (side.pane) showSide(side.pane); });
+  }
   page.querySelectorAll('.pane[data-pod]').forEach(openPane);
 
   // Quick commands: the Cluster's shared ones and the person's own, kept in

@@ -16,7 +16,15 @@
 // a 403 before the stream opened — reaches the browser as the final Status
 // on channel 3, then the websocket closes.
 //
+// The page lists the pods of a granted namespace (accessrequests/pods) to
+// pick a pod, container and shell from, opens a pod directly by deep link
+// (?namespace=&pod=), splits into panes of their own sessions, and offers
+// the Cluster's quick commands (spec.console.quickCommands) beside the
+// person's own, kept in the browser. Around it, each read as the person:
 // GET /requests/{name}/terminal/state tells the page the request's phase
-// and end, so it shows the time left and offers to reconnect only while the
-// request is Active.
+// and end, so it shows the time left (warning five minutes before) and
+// offers to reconnect only while the request is Active;
+// GET /requests/{name}/terminal/logs streams a pod's log
+// (accessrequests/log, followed) and GET /requests/{name}/terminal/events
+// lists its Events (accessrequests/events) for the sidebar.
 package terminal

@@ -84,6 +84,8 @@ func (h *Handler) Register(mux *http.ServeMux, requireUser func(http.Handler) ht
 	mux.Handle("GET /requests/{name}/terminal", requireUser(http.HandlerFunc(h.servePage)))
 	mux.Handle("GET /requests/{name}/terminal/state", requireUser(http.HandlerFunc(h.serveState)))
 	mux.Handle("GET /requests/{name}/terminal/ws", requireUser(http.HandlerFunc(h.serveSocket)))
+	mux.Handle("GET /requests/{name}/terminal/logs", requireUser(http.HandlerFunc(h.serveLogs)))
+	mux.Handle("GET /requests/{name}/terminal/events", requireUser(http.HandlerFunc(h.serveEvents)))
 }
 
 // serveSocket relays one terminal between the browser and the API.

@@ -27,9 +27,9 @@ var Shells = []string{"sh", "bash"}
 
 // apiError is an error as the layout's "apierror" template shows it.
 type apiError struct {
-	Code    int32
-	Reason  string
-	Message string
+	Code    int32  `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
 }
 
 func apiErrorOf(err error) *apiError {
