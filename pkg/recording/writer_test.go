@@ -291,3 +291,22 @@ func TestDirStoreKeepsRecordingsPrivate(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenStoreDefaultsToTheDataDir(t *testing.T) {
+	dataDir := t.TempDir()
+	s, err := OpenStore("", dataDir, S3Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Location("x"); got != filepath.Join(dataDir, "recordings", "x") {
+		t.Errorf("default location %s", got)
+	}
+	if info, err := os.Stat(filepath.Join(dataDir, "recordings")); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("the recordings directory: %v, %v", info, err)
+	}
+	for _, bad := range []string{"gs://b/p", "s3://"} {
+		if _, err := OpenStore(bad, dataDir, S3Config{}); err == nil {
+			t.Errorf("OpenStore(%q) accepted it", bad)
+		}
+	}
+}
