@@ -251,6 +251,8 @@ func TestTerminalTwoPanesSideBySide(t *testing.T) {
 			t.Error("the first pane's output showed in the second pane")
 		}
 	}
+	alice.run("opening the worker's log beside the panes", chromedp.Click(chromedp.CSS(`[data-testid="pane"]:nth-of-type(2) [data-testid="pane-logs"]`)))
+	alice.waitJS("the worker's log", `document.querySelector('[data-testid="side-pod"]').textContent === 'payments/payments-worker-0' && document.querySelector('[data-testid="log"]').textContent.includes('listening on :8080')`, 10*time.Second)
 	alice.screenshot(pageShots(), "terminal-split")
 	if v := alice.cspViolations(); len(v) > 0 {
 		t.Errorf("the split terminal page broke the Content-Security-Policy: %v", v)
