@@ -159,10 +159,11 @@ func waitOutput(b *testing.B, conn *websocket.Conn, want string) {
 	}
 }
 
-// waitPrompt waits for the shell's prompt alone on pane 0's cursor line.
+// waitPrompt waits for the shell's prompt at the end of pane 0's cursor
+// line.
 func (b *browser) waitPrompt() {
 	b.t.Helper()
-	b.waitJS("the shell's prompt", `(() => { const buf = janusTerminals[0].term.buffer.active; return buf.getLine(buf.baseY + buf.cursorY).translateToString(true).trim() === '#'; })()`, 10*time.Second)
+	b.waitJS("the shell's prompt", `(() => { const buf = janusTerminals[0].term.buffer.active; return /[#$]$/.test(buf.getLine(buf.baseY + buf.cursorY).translateToString(true).trim()); })()`, 10*time.Second)
 }
 
 // websocketEchoes types n keys into a terminal of its own over the

@@ -42,11 +42,18 @@ func terminalPath(name string) string {
 	return fmt.Sprintf("/requests/%s/terminal?namespace=payments&pod=%s", name, demoPod)
 }
 
-// openTerminal opens path and waits until pane i's websocket is open.
+// openTerminal opens path and waits until pane i's shell is ready.
 func (b *browser) openTerminal(path string, i int) {
 	b.t.Helper()
 	b.open(path, `[data-testid="pane"] .xterm`)
-	b.waitJS("the terminal's websocket open", fmt.Sprintf(`(window.janusTerminals || []).length > %d && janusTerminals[%d].ws && janusTerminals[%d].ws.readyState === WebSocket.OPEN`, i, i, i), 15*time.Second)
+	b.waitReady(i)
+}
+
+// waitReady waits until pane i's shell has shown its prompt (the coloured
+// one the page types, unless turned off) and takes typing.
+func (b *browser) waitReady(i int) {
+	b.t.Helper()
+	b.waitJS("the terminal's shell ready", fmt.Sprintf(`(window.janusTerminals || []).length > %d && janusTerminals[%d].ready === true && janusTerminals[%d].ws.readyState === WebSocket.OPEN`, i, i, i), 15*time.Second)
 }
 
 // termLines is pane i's xterm buffer, line by line (a line the terminal

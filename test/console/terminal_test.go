@@ -41,7 +41,17 @@ func TestTerminalRunsAShell(t *testing.T) {
 		}
 	}
 	alice.run("choosing the pod", chromedp.Click(chromedp.CSS(`[data-testid="open-`+demoPod+`"]`)))
-	alice.waitJS("the terminal's websocket open", `(window.janusTerminals || []).length === 1 && janusTerminals[0].ws.readyState === WebSocket.OPEN`, 15*time.Second)
+	alice.waitReady(0)
+	// The page typed a coloured prompt into the new shell: cyan user@host
+	// (palette colour 6), read from xterm's buffer.
+	prompt := get(alice, "reading the prompt", chromedp.Evaluate[[]any](`(() => {
+  const buf = janusTerminals[0].term.buffer.active, line = buf.getLine(buf.baseY + buf.cursorY), cell = line.getCell(0);
+  return [line.translateToString(true), cell.isFgPalette() ? cell.getFgColor() : -1];
+})()`))
+	t.Logf("the shell's prompt: %q, first cell colour %v", prompt[0], prompt[1])
+	if !regexp.MustCompile(`^\S+@\S+:/\S*[#$] ?$`).MatchString(fmt.Sprint(prompt[0])) || prompt[1] != float64(6) {
+		t.Errorf("the prompt is %q in colour %v, want cyan user@host:path", prompt[0], prompt[1])
+	}
 	if got := alice.text(`[data-testid="ns-tab-payments"]`); got != "payments" {
 		t.Errorf("the namespace tab reads %q, want payments", got)
 	}
@@ -232,7 +242,7 @@ func TestTerminalTwoPanesSideBySide(t *testing.T) {
 	alice.run("a wide window", chromedp.EmulateViewport(1280, 800))
 	alice.openTerminal(terminalPath(name), 0)
 	alice.run("splitting with the worker", chromedp.SendKeys(chromedp.CSS(`[data-testid="split-pod"]`), "payments-worker-0"), chromedp.Click(chromedp.CSS(`[data-testid="split"]`)))
-	alice.waitJS("the second pane's websocket open", `janusTerminals.length === 2 && janusTerminals[1].ws.readyState === WebSocket.OPEN`, 15*time.Second)
+	alice.waitReady(1)
 	if !get(alice, "placing the panes", chromedp.Evaluate[bool](`(() => { const [a, b] = [...document.querySelectorAll('[data-testid="pane"]')].map(p => p.getBoundingClientRect()); return Math.abs(a.top - b.top) < 1 && b.left >= a.right; })()`)) {
 		t.Error("the two panes are not side by side on a wide screen")
 	}
@@ -288,6 +298,13 @@ func TestTerminalQuickCommands(t *testing.T) {
 	alice.openTerminal(terminalPath(name), 0)
 	if !alice.exists(`[data-testid="own-mine"]`) {
 		t.Error("alice's own command is gone after a reload")
+	}
+
+	// The coloured prompt turned off: the next shell keeps its own.
+	alice.run("turning the coloured prompt off", chromedp.Click(chromedp.CSS(`[data-testid="prompt-choice"]`)))
+	alice.openTerminal(terminalPath(name), 0)
+	if line := get(alice, "reading the prompt", chromedp.Evaluate[string](`(() => { const buf = janusTerminals[0].term.buffer.active; return buf.getLine(buf.baseY + buf.cursorY).translateToString(true).trim(); })()`)); line != "#" {
+		t.Errorf("with the coloured prompt off the shell's prompt is %q, want sh's own #", line)
 	}
 	if v := alice.cspViolations(); len(v) > 0 {
 		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)

@@ -23,6 +23,15 @@
   document.createElement = (tag, options) => String(tag).toLowerCase() === 'style' ? createElement('janus-sheet') : createElement(tag, options);
 
   const STDIN = 0, STDOUT = 1, STDERR = 2, STATUS = 3, RESIZE = 4;
+
+  // The coloured prompt typed into each new shell (cyan user@host, blue
+  // path), unless the person turned it off; the screen is cleared after
+  // it. The leading space keeps it out of a shell's history.
+  const PROMPT_KEY = 'janus.colouredPrompt';
+  const promptOn = () => localStorage.getItem(PROMPT_KEY) !== 'off';
+  const PROMPT = ' if [ -n "$BASH_VERSION" ]; then PS1=\'\\[\\e[36m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[34m\\]\\w\\[\\e[0m\\]\\$ \'; ' +
+    'else PS1="$(printf \'\\033[36m\')$(id -un 2>/dev/null || echo user)@$(hostname 2>/dev/null || echo pod)$(printf \'\\033[0m\'):$(printf \'\\033[34m\')\\$PWD$(printf \'\\033[0m\')$([ "$(id -u 2>/dev/null)" = 0 ] && echo \'#\' || echo \'$\') "; fi; ' +
+    'printf \'\\033[H\\033[2J\\033[3J\'\r';
   const encoder = new TextEncoder(), decoder = new TextDecoder();
   window.janusTerminals = [];
 
@@ -96,6 +105,16 @@
     pane.classList.remove('is-ended');
     entry.status = null;
     entry.ended = false;
+    // ready: the shell has printed its (coloured) prompt and takes typing.
+    entry.ready = false;
+    let prompted = false, readyTimer = null;
+    const becomeReady = () => { if (entry.ready) return; entry.ready = true; clearTimeout(readyTimer); watchPrompt.dispose(); };
+    const watchPrompt = term.onWriteParsed(() => {
+      if (!prompted) return;
+      const buf = term.buffer.active;
+      const line = buf.getLine(buf.baseY + buf.cursorY).translateToString(true).trimEnd();
+      if (/[#$]$/.test(line) && !/PS1=/.test(line)) becomeReady();
+    });
     term.options.disableStdin = false;
     setState(entry, 'connecting…');
     const ws = new WebSocket(socketURL(pane), ['v5.channel.k8s.io']);
@@ -111,14 +130,25 @@
       const data = new Uint8Array(ev.data);
       if (data.length === 0) return;
       switch (data[0]) {
-        case STDOUT: case STDERR: term.write(data.subarray(1)); break;
+        case STDOUT: case STDERR:
+          term.write(data.subarray(1));
+          if (!prompted) {
+            prompted = true;
+            if (promptOn()) {
+              send(frame(STDIN, encoder.encode(PROMPT)));
+              readyTimer = setTimeout(becomeReady, 3000);
+            } else {
+              becomeReady();
+            }
+          }
+          break;
         case STATUS:
           try { entry.status = JSON.parse(decoder.decode(data.subarray(1))); } catch (e) { entry.status = {status: 'Failure', message: 'an unreadable final status'}; }
           break;
       }
     };
     ws.onclose = ev => {
-      typing.dispose(); typingBinary.dispose(); resizing.dispose();
+      typing.dispose(); typingBinary.dispose(); resizing.dispose(); watchPrompt.dispose(); clearTimeout(readyTimer);
       if (entry.ws !== ws) return;
       entry.ended = true;
       term.options.disableStdin = true;
@@ -271,9 +301,19 @@
       localStorage.setItem(OWN, JSON.stringify(all));
       ownForm.reset();
       showOwn();
+  const promptBox = page.querySelector('.prompt-choice');
+  if (promptBox) {
+    promptBox.checked = promptOn();
+    promptBox.addEventListener('change', () => localStorage.setItem(PROMPT_KEY, promptBox.checked ? 'on' : 'off'));
+  }
     });
   }
   showOwn();
+  const promptBox = page.querySelector('.prompt-choice');
+  if (promptBox) {
+    promptBox.checked = promptOn();
+    promptBox.addEventListener('change', () => localStorage.setItem(PROMPT_KEY, promptBox.checked ? 'on' : 'off'));
+  }
 
   // Split: a second pod of the namespace beside the first, in a session of
   // its own (at most MAX_PANES panes).
