@@ -20,7 +20,8 @@
 // pick a pod, container and shell from, opens a pod directly by deep link
 // (?namespace=&pod=), splits into panes of their own sessions, and offers
 // the Cluster's quick commands (spec.console.quickCommands) beside the
-// person's own, kept in the browser. Around it, each read as the person:
+// person's own, kept in the browser; it types a coloured prompt into each
+// new shell unless the person turned that off. Around it, each read as the person:
 // GET /requests/{name}/terminal/state tells the page the request's phase
 // and end, so it shows the time left (warning five minutes before) and
 // offers to reconnect only while the request is Active;
