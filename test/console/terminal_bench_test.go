@@ -27,8 +27,11 @@ const echoWatcher = `(() => {
   e.ws.onmessage = ev => { if (x.t0 && !x.tMsg) x.tMsg = performance.now(); relayed(ev); };
   t.onWriteParsed(() => {
     if (!x.t0) return;
+    // The cursor's line, with the lines it wrapped from (the prompt is long).
     const buf = t.buffer.active;
-    if (buf.getLine(buf.baseY + buf.cursorY).translateToString(true).endsWith(x.want)) {
+    let y = buf.baseY + buf.cursorY, text = buf.getLine(y).translateToString(true);
+    while (y > 0 && buf.getLine(y).isWrapped) { y--; text = buf.getLine(y).translateToString(true) + text; }
+    if (text.endsWith(x.want)) {
       x.samples.push(performance.now() - x.t0);
       x.arrivals.push(x.tMsg - x.t0);
       x.t0 = 0;
