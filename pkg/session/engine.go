@@ -44,6 +44,8 @@ type Config struct {
 	// at once (on this replica); 0 means no bound.
 	MaxSessionsPerRequest int
 	MaxSessionsPerUser    int
+	// Recording records every exec session; nil records none.
+	Recording *RecordingConfig
 	// Clock is the real clock unless a test sets it.
 	Clock clock.Clock
 }
@@ -131,13 +133,20 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 
 	ctx := req.Context()
 	began := e.cfg.Clock.Now()
-	conn, err := e.openRecorded(ctx, spec, obs)
+	rec, err := e.startRecording(ctx, spec)
 	if err != nil {
 		responder.Error(err)
 		return
 	}
+	conn, err := e.openRecorded(ctx, spec, obs)
+	if err != nil {
+		rec.close()
+		responder.Error(err)
+		return
+	}
 	ended := func(reason string, cut bool) {
-		obs.Ended(context.WithoutCancel(ctx), Summary{Started: began, Ended: e.cfg.Clock.Now(), Reason: reason, Cut: cut})
+		rec.marker("janus: " + reason)
+		obs.Ended(context.WithoutCancel(ctx), Summary{Started: began, Ended: e.cfg.Clock.Now(), Reason: reason, Cut: cut, Recording: rec.close()})
 	}
 	agentR := bufio.NewReaderSize(conn, agentReadBuffer)
 	out, _ := http.NewRequest(http.MethodGet, "http://agent"+spec.Path+"?"+spec.Query, nil)
@@ -189,12 +198,13 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 		return
 	}
 	r := &relay{
-		engine: e, spec: spec, obs: obs, ctx: context.WithoutCancel(ctx),
+		engine: e, spec: spec, obs: obs, ctx: context.WithoutCancel(ctx), rec: rec,
 		client: client, clientR: clientRW.Reader, agent: conn, agentR: agentR,
 		writing: make(chan struct{}, 1),
 	}
 	r.toClient.dst, r.toAgent.dst = client, conn
 	summary := r.run()
+	summary.Recording = rec.close()
 	summary.Started = began
 	summary.Ended = e.cfg.Clock.Now()
 	obs.Ended(context.WithoutCancel(ctx), summary)

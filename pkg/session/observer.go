@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"time"
+
+	"github.com/infroware/janus/pkg/recording"
 )
 
 // Spec is one exec session: who runs what where, under which request.
@@ -34,6 +36,9 @@ type Summary struct {
 	Reason string
 	// Cut is true when anything but the command or the user ended it.
 	Cut bool
+	// Recording is the session's recording once closed (its location and
+	// final digest); nil when it was not recorded.
+	Recording *recording.Summary
 }
 
 // Observer is what the engine tells the registry, and asks it.

@@ -55,6 +55,8 @@ type relay struct {
 	spec   Spec
 	obs    Observer
 	ctx    context.Context
+	// rec records what the user receives; nil records nothing.
+	rec *sessionRecorder
 
 	client  net.Conn
 	clientR *bufio.Reader
@@ -151,6 +153,10 @@ func (r *relay) run() Summary {
 				}
 			}
 			r.tellUser(told, s.Reason)
+		case <-r.rec.failed():
+			s.Reason, s.Cut = recordingCut(r.rec), true
+			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
+			r.tellUser(metav1.StatusReasonInternalError, s.Reason)
 		case <-r.idle.C():
 			switch r.idle.fired() {
 			case idleWarning:
@@ -221,6 +227,8 @@ func commandEnded(raw []byte) string {
 func (r *relay) upstream() error {
 	var messageLen int64
 	inMessage := false
+	var tap payloadSeer
+	recTap := &upstreamTap{rec: r.rec}
 	for {
 		h, err := readFrameHeader(r.clientR)
 		if err != nil {
@@ -245,8 +253,16 @@ func (r *relay) upstream() error {
 			r.idle.touch()
 			r.in.Add(h.length)
 		}
-		if err := forwardFrame(&h, r.clientR, &r.toAgent, nil); err != nil {
+		tap = nil
+		if r.rec != nil && !h.control() {
+			recTap.begin(&h)
+			tap = recTap
+		}
+		if err := forwardFrame(&h, r.clientR, &r.toAgent, tap); err != nil {
 			return errUserClosed
+		}
+		if tap != nil && h.fin {
+			recTap.end()
 		}
 		if r.clientR.Buffered() == 0 {
 			if err := r.toAgent.Flush(); err != nil {
@@ -282,7 +298,7 @@ func checkMessage(h *frameHeader, inMessage *bool, length *int64, limit int64) e
 func (r *relay) downstream() error {
 	var messageLen int64
 	inMessage := false
-	var status statusTracker
+	status := statusTracker{rec: r.rec}
 	for {
 		if r.agentR.Buffered() == 0 {
 			if err := r.flushToUser(); err != nil {
@@ -333,32 +349,49 @@ func (r *relay) downstream() error {
 }
 
 // statusTracker follows the agent's messages for the command's final
-// Status on the error channel.
+// Status on the error channel, and hands the recorder what the user
+// receives on stdout and stderr.
 type statusTracker struct {
 	newMessage bool
 	inStatus   bool
 	payload    []byte
+
+	rec       *sessionRecorder
+	recording bool
 }
 
 // see is shown a frame's payload part by part.
 func (s *statusTracker) see(first bool, payload []byte) {
 	if first && s.newMessage {
 		s.inStatus = len(payload) > 0 && payload[0] == channelError
+		s.recording = len(payload) > 0 && (payload[0] == channelStdout || payload[0] == channelStderr)
 		s.payload = s.payload[:0]
-		if s.inStatus {
+		if len(payload) > 0 {
 			payload = payload[1:]
 		}
+	}
+	if s.recording {
+		s.rec.output(payload)
 	}
 	if s.inStatus && len(s.payload)+len(payload) <= maxStatusMessage {
 		s.payload = append(s.payload, payload...)
 	}
 }
 
+// payloadSeer is shown a forwarded frame's payload part by part.
+type payloadSeer interface {
+	see(first bool, payload []byte)
+}
+
 // toUser relays one frame to the user with the write token held.
 func (r *relay) toUser(h *frameHeader, status *statusTracker) error {
 	r.writing <- struct{}{}
 	defer func() { <-r.writing }()
-	return forwardFrame(h, r.agentR, &r.toClient, status)
+	var seer payloadSeer
+	if status != nil {
+		seer = status
+	}
+	return forwardFrame(h, r.agentR, &r.toClient, seer)
 }
 
 // flushToUser writes out what is gathered for the user.
@@ -371,7 +404,7 @@ func (r *relay) flushToUser() error {
 // forwardFrame copies one frame, header and payload as they came, from
 // src's buffer to dst, which it flushes before it waits for more of the
 // frame. status, if set, is shown the payload.
-func forwardFrame(h *frameHeader, src *bufio.Reader, dst *batchWriter, status *statusTracker) error {
+func forwardFrame(h *frameHeader, src *bufio.Reader, dst *batchWriter, status payloadSeer) error {
 	if _, err := dst.Write(h.raw[:h.size]); err != nil {
 		return err
 	}
@@ -401,7 +434,7 @@ func forwardFrame(h *frameHeader, src *bufio.Reader, dst *batchWriter, status *s
 
 // closeClient ends the user's websocket with code.
 func (r *relay) closeClient(code uint16) {
-	r.writeNotice(closeFrame(code))
+	r.writeNotice(closeFrame(code), nil)
 }
 
 // tellUser writes why on the user's terminal and ends the session with a
@@ -417,21 +450,25 @@ func (r *relay) tellUser(reason metav1.StatusReason, why string) {
 	})
 	frame := appendFrame(nil, opBinary, append([]byte{channelError}, status...))
 	frame = append(frame, closeFrame(closeNormal)...)
-	r.writeNotice(frame)
+	r.writeNotice(frame, nil)
 }
 
 // notify writes a line of Janus's own on the user's terminal.
+// The recording marks it, and holds its bytes among the output.
 func (r *relay) notify(line string) {
+	r.rec.marker(sanitize(line))
 	if r.spec.NoticeChannel == 0 {
 		return
 	}
-	r.writeNotice(appendFrame(nil, opBinary, append([]byte{r.spec.NoticeChannel}, "\r\n"+sanitize(line)+"\r\n"...)))
+	said := []byte("\r\n" + sanitize(line) + "\r\n")
+	r.writeNotice(appendFrame(nil, opBinary, append([]byte{r.spec.NoticeChannel}, said...)), said)
 }
 
-// writeNotice writes frames of Janus's own between relayed frames. It
-// gives up after noticePatience rather than wait on a user who is not
-// reading.
-func (r *relay) writeNotice(frames []byte) {
+// writeNotice writes frames of Janus's own between relayed frames, and
+// records said (what the frames put on the user's terminal) in their
+// place among the output. It gives up after noticePatience rather than
+// wait on a user who is not reading.
+func (r *relay) writeNotice(frames, said []byte) {
 	patience := time.NewTimer(noticePatience)
 	defer patience.Stop()
 	select {
@@ -441,6 +478,9 @@ func (r *relay) writeNotice(frames []byte) {
 		return
 	}
 	defer func() { <-r.writing }()
+	if said != nil {
+		r.rec.output(said)
+	}
 	_ = r.client.SetWriteDeadline(time.Now().Add(noticePatience))
 	defer func() { _ = r.client.SetWriteDeadline(time.Time{}) }()
 	_, err := r.toClient.Write(frames)
