@@ -49,6 +49,8 @@ type ExtraConfig struct {
 	KubeClient kubernetes.Interface
 	// LeaderElection configures the lifecycle controller's Lease.
 	LeaderElection LeaderElection
+	// Recording records every exec session; nil records none.
+	Recording *session.RecordingConfig
 }
 
 // Config is the configuration of a Janus API server.
@@ -119,6 +121,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 			IdleTimeout:           c.ExtraConfig.IdleTimeout,
 			MaxSessionsPerRequest: c.ExtraConfig.MaxSessionsPerRequest,
 			MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
+			Recording:             c.ExtraConfig.Recording,
 		}),
 		Agents: tunnels,
 	})

@@ -42,6 +42,7 @@ var DefaultExcludedNamespaces = []string{"kube-system", "kube-public", "kube-nod
 type JanusServerOptions struct {
 	RecommendedOptions *genericoptions.RecommendedOptions
 	Datastore          *datastore.Options
+	Recording          *RecordingOptions
 
 	MinDuration        time.Duration
 	MaxDuration        time.Duration
@@ -73,6 +74,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion),
 		),
 		Datastore:          datastore.NewOptions(),
+		Recording:          NewRecordingOptions(),
 		MinDuration:        10 * time.Minute,
 		MaxDuration:        8 * time.Hour,
 		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
@@ -106,6 +108,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	o.Datastore.AddFlags(fs)
+	o.Recording.AddFlags(fs)
 	fs.DurationVar(&o.MinDuration, "min-duration", o.MinDuration, "Shortest access a request may ask for.")
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
 	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces that may never be requested in any cluster; a Cluster's spec.excludedNamespaces adds to them.")
@@ -144,6 +147,7 @@ func (o *JanusServerOptions) Validate() error {
 		errs = append(errs, errors.New("--datastore-endpoint (or its file) and --etcd-servers are mutually exclusive"))
 	}
 	errs = append(errs, recommended.Validate()...)
+	errs = append(errs, o.Recording.Validate()...)
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
@@ -216,6 +220,11 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 		}
 	}
 
+	recordingConfig, err := o.Recording.Config(o.Datastore.DataDir)
+	if err != nil {
+		return nil, err
+	}
+
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -233,6 +242,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			AgentTokenMaxLifetime: o.AgentTokenMaxLifetime,
 			KubeClient:            kubeClient,
 			LeaderElection:        o.LeaderElection,
+			Recording:             recordingConfig,
 		},
 	}, nil
 }
