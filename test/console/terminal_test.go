@@ -400,3 +400,27 @@ func TestTerminalLogsAndEvents(t *testing.T) {
 		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)
 	}
 }
+
+// TestTerminalExitAndReconnect: alice's shell exits; the pane says so
+// and, the request being Active, offers to reconnect, which opens a new
+// session in the same pane. (kwok's exec reports a non-zero exit as an
+// InternalError naming the status rather than as NonZeroExitCode, so the
+// shell exits 0 here; the pane shows whatever the API says.)
+func TestTerminalExitAndReconnect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: exit and come back")
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	alice.openTerminal(terminalPath(name), 0)
+	alice.typeInto(0, "exit\r")
+	alice.waitJS("the pane ended", `janusTerminals[0].ended`, 10*time.Second)
+	if got := alice.text(`[data-testid="ended-why"]`); got != "The shell exited (status 0)." {
+		t.Errorf("the ended pane says %q, want the exit status 0", got)
+	}
+	alice.waitJS("the offer to reconnect", `!document.querySelector('[data-testid="reconnect"]').hidden`, 5*time.Second)
+	alice.run("reconnecting", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"]`)))
+	alice.waitReady(0)
+	alice.typeInto(0, "echo back-$((6*7))\r")
+	alice.waitLine(0, regexp.MustCompile(`^back-42$`), 10*time.Second)
+}
