@@ -151,6 +151,8 @@ func (r *sessionRecorder) close() *recording.Summary {
 	s, err := r.w.Close()
 	if err != nil {
 		klog.ErrorS(err, "Closing a session's recording", "request", r.spec.Request, "session", r.spec.ID)
+	} else {
+		klog.InfoS("Recorded session", "request", r.spec.Request, "session", r.spec.ID, "location", s.Location, "size", s.Size, "sha256", s.SHA256)
 	}
 	return &s
 }
