@@ -43,8 +43,9 @@ func buildImage(ctx context.Context, o options, name string) (string, error) {
 		index = mutate.AppendManifests(index, mutate.IndexAddendum{
 			Add: img,
 			Descriptor: v1.Descriptor{
-				Platform:    &v1.Platform{OS: p.OS, Architecture: p.Arch},
-				Annotations: annotations,
+				Platform: &v1.Platform{OS: p.OS, Architecture: p.Arch},
+				// ref.name belongs to the archive's entry alone.
+				Annotations: labels(o, name),
 			},
 		})
 	}
