@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"errors"
 	"io"
+	"iter"
 	"os"
 	"os/exec"
 	"path"
@@ -183,27 +184,15 @@ func readArchive(t *testing.T, archive string) (v1.Image, map[string]string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", archive, err)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(path.Clean(h.Name)))
-		if h.Typeflag == tar.TypeDir {
+	for name, e := range tarEntries(t, f) {
+		target := filepath.Join(dir, filepath.FromSlash(path.Clean(name)))
+		if e.header.Typeflag == tar.TypeDir {
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(target, data, 0o644); err != nil {
+		if err := os.WriteFile(target, e.content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,6 +219,35 @@ type layerFile struct {
 	content []byte
 }
 
+// tarEntries reads a whole tar stream, in order; a directory comes
+// before what it holds, as the writers here put them.
+func tarEntries(t *testing.T, r io.Reader) iter.Seq2[string, layerFile] {
+	t.Helper()
+	var entries []layerFile
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading a tar stream: %v", err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("reading %s: %v", h.Name, err)
+		}
+		entries = append(entries, layerFile{header: h, content: data})
+	}
+	return func(yield func(string, layerFile) bool) {
+		for _, e := range entries {
+			if !yield(e.header.Name, e) {
+				return
+			}
+		}
+	}
+}
+
 // layerFiles is every file of every layer, by path, the upper layer's
 // winning.
 func layerFiles(t *testing.T, img v1.Image) map[string]layerFile {
@@ -244,20 +262,8 @@ func layerFiles(t *testing.T, img v1.Image) map[string]layerFile {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("reading a layer: %v", err)
-			}
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[h.Name] = layerFile{header: h, content: data}
+		for name, e := range tarEntries(t, rc) {
+			files[name] = e
 		}
 		rc.Close()
 	}
