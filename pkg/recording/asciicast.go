@@ -62,6 +62,14 @@ func appendEvent(dst []byte, elapsed time.Duration, code string, data []byte) []
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII are the bytes a JSON string holds as they are.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // encodeData appends data as a JSON string. Valid UTF-8 is written as it
 // is (control characters escaped, as JSON requires). A byte that is not
 // part of valid UTF-8 is written as the lone surrogate \udcXX (XX being
@@ -73,6 +81,17 @@ const hexDigits = "0123456789abcdef"
 func encodeData(dst []byte, data []byte) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(data); {
+		// Runs of printable ASCII, most of any terminal's output, are
+		// copied whole.
+		j := i
+		for j < len(data) && plainASCII[data[j]] {
+			j++
+		}
+		if j > i {
+			dst = append(dst, data[i:j]...)
+			i = j
+			continue
+		}
 		c := data[i]
 		if c < utf8.RuneSelf {
 			switch {

@@ -51,7 +51,8 @@ func (s *DirStore) Put(_ context.Context, key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating the directory of %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	// One writer per recording: the temporary name needs no randomness.
+	tmp, err := os.OpenFile(filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", key, err)
 	}
@@ -63,7 +64,6 @@ func (s *DirStore) Put(_ context.Context, key string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", key, err)
 	}
-	// CreateTemp makes the file 0600 already.
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", key, err)
 	}

@@ -19,12 +19,15 @@ const Format = "asciicast-v2"
 
 const (
 	// DefaultChunkBytes and DefaultChunkInterval bound a chunk: a crash
-	// loses at most the last interval of a session.
-	DefaultChunkBytes    = 64 << 10
+	// loses at most the last interval of a session. A quiet session
+	// writes a chunk a second; bulk output is cut at 512 KiB, which keeps
+	// a store's per-object cost (a file created, a PUT) off its rate.
+	DefaultChunkBytes    = 512 << 10
 	DefaultChunkInterval = time.Second
 	// uploadQueue is how many cut chunks may wait for the store before
-	// the session waits for it: the recording never drops a byte.
-	uploadQueue = 8
+	// the session waits for it: the recording never drops a byte. With
+	// the chunk being gathered, a session holds at most 2.5 MiB.
+	uploadQueue = 4
 	// putTimeout bounds one write to the store.
 	putTimeout = 30 * time.Second
 )
@@ -64,14 +67,20 @@ type Writer struct {
 	failOnce sync.Once
 	err      error
 
+	// buffers hands the uploader's spent chunk buffers back.
+	buffers sync.Pool
+
+	// chunks, size and digest are the uploader's: the chain is computed
+	// off the session's path, in chunk order.
+	chunks int
+	size   int64
+	digest [sha256.Size]byte
+
 	mu sync.Mutex
 	// buf is the chunk being gathered; pending the start of a UTF-8
 	// sequence that the next output may complete.
 	buf     []byte
 	pending []byte
-	chunks  int
-	size    int64
-	digest  [sha256.Size]byte
 	closed  bool
 }
 
@@ -174,6 +183,9 @@ func (w *Writer) eventLocked(code string, data []byte) error {
 	if w.closed {
 		return errors.New("the recording is closed")
 	}
+	if w.buf == nil {
+		w.buf = w.buffer()
+	}
 	w.buf = appendEvent(w.buf, w.opts.Clock.Since(w.started), code, data)
 	if len(w.buf) >= w.opts.ChunkBytes {
 		w.cutLocked()
@@ -195,17 +207,23 @@ func incompleteTail(p []byte) int {
 	return 0
 }
 
-// cutLocked ends the chunk being gathered, chains it and hands it to the
-// uploader, waiting while the store is uploadQueue chunks behind.
+// buffer is an empty chunk buffer with room for a chunk and the event
+// that ends it, so that gathering a chunk does not grow it.
+func (w *Writer) buffer() []byte {
+	if b, ok := w.buffers.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, w.opts.ChunkBytes+128<<10)
+}
+
+// cutLocked ends the chunk being gathered and hands it to the uploader,
+// waiting while the store is uploadQueue chunks behind.
 func (w *Writer) cutLocked() {
 	if len(w.buf) == 0 {
 		return
 	}
 	chunk := w.buf
 	w.buf = nil
-	w.chunks++
-	w.size += int64(len(chunk))
-	w.digest = chain(w.digest, chunk)
 	select {
 	case w.uploads <- chunk:
 	case <-w.failed:
@@ -250,18 +268,22 @@ func (w *Writer) tick() {
 
 func (w *Writer) upload() {
 	defer close(w.uploaded)
-	n := 0
 	for chunk := range w.uploads {
-		n++
 		if w.Err() != nil {
 			continue
 		}
+		n := w.chunks + 1
 		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
 		err := w.store.Put(ctx, chunkKey(w.id, n), chunk)
 		cancel()
 		if err != nil {
 			w.fail(fmt.Errorf("writing chunk %d of recording %s: %w", n, w.id, err))
+			continue
 		}
+		w.chunks = n
+		w.size += int64(len(chunk))
+		w.digest = chain(w.digest, chunk)
+		w.buffers.Put(&chunk)
 	}
 }
 
@@ -279,6 +301,7 @@ func (w *Writer) Close() (Summary, error) {
 	close(w.uploads)
 	w.mu.Unlock()
 	<-w.uploaded
+	// The summary is read only once the uploader is done with it.
 	s := w.summary()
 	if err := w.Err(); err != nil {
 		return s, err

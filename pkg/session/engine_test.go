@@ -34,7 +34,7 @@ type fakeAgent struct {
 	protocols []string
 }
 
-func newFakeAgent(t *testing.T, serve func(conn *websocket.Conn)) *fakeAgent {
+func newFakeAgent(t testing.TB, serve func(conn *websocket.Conn)) *fakeAgent {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
