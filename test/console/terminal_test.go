@@ -424,3 +424,77 @@ func TestTerminalExitAndReconnect(t *testing.T) {
 	alice.typeInto(0, "echo back-$((6*7))\r")
 	alice.waitLine(0, regexp.MustCompile(`^back-42$`), 10*time.Second)
 }
+
+// TestTerminalHeldThreeMinutes: a terminal left open without a keystroke
+// for three minutes (well within the API's idle timeout of 15m) is still
+// alive: the console's pings and client-go's to the API keep both
+// websockets open, and the shell still answers. The terminal is alice's,
+// opened over the console's websocket with her cookie from the console's
+// origin (the test browser's context lasts 90s). It runs in parallel with
+// the package's other tests; -short skips it.
+func TestTerminalHeldThreeMinutes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds a terminal open for three minutes")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	name := activeTerminalRequest(t, ctx, "terminal: held open")
+	alice := newBrowser(t, "alice")
+	alice.signIn("alice")
+	cookie := alice.sessionCookie()
+	url := "ws" + strings.TrimPrefix(consoleURL, "http") + fmt.Sprintf("/requests/%s/terminal/ws?namespace=payments&pod=%s&command=sh", name, demoPod)
+	d := websocket.Dialer{Subprotocols: []string{"v5.channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	conn, _, err := d.DialContext(ctx, url, http.Header{"Origin": {consoleURL}, "Cookie": {cookie.Name + "=" + cookie.Value}})
+	if err != nil {
+		t.Fatalf("opening alice's terminal: %v", err)
+	}
+	defer conn.Close()
+	// Reading answers the console's pings (gorilla's default handler).
+	out := make(chan string, 64)
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				ended <- err
+				return
+			}
+			if len(msg) > 0 && msg[0] == 1 {
+				out <- string(msg[1:])
+			}
+		}
+	}()
+	var seen strings.Builder
+	waitFor := func(want string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.After(timeout)
+		for !strings.Contains(seen.String(), want) {
+			select {
+			case s := <-out:
+				seen.WriteString(s)
+			case err := <-ended:
+				t.Fatalf("the terminal ended waiting for %q: %v; it showed %q", want, err, seen.String())
+			case <-deadline:
+				t.Fatalf("no %q within %s; the terminal showed %q", want, timeout, seen.String())
+			}
+		}
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, append([]byte{4}, `{"Width":80,"Height":24}`...)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("# ", 10*time.Second)
+	began := time.Now()
+	select {
+	case err := <-ended:
+		t.Fatalf("the terminal ended after %s without a keystroke: %v", time.Since(began).Round(time.Second), err)
+	case s := <-out:
+		t.Fatalf("the idle terminal printed %q", s)
+	case <-time.After(3 * time.Minute): // the hold is what is tested
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, append([]byte{0}, "echo still-$((6*7))\r"...)); err != nil {
+		t.Fatalf("typing after the hold: %v", err)
+	}
+	waitFor("still-42", 10*time.Second)
+	t.Logf("the terminal answered after %s held open", time.Since(began).Round(time.Second))
+}
