@@ -144,3 +144,17 @@ func TestSessionRecordingMarksTheRevocation(t *testing.T) {
 		t.Errorf("verifying: %v", err)
 	}
 }
+
+// TestSessionThatCannotBeRecordedIsRefusedWithItsReason: janus-apiserver with a
+// recording store that takes nothing refuses the session with a 503 that
+// says why.
+func TestSessionThatCannotBeRecordedIsRefusedWithItsReason(t *testing.T) {
+	ar := activeRequest(t, time.Hour, "payments")
+	restartJanusWith(t, "--recording-store=/proc/self")
+	ctx, cancel := context.WithTimeout(context.Background(), execDeadline)
+	defer cancel()
+	_, _, err := execAs(ctx, t, "alice", ar.Name, "payments", "payments-api-0", "echo", "must-not-run")
+	if err == nil || !strings.Contains(err.Error(), "the session cannot be recorded, and Janus runs no session it cannot record") {
+		t.Fatalf("exec with a store that takes nothing: %v", err)
+	}
+}
