@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,18 @@ func appendEvent(dst []byte, elapsed time.Duration, code string, data []byte) []
 
 const hexDigits = "0123456789abcdef"
 
+// plainWord reports whether all eight bytes of x are plainASCII: none
+// below 0x20, none 0x7f or above, no '"' and no '\\' (the has-less and
+// has-zero-byte tests of "Bit Twiddling Hacks", exact as to whether any
+// byte matches).
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	bad := (x-ones*0x20)&^x&highs | x&highs |
+		hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | hasZero(x^(ones*0x7f))
+	return bad == 0
+}
+
 // plainASCII are the bytes a JSON string holds as they are.
 var plainASCII = func() (t [256]bool) {
 	for c := 0x20; c < 0x7f; c++ {
@@ -84,6 +97,9 @@ func encodeData(dst []byte, data []byte) []byte {
 		// Runs of printable ASCII, most of any terminal's output, are
 		// copied whole.
 		j := i
+		for j+8 <= len(data) && plainWord(binary.LittleEndian.Uint64(data[j:])) {
+			j += 8
+		}
 		for j < len(data) && plainASCII[data[j]] {
 			j++
 		}

@@ -2,7 +2,9 @@ package recording
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -44,4 +46,31 @@ func FuzzEncodeData(f *testing.F) {
 			t.Fatalf("round trip of %q gave %q, %v", data, dec, err)
 		}
 	})
+}
+
+func TestPlainWordAgreesWithTheByteTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(b []byte) {
+		want := true
+		for _, c := range b {
+			want = want && plainASCII[c]
+		}
+		if got := plainWord(binary.LittleEndian.Uint64(b)); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", b, got, want)
+		}
+	}
+	for c := range 256 {
+		for pos := range 8 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	for range 200000 {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = byte(0x1e + rng.IntN(0x64))
+		}
+		check(b)
+	}
 }
