@@ -39,6 +39,14 @@
   if (!page) return;
   const request = page.dataset.request;
 
+  // hasClear: data holds the screen clear the prompt ends with (ESC [ 2 J).
+  function hasClear(data) {
+    for (let i = 0; i + 3 < data.length; i++) {
+      if (data[i] === 0x1b && data[i + 1] === 0x5b && data[i + 2] === 0x32 && data[i + 3] === 0x4a) return true;
+    }
+    return false;
+  }
+
   function frame(channel, bytes) {
     const msg = new Uint8Array(bytes.length + 1);
     msg[0] = channel;
@@ -107,10 +115,12 @@
     entry.ended = false;
     // ready: the shell has printed its (coloured) prompt and takes typing.
     entry.ready = false;
-    let prompted = false, readyTimer = null;
+    // prompted: the prompt was typed; cleared: the screen clear after it
+    // came back, so what shows next is the new prompt.
+    let prompted = false, cleared = false, readyTimer = null;
     const becomeReady = () => { if (entry.ready) return; entry.ready = true; clearTimeout(readyTimer); watchPrompt.dispose(); };
     const watchPrompt = term.onWriteParsed(() => {
-      if (!prompted) return;
+      if (!prompted || !cleared) return;
       const buf = term.buffer.active;
       const line = buf.getLine(buf.baseY + buf.cursorY).translateToString(true).trimEnd();
       if (/[#$]$/.test(line) && !/PS1=/.test(line)) becomeReady();
@@ -132,6 +142,7 @@
       switch (data[0]) {
         case STDOUT: case STDERR:
           term.write(data.subarray(1));
+          if (prompted && !cleared && hasClear(data)) cleared = true;
           if (!prompted) {
             prompted = true;
             if (promptOn()) {
