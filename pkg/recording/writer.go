@@ -3,6 +3,7 @@ package recording
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,8 +21,9 @@ const Format = "asciicast-v2"
 const (
 	// DefaultChunkBytes and DefaultChunkInterval bound a chunk: a crash
 	// loses at most the last interval of a session. A quiet session
-	// writes a chunk a second; bulk output is cut at 512 KiB, which keeps
-	// a store's per-object cost (a file created, a PUT) off its rate.
+	// writes a chunk a second; bulk output is cut at 512 KiB of events
+	// (more once encoded: a NUL is six bytes of JSON), which keeps a
+	// store's per-object cost (a file created, a PUT) off its rate.
 	DefaultChunkBytes    = 512 << 10
 	DefaultChunkInterval = time.Second
 	// uploadQueue is how many cut chunks may wait for the store before
@@ -77,8 +79,10 @@ type Writer struct {
 	digest [sha256.Size]byte
 
 	mu sync.Mutex
-	// buf is the chunk being gathered; pending the start of a UTF-8
-	// sequence that the next output may complete.
+	// buf is the chunk being gathered, its events as they came (see
+	// appendRaw): the session's path only copies bytes, the uploader
+	// encodes them. pending is the start of a UTF-8 sequence that the
+	// next output may complete.
 	buf     []byte
 	pending []byte
 	closed  bool
@@ -186,7 +190,7 @@ func (w *Writer) eventLocked(code string, data []byte) error {
 	if w.buf == nil {
 		w.buf = w.buffer()
 	}
-	w.buf = appendEvent(w.buf, w.opts.Clock.Since(w.started), code, data)
+	w.buf = appendRaw(w.buf, w.opts.Clock.Since(w.started), code, data)
 	if len(w.buf) >= w.opts.ChunkBytes {
 		w.cutLocked()
 	}
@@ -216,6 +220,27 @@ func (w *Writer) buffer() []byte {
 	return make([]byte, 0, w.opts.ChunkBytes+128<<10)
 }
 
+// appendRaw appends an event as it came: its code, its time in
+// nanoseconds and its data, length-prefixed.
+func appendRaw(dst []byte, elapsed time.Duration, code string, data []byte) []byte {
+	dst = append(dst, code[0])
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(elapsed))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(data)))
+	return append(dst, data...)
+}
+
+// encodeRaw turns events gathered by appendRaw into asciicast lines.
+func encodeRaw(dst, raw []byte) []byte {
+	for len(raw) > 0 {
+		code := raw[:1]
+		elapsed := time.Duration(binary.LittleEndian.Uint64(raw[1:9]))
+		n := int(binary.LittleEndian.Uint32(raw[9:13]))
+		dst = appendEvent(dst, elapsed, string(code), raw[13:13+n])
+		raw = raw[13+n:]
+	}
+	return dst
+}
+
 // cutLocked ends the chunk being gathered and hands it to the uploader,
 // waiting while the store is uploadQueue chunks behind.
 func (w *Writer) cutLocked() {
@@ -234,7 +259,10 @@ func (w *Writer) cutLocked() {
 // UTF-8 sequence included.
 func (w *Writer) flushLocked() {
 	if len(w.pending) > 0 {
-		w.buf = appendEvent(w.buf, w.opts.Clock.Since(w.started), CodeOutput, w.pending)
+		if w.buf == nil {
+			w.buf = w.buffer()
+		}
+		w.buf = appendRaw(w.buf, w.opts.Clock.Since(w.started), CodeOutput, w.pending)
 		w.pending = nil
 	}
 	w.cutLocked()
@@ -268,10 +296,13 @@ func (w *Writer) tick() {
 
 func (w *Writer) upload() {
 	defer close(w.uploaded)
-	for chunk := range w.uploads {
+	var chunk []byte
+	for raw := range w.uploads {
 		if w.Err() != nil {
 			continue
 		}
+		chunk = encodeRaw(chunk[:0], raw)
+		w.buffers.Put(&raw)
 		n := w.chunks + 1
 		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
 		err := w.store.Put(ctx, chunkKey(w.id, n), chunk)
@@ -283,7 +314,6 @@ func (w *Writer) upload() {
 		w.chunks = n
 		w.size += int64(len(chunk))
 		w.digest = chain(w.digest, chunk)
-		w.buffers.Put(&chunk)
 	}
 }
 

@@ -48,7 +48,9 @@ func BenchmarkRecordingOnVersusOff(b *testing.B) {
 			waitForExec(b, p)
 			for range 2 {
 				for _, o := range outputs {
+					wait := profileJanusCPU(b, "recording-"+o.name+"-"+mode)
 					took[o.name+"-"+mode] += bulkCommand(b, p, "sh", "-c", o.command)
+					wait()
 					runs[o.name+"-"+mode]++
 				}
 			}
