@@ -106,7 +106,9 @@ func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 func (b *browser) text(sel string) string {
 	b.t.Helper()
 	b.run("waiting for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
-	return strings.TrimSpace(get(b, "reading "+sel, chromedp.Text(chromedp.CSS(sel))))
+	// Found and read in one script: a live page may swap the element for
+	// its re-rendered copy between a lookup and a read by node.
+	return strings.TrimSpace(get(b, "reading "+sel, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : '' })()`, sel))))
 }
 
 func (b *browser) exists(sel string) bool {
