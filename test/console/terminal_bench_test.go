@@ -45,7 +45,8 @@ const echoWatcher = `(() => {
 // one key and waits for the pod's terminal to echo it into xterm's buffer.
 // p50 and p99 of keystroke-to-echo in the browser, and of the same echo
 // over the console's websocket from Go (no browser), to tell the
-// browser's share from the relay's.
+// browser's share from the relay's, and of kubectl janus exec's way in
+// (no console), in the same run.
 func BenchmarkKeystrokeToEchoInTheBrowser(b *testing.B) {
 	ctx := context.Background()
 	name := activeTerminalRequest(b, ctx, "benchmark: keystroke to echo")
@@ -83,6 +84,7 @@ func BenchmarkKeystrokeToEchoInTheBrowser(b *testing.B) {
 	reportQuantiles(b, "browser-echo", ms)
 	reportQuantiles(b, "browser-arrival", get(alice, "reading the arrivals", chromedp.Evaluate[[]float64](`window.__echo.arrivals`)))
 	reportQuantiles(b, "websocket-echo", websocketEchoes(b, alice, name, min(n, 200)))
+	reportQuantiles(b, "kubectl-janus-exec-echo", kubectlJanusEchoes(b, name, min(n, 200)))
 	heap, goroutines := memoryPerTerminal(b, alice)
 	b.ReportMetric(heap, "console-heap-KiB/terminal")
 	b.ReportMetric(goroutines, "console-goroutines/terminal")
