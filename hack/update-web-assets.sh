@@ -18,6 +18,8 @@ FILES=(
   "@xterm/xterm/LICENSE:xterm.LICENSE"
   "@xterm/addon-fit/lib/addon-fit.js:xterm-addon-fit.js"
   "@xterm/addon-fit/LICENSE:xterm-addon-fit.LICENSE"
+  "@xterm/addon-search/lib/addon-search.js:xterm-addon-search.js"
+  "@xterm/addon-search/LICENSE:xterm-addon-search.LICENSE"
 )
 
 command -v npm >/dev/null || { echo "npm is needed to fetch the console's web assets (Node.js 20 or later)" >&2; exit 1; }

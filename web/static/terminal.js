@@ -21,6 +21,14 @@
   customElements.define('janus-sheet', JanusSheet);
   const createElement = document.createElement.bind(document);
   document.createElement = (tag, options) => String(tag).toLowerCase() === 'style' ? createElement('janus-sheet') : createElement(tag, options);
+  // Its cells (spans) get selected text's background and 24-bit colours as
+  // a style attribute, which the CSP (style-src-attr) blocks too; on this
+  // page that attribute is set through CSSOM instead, which it allows.
+  const setAttribute = Element.prototype.setAttribute;
+  HTMLSpanElement.prototype.setAttribute = function (name, value) {
+    if (String(name).toLowerCase() === 'style') { this.style.cssText = String(value); return; }
+    setAttribute.call(this, name, value);
+  };
 
   const STDIN = 0, STDOUT = 1, STDERR = 2, STATUS = 3, RESIZE = 4;
 
@@ -86,10 +94,13 @@
     const term = new Terminal({
       cursorBlink: true, fontSize: 14, scrollback: 5000, convertEol: false,
       fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
-      theme: {background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3'},
+      // A search match stays plainly marked while the search box has focus.
+      theme: {background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3', selectionBackground: '#264f78', selectionInactiveBackground: '#3b5a85'},
     });
     const fit = new FitAddon.FitAddon();
     term.loadAddon(fit);
+    const search = new SearchAddon.SearchAddon();
+    term.loadAddon(search);
     const box = pane.querySelector('.term');
     term.open(box);
     const entry = {term, pane, ws: null, status: null, ended: false, sentBytes: 0};
@@ -100,8 +111,64 @@
     pane.querySelector('.reconnect').addEventListener('click', () => connect(entry));
     if (term.textarea) term.textarea.addEventListener('focus', () => { lastFocused = entry; });
     pane.querySelector('.pane-logs').addEventListener('click', () => showSide(pane));
+    entry.search = search;
+    tools(entry);
     connect(entry);
     return entry;
+  }
+
+  // The pane's tools: search in the scrollback (the search addon), copy
+  // the selection and paste into the shell (the async clipboard). Their
+  // shortcuts take Shift, so Ctrl+C, Ctrl+F and Ctrl+V still reach the shell.
+  function tools(entry) {
+    const {term, pane, search} = entry;
+    const form = pane.querySelector('.pane-search'), box = form.elements.q, state = form.querySelector('.search-state');
+    const say = (text, miss) => { state.textContent = text; state.classList.toggle('miss', !!miss); };
+    const find = back => {
+      const q = box.value;
+      if (!q) { say(''); return false; }
+      const found = back ? search.findPrevious(q) : search.findNext(q);
+      say(found ? '' : 'not found', !found);
+      return found;
+    };
+    const openSearch = () => {
+      form.hidden = false;
+      const sel = term.getSelection();
+      if (sel && !sel.includes('\n')) box.value = sel;
+      box.focus();
+      box.select();
+    };
+    const closeSearch = () => { form.hidden = true; say(''); search.clearDecorations(); term.focus(); };
+    const copy = async () => {
+      const sel = term.getSelection();
+      if (!sel) return false;
+      try { await navigator.clipboard.writeText(sel); setState(entry, 'copied'); return true; } catch (e) { setState(entry, 'copy refused by the browser'); return false; }
+    };
+    const paste = async () => {
+      if (entry.ended) return false;
+      let text;
+      try { text = await navigator.clipboard.readText(); } catch (e) { setState(entry, 'paste refused by the browser'); return false; }
+      if (text) term.paste(text);
+      term.focus();
+      return true;
+    };
+    entry.find = find; entry.copy = copy; entry.paste = paste;
+    form.addEventListener('submit', ev => { ev.preventDefault(); find(false); });
+    box.addEventListener('keydown', ev => {
+      if (ev.key === 'Enter') { ev.preventDefault(); find(ev.shiftKey); } else if (ev.key === 'Escape') { ev.preventDefault(); closeSearch(); }
+    });
+    form.querySelector('.search-prev').addEventListener('click', () => find(true));
+    form.querySelector('.search-close').addEventListener('click', closeSearch);
+    pane.querySelector('.pane-find').addEventListener('click', openSearch);
+    pane.querySelector('.pane-copy').addEventListener('click', () => { copy(); });
+    pane.querySelector('.pane-paste').addEventListener('click', () => { paste(); });
+    const shortcuts = {KeyF: openSearch, KeyC: copy, KeyV: paste};
+    term.attachCustomKeyEventHandler(ev => {
+      const act = ev.ctrlKey && ev.shiftKey && !ev.altKey && !ev.metaKey && shortcuts[ev.code];
+      if (!act) return true;
+      if (ev.type === 'keydown') { ev.preventDefault(); act(); }
+      return false;
+    });
   }
 
   function setState(entry, text) { entry.pane.querySelector('.pane-state').textContent = text; }
