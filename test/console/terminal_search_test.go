@@ -18,7 +18,8 @@ import (
 // TestTerminalSearchCopyPaste: in alice's terminal, Ctrl+Shift+F opens a
 // search of the scrollback that finds and selects a word long scrolled out
 // of sight (the search addon's findNext, read back through xterm's
-// getSelection); Ctrl+Shift+C copies a selected line to the clipboard and
+// getSelection), Shift+Enter and Enter stepping back and forth between
+// matches; Ctrl+Shift+C copies a selected line to the clipboard and
 // Ctrl+Shift+V pastes the clipboard into the shell, where it runs; Ctrl+C
 // still goes to the shell. The page breaks no CSP rule.
 func TestTerminalSearchCopyPaste(t *testing.T) {
@@ -53,6 +54,24 @@ func TestTerminalSearchCopyPaste(t *testing.T) {
 		t.Errorf("the view was not scrolled up to the match: match row %d, view row %d, bottom %d", found[0], found[1], found[2])
 	}
 	alice.screenshot(pageShots(), "terminal-search")
+	// "needle" is also in the command line above. A new word is first
+	// matched where the selection is (the output line); Shift+Enter then
+	// goes back to the command line, Enter forward to the output line.
+	selRow := func() int {
+		return get(alice, "reading where the selection is", chromedp.Evaluate[int](`(() => { const p = janusTerminals[0].term.getSelectionPosition(); return janusTerminals[0].term.getSelection() === 'needle' && p ? p.start.y : -1; })()`))
+	}
+	alice.run("searching backwards", chromedp.SetValue(chromedp.CSS(`[data-testid="search-input"]`), "needle"), chromedp.Focus(chromedp.CSS(`[data-testid="search-input"]`)), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(kb.ModifierShift)))
+	if here := selRow(); here != found[0] {
+		t.Errorf("a new word selected row %d first, want the match under the selection, row %d", here, found[0])
+	}
+	alice.run("searching backwards again", chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(kb.ModifierShift)))
+	if back := selRow(); back < 0 || back >= found[0] {
+		t.Errorf("Shift+Enter selected row %d, want the command line's needle above row %d", back, found[0])
+	}
+	alice.run("searching forwards", chromedp.KeyEvent(kb.Enter))
+	if next := selRow(); next != found[0] {
+		t.Errorf("Enter after Shift+Enter selected row %d, want the output line's row %d", next, found[0])
+	}
 	alice.run("closing the search", chromedp.SendKeys(chromedp.CSS(`[data-testid="search-input"]`), kb.Escape))
 	alice.waitJS("the search box closed", `document.querySelector('[data-testid="pane-search"]').hidden`, 5*time.Second)
 

@@ -153,7 +153,10 @@
       return true;
     };
     entry.find = find; entry.copy = copy; entry.paste = paste;
-    form.addEventListener('submit', ev => { ev.preventDefault(); find(false); });
+    // Enter is taken on keydown (Shift+Enter too); the form itself never
+    // submits, so an Enter is one step, not two.
+    form.addEventListener('submit', ev => ev.preventDefault());
+    form.querySelector('.search-next').addEventListener('click', () => find(false));
     box.addEventListener('keydown', ev => {
       if (ev.key === 'Enter') { ev.preventDefault(); find(ev.shiftKey); } else if (ev.key === 'Escape') { ev.preventDefault(); closeSearch(); }
     });
