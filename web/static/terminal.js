@@ -217,7 +217,9 @@
             prompted = true;
             if (promptOn()) {
               send(frame(STDIN, encoder.encode(PROMPT)));
-              readyTimer = setTimeout(becomeReady, 3000);
+              // Should the prompt never show (an odd shell), the pane still
+              // takes typing after a while; long enough for a loaded machine.
+              readyTimer = setTimeout(becomeReady, 10000);
             } else {
               becomeReady();
             }
@@ -382,11 +384,6 @@
       localStorage.setItem(OWN, JSON.stringify(all));
       ownForm.reset();
       showOwn();
-  const promptBox = page.querySelector('.prompt-choice');
-  if (promptBox) {
-    promptBox.checked = promptOn();
-    promptBox.addEventListener('change', () => localStorage.setItem(PROMPT_KEY, promptBox.checked ? 'on' : 'off'));
-  }
     });
   }
   showOwn();
