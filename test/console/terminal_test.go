@@ -125,12 +125,15 @@ func TestTerminalCutOnRevoke(t *testing.T) {
 		t.Fatalf("what alice typed did not run in the pod: %v", err)
 	}
 
+	// carol revokes from her own console, on the request's page.
 	const why = "terminal test: incident over"
+	carol := newBrowser(t, "carol")
+	carol.signIn("carol")
+	carol.open("/requests/"+name, fmt.Sprintf(`[data-testid="revoke-%s"]`, name))
+	carol.run("giving a reason to revoke", chromedp.SendKeys(chromedp.CSS(`#revoke-reason-`+name), why))
 	alice.stampContains("revoked", `[data-testid="ended-why"]`, "access revoked by carol: "+why)
 	clock := watchPhases(t, ctx, name, v1alpha1.AccessRequestRevoked)
-	if _, err := liveClient(t, "carol").JanusV1alpha1().AccessRequests().Revoke(ctx, name, &v1alpha1.Revocation{Reason: why}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("revoking %s as carol: %v", name, err)
-	}
+	carol.submit("revoking from carol's console", fmt.Sprintf(`[data-testid="revoke-%s"]`, name), `#detail [data-testid="decision"]`)
 	apiRevoked := clock.at(t, v1alpha1.AccessRequestRevoked, 10*time.Second)
 	shown := alice.stamp("revoked", time.Until(apiRevoked.Add(10*time.Second)))
 	lag := shown.Sub(apiRevoked)
