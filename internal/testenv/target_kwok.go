@@ -62,7 +62,7 @@ func (t *Target) startKwok(ctx context.Context) error {
 		return err
 	}
 	certFile, keyFile, execFile := filepath.Join(t.dir, "kwok.crt"), filepath.Join(t.dir, "kwok.key"), filepath.Join(t.dir, "kwok-exec.yaml")
-	logsFile := filepath.Join(t.dir, "demo-container.log")
+	logsFile := t.DemoLogFile()
 	execConfig := strings.ReplaceAll(kwokExecConfig, "LOGS_FILE", logsFile)
 	for path, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, execFile: []byte(execConfig), logsFile: []byte(demoLog)} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -118,3 +118,7 @@ func (t *Target) startKwok(ctx context.Context) error {
 		return nil
 	})
 }
+
+// DemoLogFile is the log every kwok container of the target shows; kwok
+// follows it, so a line appended to it reaches a following reader.
+func (t *Target) DemoLogFile() string { return filepath.Join(t.dir, "demo-container.log") }

@@ -398,6 +398,22 @@ func TestTerminalLogsAndEvents(t *testing.T) {
 	if got := alice.text(`[data-testid="side-pod"]`); got != "payments/"+demoPod {
 		t.Errorf("the sidebar is about %q, want payments/%s", got, demoPod)
 	}
+	// Following: a line the container logs now (kwok follows the file its
+	// containers log from) appears in the open sidebar.
+	line := fmt.Sprintf("served request %d", time.Now().UnixNano())
+	logFile, err := os.OpenFile(bed.Target("dev").DemoLogFile(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("opening the demo containers' log: %v", err)
+	}
+	// In the CRI log format kwok reads, as the file's first lines are.
+	_, err = logFile.WriteString(time.Now().UTC().Format(time.RFC3339Nano) + " stdout F " + line + "\n")
+	if cerr := logFile.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("logging a line: %v", err)
+	}
+	alice.waitJS("the new log line in the followed sidebar", fmt.Sprintf(`document.querySelector('[data-testid="log"]').textContent.includes(%q)`, line), 10*time.Second)
 	alice.screenshot(pageShots(), "terminal-sidebar")
 	if v := alice.cspViolations(); len(v) > 0 {
 		t.Errorf("the terminal page broke the Content-Security-Policy: %v", v)
