@@ -86,12 +86,18 @@ func TestTerminalSearchCopyPaste(t *testing.T) {
   return false;
 })()`))
 	alice.pressShortcut(0, 'C')
-	alice.waitClipboard("copy-me-7", 5*time.Second)
+	alice.waitClipboard("copy-me-7", 15*time.Second)
 
 	// Paste: the clipboard into the shell with Ctrl+Shift+V; Enter runs it.
 	get(alice, "writing the clipboard", chromedp.Evaluate[bool](`navigator.clipboard.writeText('echo pasted-$((2+3))').then(() => true)`, chromedp.EvalAwaitPromise))
 	alice.pressShortcut(0, 'V')
-	alice.waitJS("the paste reached the terminal", `janusTerminals[0].sentBytes > 0 && (() => { const buf = janusTerminals[0].term.buffer.active; return buf.getLine(buf.baseY + buf.cursorY).translateToString(true).includes('echo pasted-$((2+3))'); })()`, 5*time.Second)
+	alice.waitJS("the paste reached the terminal", `janusTerminals[0].sentBytes > 0 && (() => {
+  // The cursor's line joined with the lines it wrapped from: the prompt holds the pod's working directory, which may be long.
+  const buf = janusTerminals[0].term.buffer.active;
+  let y = buf.baseY + buf.cursorY, text = buf.getLine(y).translateToString(true);
+  while (y > 0 && buf.getLine(y).isWrapped) { y--; text = buf.getLine(y).translateToString(true) + text; }
+  return text.includes('echo pasted-$((2+3))');
+})()`, 15*time.Second)
 	alice.typeInto(0, "\n")
 	alice.waitLine(0, regexp.MustCompile(`^pasted-5$`), 10*time.Second)
 	// Ctrl+C still goes to the shell: one byte (ETX) sent, which the pod's
