@@ -45,8 +45,13 @@ func TestTerminalRunsAShell(t *testing.T) {
 	// The page typed a coloured prompt into the new shell: cyan user@host
 	// (palette colour 6), read from xterm's buffer.
 	prompt := get(alice, "reading the prompt", chromedp.Evaluate[[]any](`(() => {
-  const buf = janusTerminals[0].term.buffer.active, line = buf.getLine(buf.baseY + buf.cursorY), cell = line.getCell(0);
-  return [line.translateToString(true), cell.isFgPalette() ? cell.getFgColor() : -1];
+  // The cursor's line with the lines it wrapped from: the prompt holds
+  // the pod's working directory, which may be long.
+  const buf = janusTerminals[0].term.buffer.active;
+  let y = buf.baseY + buf.cursorY, text = buf.getLine(y).translateToString(true);
+  while (y > 0 && buf.getLine(y).isWrapped) { y--; text = buf.getLine(y).translateToString(true) + text; }
+  const cell = buf.getLine(y).getCell(0);
+  return [text, cell.isFgPalette() ? cell.getFgColor() : -1];
 })()`))
 	t.Logf("the shell's prompt: %q, first cell colour %v", prompt[0], prompt[1])
 	if !regexp.MustCompile(`^\S+@\S+:/\S*[#$] ?$`).MatchString(fmt.Sprint(prompt[0])) || prompt[1] != float64(6) {
