@@ -88,7 +88,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 		}.String(),
 	})
 	if err != nil {
-		v.EventsError = apiError(err)
+		v.EventsError = APIErrorOf(err)
 		v.Timeline = timelineOf(ar, nil)
 	} else {
 		v.Timeline = timelineOf(ar, events.Items)

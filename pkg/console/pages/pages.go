@@ -151,7 +151,7 @@ func (h *Handler) myRequests(w http.ResponseWriter, r *http.Request) {
 	})
 	p := page{Title: "My requests", Nav: "mine", User: id}
 	if err != nil {
-		p.APIError = apiError(err)
+		p.APIError = APIErrorOf(err)
 		h.r.render(w, int(p.APIError.Code), "myrequests", p)
 		return
 	}
@@ -193,7 +193,7 @@ func (h *Handler) renderRequestForm(w http.ResponseWriter, ctx context.Context, 
 	p := page{Title: "Request access", Nav: "request", User: id, APIError: apiErr}
 	clusters, err := c.Janus.JanusV1alpha1().Clusters().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		p.APIError = apiError(err)
+		p.APIError = APIErrorOf(err)
 		status = int(p.APIError.Code)
 	}
 	data := struct {
@@ -280,7 +280,7 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 	created, err := c.Janus.JanusV1alpha1().AccessRequests().Create(r.Context(), ar, metav1.CreateOptions{})
 	if err != nil {
 		fieldErrors := map[string]string{}
-		apiErr := apiError(err)
+		apiErr := APIErrorOf(err)
 		var statusErr *apierrors.StatusError
 		if apierrors.IsInvalid(err) && asStatusError(err, &statusErr) && statusErr.ErrStatus.Details != nil {
 			unplaced := false
@@ -299,7 +299,7 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 				apiErr = nil // every cause is shown beside its field
 			}
 		}
-		h.renderRequestForm(w, r.Context(), id, c, form, fieldErrors, apiErr, int(apiError(err).Code))
+		h.renderRequestForm(w, r.Context(), id, c, form, fieldErrors, apiErr, int(APIErrorOf(err).Code))
 		return
 	}
 	klog.InfoS("Access requested", "user", id.Username, "request", created.Name, "cluster", created.Spec.Cluster)
@@ -317,12 +317,12 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			// Not a requester or approver: no queue, and the API's words.
-			p.APIError = apiError(err)
+			p.APIError = APIErrorOf(err)
 			p.Data = struct{ QueueHidden bool }{true}
 			h.r.render(w, http.StatusOK, "approvals", p)
 			return
 		}
-		p.APIError = apiError(err)
+		p.APIError = APIErrorOf(err)
 		p.Data = struct{ QueueHidden bool }{true}
 		h.r.render(w, int(p.APIError.Code), "approvals", p)
 		return

@@ -20,14 +20,14 @@ import (
 
 // APIError is an error as the API returned it.
 type APIError struct {
-	Code    int32
-	Reason  string
-	Message string
+	Code    int32  `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
 }
 
-// apiError turns err into what the page shows: the API's own Status when
+// APIErrorOf turns err into what a page shows: the API's own Status when
 // there is one.
-func apiError(err error) *APIError {
+func APIErrorOf(err error) *APIError {
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		s := status.Status()
@@ -88,7 +88,7 @@ func (r *renderer) render(w http.ResponseWriter, status int, name string, p page
 
 // renderAPIError shows err with the API's status code.
 func (r *renderer) renderAPIError(w http.ResponseWriter, user signin.Identity, title, back string, err error) {
-	e := apiError(err)
+	e := APIErrorOf(err)
 	status := int(e.Code)
 	if status < 400 || status > 599 {
 		status = http.StatusBadGateway

@@ -3,7 +3,6 @@ package terminal
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -25,27 +24,11 @@ import (
 // Shells are the shells the page offers.
 var Shells = []string{"sh", "bash"}
 
-// apiError is an error as the layout's "apierror" template shows it.
-type apiError struct {
-	Code    int32  `json:"code"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-}
-
-func apiErrorOf(err error) *apiError {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		s := status.Status()
-		return &apiError{Code: s.Code, Reason: string(s.Reason), Message: s.Message}
-	}
-	return &apiError{Code: http.StatusBadGateway, Reason: "Unavailable", Message: err.Error()}
-}
-
 // layoutPage is what web/templates/layout.html reads.
 type layoutPage struct {
 	Title, Nav, Notice string
 	User               signin.Identity
-	APIError           *apiError
+	APIError           *pages.APIError
 	Data               any
 	Live               any
 }
@@ -67,7 +50,7 @@ type pageView struct {
 	// PodsError is the API's answer when it would not, and the page then
 	// asks for a pod's name instead.
 	Pods      []podView
-	PodsError *apiError
+	PodsError *pages.APIError
 	Truncated bool
 	// QuickCommands are the Cluster's shared one-click commands
 	// (spec.console.quickCommands).
@@ -134,7 +117,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	id, ar, err := h.request(r)
 	lp := layoutPage{Title: "Terminal · " + name, User: id}
 	if err != nil {
-		lp.APIError = apiErrorOf(err)
+		lp.APIError = pages.APIErrorOf(err)
 		h.page.render(w, statusCode(lp.APIError.Code), lp)
 		return
 	}
@@ -179,7 +162,7 @@ func (h *Handler) serveState(w http.ResponseWriter, r *http.Request) {
 	_, ar, err := h.request(r)
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
-		e := apiErrorOf(err)
+		e := pages.APIErrorOf(err)
 		w.WriteHeader(statusCode(e.Code))
 		_ = json.NewEncoder(w).Encode(e)
 		return
@@ -203,12 +186,12 @@ func statusCode(code int32) int {
 func (h *Handler) listPods(r *http.Request, id signin.Identity, v *pageView) {
 	c, err := h.clients(id)
 	if err != nil {
-		v.PodsError = apiErrorOf(err)
+		v.PodsError = pages.APIErrorOf(err)
 		return
 	}
 	list, err := targetreads.Pods(r.Context(), c.Janus.JanusV1alpha1(), v.Name, &v1alpha1.AccessRequestPodsOptions{Namespace: v.Namespace})
 	if err != nil {
-		v.PodsError = apiErrorOf(err)
+		v.PodsError = pages.APIErrorOf(err)
 		return
 	}
 	now := time.Now()

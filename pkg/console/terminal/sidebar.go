@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/console/pages"
 	"github.com/infroware/janus/pkg/console/signin"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned/scheme"
 	"github.com/infroware/janus/pkg/targetreads"
@@ -33,7 +34,7 @@ func (h *Handler) serveLogs(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("tail"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 || n > maxTail {
-			writeStatus(w, &apiError{Code: http.StatusBadRequest, Reason: "BadRequest", Message: "tail must be a number of lines from 0 to " + strconv.Itoa(maxTail)})
+			writeStatus(w, &pages.APIError{Code: http.StatusBadRequest, Reason: "BadRequest", Message: "tail must be a number of lines from 0 to " + strconv.Itoa(maxTail)})
 			return
 		}
 		tail = n
@@ -44,7 +45,7 @@ func (h *Handler) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.clients(id)
 	if err != nil {
-		writeStatus(w, apiErrorOf(err))
+		writeStatus(w, pages.APIErrorOf(err))
 		return
 	}
 	ctx := r.Context()
@@ -57,7 +58,7 @@ func (h *Handler) serveLogs(w http.ResponseWriter, r *http.Request) {
 		Resource("accessrequests").Name(r.PathValue("name")).SubResource("log").
 		VersionedParams(opts, scheme.ParameterCodec).Stream(ctx)
 	if err != nil {
-		writeStatus(w, apiErrorOf(err))
+		writeStatus(w, pages.APIErrorOf(err))
 		return
 	}
 	defer stream.Close()
@@ -99,13 +100,13 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	id, _ := signin.FromContext(r.Context())
 	c, err := h.clients(id)
 	if err != nil {
-		writeStatus(w, apiErrorOf(err))
+		writeStatus(w, pages.APIErrorOf(err))
 		return
 	}
 	q := r.URL.Query()
 	list, err := targetreads.Events(r.Context(), c.Janus.JanusV1alpha1(), r.PathValue("name"), &v1alpha1.AccessRequestEventsOptions{Namespace: q.Get("namespace"), Pod: q.Get("pod")})
 	if err != nil {
-		writeStatus(w, apiErrorOf(err))
+		writeStatus(w, pages.APIErrorOf(err))
 		return
 	}
 	items := []eventView{}
@@ -128,7 +129,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeStatus answers with the API's error as JSON, with its code.
-func writeStatus(w http.ResponseWriter, e *apiError) {
+func writeStatus(w http.ResponseWriter, e *pages.APIError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(statusCode(e.Code))
 	_ = json.NewEncoder(w).Encode(e)
