@@ -40,7 +40,9 @@ func TestTerminalRunsAShell(t *testing.T) {
 			t.Errorf("the pod list of payments (accessrequests/pods) lacks %s", pod)
 		}
 	}
-	alice.run("choosing the pod", chromedp.Click(chromedp.CSS(`[data-testid="open-`+demoPod+`"]`)))
+	// Found and clicked in one script: the pod list may be re-rendered
+	// between a lookup and a click by node.
+	get(alice, "choosing the pod", chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (b) b.click(); return !!b })()`, `[data-testid="open-`+demoPod+`"]`)))
 	alice.waitReady(0)
 	// The page typed a coloured prompt into the new shell: cyan user@host
 	// (palette colour 6), read from xterm's buffer.
