@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -53,7 +55,7 @@ type Event struct {
 // appendEvent appends ev as one asciicast line, newline included.
 func appendEvent(dst []byte, elapsed time.Duration, code string, data []byte) []byte {
 	dst = append(dst, '[')
-	dst = strconv.AppendFloat(dst, elapsed.Seconds(), 'f', 6, 64)
+	dst = appendSeconds(dst, elapsed)
 	dst = append(dst, `, "`...)
 	dst = append(dst, code...)
 	dst = append(dst, `", `...)
@@ -61,19 +63,34 @@ func appendEvent(dst []byte, elapsed time.Duration, code string, data []byte) []
 	return append(dst, "]\n"...)
 }
 
+// appendSeconds writes d as seconds with six decimals, as
+// strconv.AppendFloat(d.Seconds(), 'f', 6) would but without its cost,
+// which a session writing many small frames pays once per frame.
+func appendSeconds(dst []byte, d time.Duration) []byte {
+	us := max(int64((d+500*time.Nanosecond)/time.Microsecond), 0)
+	dst = strconv.AppendInt(dst, us/1e6, 10)
+	frac := us % 1e6
+	return append(dst, '.',
+		byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
 const hexDigits = "0123456789abcdef"
 
-// plainWord reports whether all eight bytes of x are plainASCII: none
-// below 0x20, none 0x7f or above, no '"' and no '\\' (the has-less and
-// has-zero-byte tests of "Bit Twiddling Hacks", exact as to whether any
-// byte matches).
-func plainWord(x uint64) bool {
+// nonPlain has the high bit set in the byte of x that is the first not
+// plainASCII: below 0x20, 0x7f or above, '"' or '\\' (the has-less and
+// has-zero-byte tests of "Bit Twiddling Hacks"; a borrow may mark bytes
+// after the first match, never one before it, so the lowest mark is
+// exact). Zero means all eight are plain.
+func nonPlain(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	bad := (x-ones*0x20)&^x&highs | x&highs |
+	return (x-ones*0x20)&^x&highs | x&highs |
 		hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | hasZero(x^(ones*0x7f))
-	return bad == 0
 }
+
+// plainWord reports whether all eight bytes of x are plainASCII.
+func plainWord(x uint64) bool { return nonPlain(x) == 0 }
 
 // plainASCII are the bytes a JSON string holds as they are.
 var plainASCII = func() (t [256]bool) {
@@ -83,6 +100,50 @@ var plainASCII = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun is the end of the run of plainASCII bytes at data[i:].
+func plainRun(data []byte, i int) int {
+	for i+8 <= len(data) {
+		if bad := nonPlain(binary.LittleEndian.Uint64(data[i:])); bad != 0 {
+			return i + bits.TrailingZeros64(bad)/8
+		}
+		i += 8
+	}
+	for i < len(data) && plainASCII[data[i]] {
+		i++
+	}
+	return i
+}
+
+// escape is how a JSON string holds an ASCII byte that is not
+// plainASCII: its first n bytes, written as one word.
+type escape struct {
+	b [8]byte
+	n int
+}
+
+var asciiEscapes = func() (t [utf8.RuneSelf]escape) {
+	for c := range utf8.RuneSelf {
+		switch {
+		case c == '"' || c == '\\':
+			t[c] = escape{[8]byte{'\\', byte(c)}, 2}
+		case c == '\n':
+			t[c] = escape{[8]byte{'\\', 'n'}, 2}
+		case c == '\r':
+			t[c] = escape{[8]byte{'\\', 'r'}, 2}
+		case c == '\t':
+			t[c] = escape{[8]byte{'\\', 't'}, 2}
+		case c < 0x20 || c == 0x7f:
+			t[c] = escape{[8]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]}, 6}
+		default:
+			t[c] = escape{[8]byte{byte(c)}, 1}
+		}
+	}
+	return t
+}()
+
+// maxEscape is the most bytes encodeData writes for one byte of data.
+const maxEscape = 6
+
 // encodeData appends data as a JSON string. Valid UTF-8 is written as it
 // is (control characters escaped, as JSON requires). A byte that is not
 // part of valid UTF-8 is written as the lone surrogate \udcXX (XX being
@@ -91,52 +152,43 @@ var plainASCII = func() (t [256]bool) {
 // exactly, while a player that knows nothing of this shows one
 // replacement character per such byte. The recording thus holds exactly
 // the bytes the client received.
+//
+// It runs on the session's path, once per frame: dst is grown once for
+// the worst case, runs of plain ASCII (most of any terminal's output)
+// are copied whole, and an escape is one word stored.
 func encodeData(dst []byte, data []byte) []byte {
-	dst = append(dst, '"')
+	// The worst case, the quotes, and room for an escape's whole word.
+	dst = slices.Grow(dst, maxEscape*len(data)+2+8)
+	n := len(dst)
+	out := dst[:cap(dst)]
+	out[n] = '"'
+	n++
 	for i := 0; i < len(data); {
-		// Runs of printable ASCII, most of any terminal's output, are
-		// copied whole.
-		j := i
-		for j+8 <= len(data) && plainWord(binary.LittleEndian.Uint64(data[j:])) {
-			j += 8
-		}
-		for j < len(data) && plainASCII[data[j]] {
-			j++
-		}
-		if j > i {
-			dst = append(dst, data[i:j]...)
+		if j := plainRun(data, i); j > i {
+			n += copy(out[n:], data[i:j])
 			i = j
 			continue
 		}
 		c := data[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, `\n`...)
-			case c == '\r':
-				dst = append(dst, `\r`...)
-			case c == '\t':
-				dst = append(dst, `\t`...)
-			case c < 0x20 || c == 0x7f:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
+			e := &asciiEscapes[c]
+			*(*[8]byte)(out[n:]) = e.b
+			n += e.n
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, '\\', 'u', 'd', 'c', hexDigits[c>>4], hexDigits[c&0xf])
+			*(*[8]byte)(out[n:]) = [8]byte{'\\', 'u', 'd', 'c', hexDigits[c>>4], hexDigits[c&0xf]}
+			n += 6
 			i++
 			continue
 		}
-		dst = append(dst, data[i:i+size]...)
+		n += copy(out[n:], data[i:i+size])
 		i += size
 	}
-	return append(dst, '"')
+	out[n] = '"'
+	return out[:n+1]
 }
 
 var errBadString = errors.New("not a JSON string")

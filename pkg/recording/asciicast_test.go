@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -72,5 +74,38 @@ func TestPlainWordAgreesWithTheByteTable(t *testing.T) {
 			b[i] = byte(0x1e + rng.IntN(0x64))
 		}
 		check(b)
+	}
+}
+
+func TestNonPlainMarksTheFirstByteThatIsNotPlain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		b := []byte("abcdefgh")
+		for range rng.IntN(3) {
+			b[rng.IntN(8)] = byte(rng.IntN(256))
+		}
+		want := 8
+		for i, c := range b {
+			if !plainASCII[c] {
+				want = i
+				break
+			}
+		}
+		got := 8
+		if bad := nonPlain(binary.LittleEndian.Uint64(b)); bad != 0 {
+			got = bits.TrailingZeros64(bad) / 8
+		}
+		if got != want {
+			t.Fatalf("the first byte of %q that is not plain: %d, want %d", b, got, want)
+		}
+	}
+}
+
+func TestAppendSecondsMatchesAppendFloat(t *testing.T) {
+	for _, d := range []time.Duration{0, 1, 499, 501, 999_999, 123_456_789, 1_500_000_000, 59*time.Minute + 999_999_999, 1000 * time.Hour} {
+		want := strconv.AppendFloat(nil, d.Seconds(), 'f', 6, 64)
+		if got := appendSeconds(nil, d); string(got) != string(want) {
+			t.Errorf("appendSeconds(%d) = %s, want %s", d, got, want)
+		}
 	}
 }

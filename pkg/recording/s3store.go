@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,7 +33,7 @@ type S3Config struct {
 // S3Store keeps recordings as objects in an S3-compatible bucket, under
 // Prefix, so that every replica writes and reads the same recordings. It
 // speaks the S3 REST API itself (PutObject, GetObject, ListObjectsV2,
-// signed with AWS Signature Version 4); a PutObject is atomic, so a crash
+// DeleteObject, signed with AWS Signature Version 4); a PutObject is atomic, so a crash
 // leaves whole chunks only.
 type S3Store struct {
 	cfg       S3Config
@@ -193,6 +194,25 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
 		}
 		token = page.NextContinuationToken
 	}
+}
+
+// Delete lists the recording's objects and deletes them one by one: a
+// recording has a few objects a second of bulk output, and DeleteObjects
+// (up to 1000 at once) would need a Content-MD5 header of its own.
+func (s *S3Store) Delete(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	keys, err := s.List(ctx, id+"/")
+	if err != nil {
+		return fmt.Errorf("deleting recording %s: %w", id, err)
+	}
+	for _, key := range keys {
+		if _, err := s.do(ctx, http.MethodDelete, s.objectKey(key), nil, nil); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("deleting s3://%s/%s: %w", s.cfg.Bucket, s.objectKey(key), err)
+		}
+	}
+	return nil
 }
 
 func (s *S3Store) Location(id string) string {

@@ -136,6 +136,8 @@ func TestS3StoreKeepsARecordingInARealBucket(t *testing.T) {
 		t.Errorf("Get of a missing key: %v; want ErrNotFound", err)
 	}
 
+	checkFinishOpenAndDelete(t, store)
+
 	// Wrong credentials, from the environment, are the server's refusal.
 	t.Setenv("AWS_ACCESS_KEY_ID", "janusaccess")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")

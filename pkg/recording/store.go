@@ -15,6 +15,9 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// List returns the keys under prefix, in lexical order.
 	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes every object of recording id; a recording that is
+	// not there is no error.
+	Delete(ctx context.Context, id string) error
 	// Location says where the recording id lives, for people:
 	// a path, or s3://bucket/prefix/id/.
 	Location(id string) string

@@ -2,6 +2,8 @@ package recording
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,3 +72,37 @@ func TestVerifyPassesUntouchedAndFailsAnyAlteredByte(t *testing.T) {
 		t.Errorf("Verify of a recording that is not there: %v", err)
 	}
 }
+
+// TestDigestIsTheSHA256OfTheWholeDocument: what `cat <dir>/*.cast |
+// sha256sum` prints, without knowing where the chunks were cut.
+func TestDigestIsTheSHA256OfTheWholeDocument(t *testing.T) {
+	store := newDirStore(t)
+	w := start(t, store, "whole", Options{ChunkBytes: 100})
+	for i := range 30 {
+		_ = w.Output([]byte(strings.Repeat("line\r\n\x1b[1m", i)))
+	}
+	sum, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Read(context.Background(), store, "whole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(store.Location("whole"), "*.cast"))
+	var cat []byte
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		cat = append(cat, data...)
+	}
+	if sum.Chunks < 10 || len(files) != sum.Chunks+1 {
+		t.Fatalf("%d chunks in %d files; want many", sum.Chunks, len(files))
+	}
+	for what, b := range map[string][]byte{"Read": doc, "cat *.cast": cat} {
+		if got := sha256Hex(b); got != sum.SHA256 || int64(len(b)) != sum.Size {
+			t.Errorf("sha256 of %s (%d bytes) is %s; the summary says %s (%d bytes)", what, len(b), got, sum.SHA256, sum.Size)
+		}
+	}
+}
+
+func sha256Hex(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }

@@ -3,11 +3,11 @@ package recording
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -21,14 +21,15 @@ const Format = "asciicast-v2"
 const (
 	// DefaultChunkBytes and DefaultChunkInterval bound a chunk: a crash
 	// loses at most the last interval of a session. A quiet session
-	// writes a chunk a second; bulk output is cut at 512 KiB of events
-	// (more once encoded: a NUL is six bytes of JSON), which keeps a
-	// store's per-object cost (a file created, a PUT) off its rate.
+	// writes a chunk a second; bulk output is cut at 512 KiB of encoded
+	// events, which keeps a store's per-object cost (a file created, a
+	// PUT) off its rate.
 	DefaultChunkBytes    = 512 << 10
 	DefaultChunkInterval = time.Second
 	// uploadQueue is how many cut chunks may wait for the store before
 	// the session waits for it: the recording never drops a byte. With
-	// the chunk being gathered, a session holds at most 2.5 MiB.
+	// the chunk being gathered and the one being stored, a session holds
+	// at most 6 chunk buffers (3.5 MiB).
 	uploadQueue = 4
 	// putTimeout bounds one write to the store.
 	putTimeout = 30 * time.Second
@@ -51,7 +52,9 @@ type Summary struct {
 	// whole document.
 	Chunks int
 	Size   int64
-	// SHA256 is the last digest of the chain, hex.
+	// SHA256 is the digest of the whole document, hex: of the header and
+	// every chunk after it, joined, which is what Read returns and what
+	// `cat <dir>/*.cast | sha256sum` reads.
 	SHA256 string
 }
 
@@ -68,21 +71,21 @@ type Writer struct {
 	failed   chan struct{}
 	failOnce sync.Once
 	err      error
+	// bufferSize is a full chunk buffer's capacity: a chunk and the
+	// worst case of the event that ends it.
+	bufferSize int
 
-	// buffers hands the uploader's spent chunk buffers back.
-	buffers sync.Pool
-
-	// chunks, size and digest are the uploader's: the chain is computed
+	// chunks, size and digest are the uploader's: the document is hashed
 	// off the session's path, in chunk order.
 	chunks int
 	size   int64
-	digest [sha256.Size]byte
+	digest hash.Hash
 
 	mu sync.Mutex
-	// buf is the chunk being gathered, its events as they came (see
-	// appendRaw): the session's path only copies bytes, the uploader
-	// encodes them. pending is the start of a UTF-8 sequence that the
-	// next output may complete.
+	// buf is the chunk being gathered, its events encoded as they come:
+	// the session's path encodes (the frame is in its cache), the
+	// uploader hashes and stores. pending is the start of a UTF-8
+	// sequence that the next output may complete.
 	buf     []byte
 	pending []byte
 	closed  bool
@@ -123,8 +126,10 @@ func Start(ctx context.Context, store Store, id string, h Header, opts Options) 
 		store: store, id: id, opts: opts, started: started,
 		stopTick: make(chan struct{}), uploads: make(chan []byte, uploadQueue),
 		uploaded: make(chan struct{}), failed: make(chan struct{}),
-		size: int64(len(line)), digest: sha256.Sum256(line),
+		bufferSize: opts.ChunkBytes + maxEventBytes(largeEvent),
+		size:       int64(len(line)), digest: sha256.New(),
 	}
+	w.digest.Write(line)
 	go w.upload()
 	go w.tick()
 	return w, nil
@@ -187,14 +192,90 @@ func (w *Writer) eventLocked(code string, data []byte) error {
 	if w.closed {
 		return errors.New("the recording is closed")
 	}
-	if w.buf == nil {
-		w.buf = w.buffer()
+	w.appendLocked(code, data)
+	return w.Err()
+}
+
+// appendLocked encodes an event into the chunk being gathered, and cuts
+// the chunk before the event if the event would take it over ChunkBytes
+// (a chunk is over it only when one event alone is), or after it if it
+// reaches ChunkBytes.
+func (w *Writer) appendLocked(code string, data []byte) {
+	w.reserveLocked(maxEventBytes(len(data)))
+	mark := len(w.buf)
+	w.buf = appendEvent(w.buf, w.opts.Clock.Since(w.started), code, data)
+	if len(w.buf) > w.opts.ChunkBytes && mark > 0 {
+		next := w.newBuffer(len(w.buf) - mark)
+		next = append(next, w.buf[mark:]...)
+		w.buf = w.buf[:mark]
+		w.cutLocked()
+		w.buf = next
 	}
-	w.buf = appendRaw(w.buf, w.opts.Clock.Since(w.started), code, data)
 	if len(w.buf) >= w.opts.ChunkBytes {
 		w.cutLocked()
 	}
-	return w.Err()
+}
+
+// largeEvent is the most output the relay hands over at once (a TLS
+// record's payload), and smallBuffer the buffer a chunk starts in: a
+// quiet session's chunk of a second fits, and only bulk output takes a
+// full chunk buffer.
+const (
+	largeEvent  = 16 << 10
+	smallBuffer = 8 << 10
+)
+
+// maxEventBytes is the most an event of n bytes of data may take encoded.
+func maxEventBytes(n int) int { return maxEscape*n + 64 }
+
+// reserveLocked makes room for n more bytes in the chunk being gathered:
+// a small buffer outgrown moves to a full one; a full one too short for
+// an event larger than the relay hands over is cut first, rather than
+// grown and copied.
+func (w *Writer) reserveLocked(n int) {
+	if w.buf != nil && cap(w.buf)-len(w.buf) < n {
+		if cap(w.buf) < w.bufferSize {
+			full := w.newBuffer(len(w.buf) + n)
+			w.buf = append(full, w.buf...)
+			return
+		}
+		w.cutLocked()
+	}
+	if w.buf == nil {
+		w.buf = w.newBuffer(n)
+	}
+}
+
+// newBuffer is an empty chunk buffer with room for n bytes: a small one
+// if that will do, or a full one, reused if any is spare.
+func (w *Writer) newBuffer(n int) []byte {
+	if n <= smallBuffer && w.bufferSize > smallBuffer {
+		return make([]byte, 0, smallBuffer)
+	}
+	select {
+	case b := <-spareBuffers:
+		if cap(b) >= max(n, w.bufferSize) {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, max(n, w.bufferSize))
+}
+
+// spareBuffers are full chunk buffers the uploaders are done with, kept
+// for the next chunk of any session (a sync.Pool would lose them at
+// every GC, and a chunk buffer is big enough to make the GC run more
+// often): a bulk session cuts a chunk every few milliseconds.
+var spareBuffers = make(chan []byte, 8)
+
+func spareBuffer(b []byte) {
+	if cap(b) < DefaultChunkBytes {
+		return
+	}
+	select {
+	case spareBuffers <- b:
+	default:
+	}
 }
 
 // incompleteTail is how many bytes at the end of p begin a UTF-8
@@ -209,36 +290,6 @@ func incompleteTail(p []byte) int {
 		}
 	}
 	return 0
-}
-
-// buffer is an empty chunk buffer with room for a chunk and the event
-// that ends it, so that gathering a chunk does not grow it.
-func (w *Writer) buffer() []byte {
-	if b, ok := w.buffers.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, w.opts.ChunkBytes+128<<10)
-}
-
-// appendRaw appends an event as it came: its code, its time in
-// nanoseconds and its data, length-prefixed.
-func appendRaw(dst []byte, elapsed time.Duration, code string, data []byte) []byte {
-	dst = append(dst, code[0])
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(elapsed))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(data)))
-	return append(dst, data...)
-}
-
-// encodeRaw turns events gathered by appendRaw into asciicast lines.
-func encodeRaw(dst, raw []byte) []byte {
-	for len(raw) > 0 {
-		code := raw[:1]
-		elapsed := time.Duration(binary.LittleEndian.Uint64(raw[1:9]))
-		n := int(binary.LittleEndian.Uint32(raw[9:13]))
-		dst = appendEvent(dst, elapsed, string(code), raw[13:13+n])
-		raw = raw[13+n:]
-	}
-	return dst
 }
 
 // cutLocked ends the chunk being gathered and hands it to the uploader,
@@ -259,22 +310,10 @@ func (w *Writer) cutLocked() {
 // UTF-8 sequence included.
 func (w *Writer) flushLocked() {
 	if len(w.pending) > 0 {
-		if w.buf == nil {
-			w.buf = w.buffer()
-		}
-		w.buf = appendRaw(w.buf, w.opts.Clock.Since(w.started), CodeOutput, w.pending)
+		w.appendLocked(CodeOutput, w.pending)
 		w.pending = nil
 	}
 	w.cutLocked()
-}
-
-func chain(prev [sha256.Size]byte, chunk []byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(chunk)
-	var d [sha256.Size]byte
-	h.Sum(d[:0])
-	return d
 }
 
 func (w *Writer) tick() {
@@ -296,13 +335,10 @@ func (w *Writer) tick() {
 
 func (w *Writer) upload() {
 	defer close(w.uploaded)
-	var chunk []byte
-	for raw := range w.uploads {
+	for chunk := range w.uploads {
 		if w.Err() != nil {
 			continue
 		}
-		chunk = encodeRaw(chunk[:0], raw)
-		w.buffers.Put(&raw)
 		n := w.chunks + 1
 		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
 		err := w.store.Put(ctx, chunkKey(w.id, n), chunk)
@@ -313,12 +349,13 @@ func (w *Writer) upload() {
 		}
 		w.chunks = n
 		w.size += int64(len(chunk))
-		w.digest = chain(w.digest, chunk)
+		w.digest.Write(chunk)
+		spareBuffer(chunk)
 	}
 }
 
 // Close writes out the rest, waits for the store and seals the recording
-// with its final digest. The summary is filled in even on error.
+// with its digest. The summary is filled in even on error.
 func (w *Writer) Close() (Summary, error) {
 	w.mu.Lock()
 	if w.closed {
@@ -336,11 +373,10 @@ func (w *Writer) Close() (Summary, error) {
 	if err := w.Err(); err != nil {
 		return s, err
 	}
-	seal, _ := json.Marshal(sealRecord{Format: Format, Chunks: s.Chunks, Size: s.Size, SHA256: s.SHA256})
 	ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
 	defer cancel()
-	if err := w.store.Put(ctx, sealKey(w.id), seal); err != nil {
-		return s, fmt.Errorf("sealing recording %s: %w", w.id, err)
+	if err := seal(ctx, w.store, s); err != nil {
+		return s, err
 	}
 	return s, nil
 }
@@ -348,7 +384,7 @@ func (w *Writer) Close() (Summary, error) {
 func (w *Writer) summary() Summary {
 	return Summary{
 		ID: w.id, Format: Format, Location: w.store.Location(w.id),
-		Chunks: w.chunks, Size: w.size, SHA256: hex.EncodeToString(w.digest[:]),
+		Chunks: w.chunks, Size: w.size, SHA256: hex.EncodeToString(w.digest.Sum(nil)),
 	}
 }
 
@@ -360,6 +396,14 @@ type sealRecord struct {
 	Chunks int    `json:"chunks"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+func seal(ctx context.Context, store Store, s Summary) error {
+	data, _ := json.Marshal(sealRecord{Format: s.Format, Chunks: s.Chunks, Size: s.Size, SHA256: s.SHA256})
+	if err := store.Put(ctx, sealKey(s.ID), data); err != nil {
+		return fmt.Errorf("sealing recording %s: %w", s.ID, err)
+	}
+	return nil
 }
 
 func chunkKey(id string, n int) string { return fmt.Sprintf("%s/%08d.cast", id, n) }

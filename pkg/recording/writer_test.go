@@ -310,3 +310,41 @@ func TestOpenStoreDefaultsToTheDataDir(t *testing.T) {
 		}
 	}
 }
+
+func TestChunksStayWithinChunkBytesOnceEncoded(t *testing.T) {
+	store := newDirStore(t)
+	w := start(t, store, "bounded", Options{ChunkBytes: 1000, ChunkInterval: time.Hour})
+	var sent []byte
+	for i := range 40 {
+		// NULs are six bytes each in JSON: 100 of them take 600.
+		b := bytes.Repeat([]byte{0}, 100)
+		if i == 20 {
+			b = bytes.Repeat([]byte{0}, 400) // one event over ChunkBytes alone
+		}
+		sent = append(sent, b...)
+		_ = w.Output(b)
+	}
+	sum, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := 0
+	for n := 1; n <= sum.Chunks; n++ {
+		data, err := store.Get(context.Background(), chunkKey("bounded", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > 1000 {
+			over++
+			if bytes.Count(data, []byte("\n")) != 1 {
+				t.Errorf("chunk %d is %d bytes of several events; want at most 1000", n, len(data))
+			}
+		}
+	}
+	if over != 1 {
+		t.Errorf("%d chunks over ChunkBytes; want the one holding the large event alone", over)
+	}
+	if _, events := readBack(t, store, "bounded"); !bytes.Equal(Output(events), sent) {
+		t.Error("the output read back differs from what was written")
+	}
+}
