@@ -100,18 +100,26 @@ var plainASCII = func() (t [256]bool) {
 	return t
 }()
 
-// plainRun is the end of the run of plainASCII bytes at data[i:].
-func plainRun(data []byte, i int) int {
+// copyPlain copies the run of plainASCII bytes at data[i:] to out[n:]
+// and returns the indexes after it. Most of any terminal's output goes a
+// word at a time, stored before it is checked: the bytes from the first
+// that is not plain on are overwritten next. out has room for a word
+// more than the run.
+func copyPlain(out []byte, n int, data []byte, i int) (int, int) {
 	for i+8 <= len(data) {
-		if bad := nonPlain(binary.LittleEndian.Uint64(data[i:])); bad != 0 {
-			return i + bits.TrailingZeros64(bad)/8
+		x := binary.LittleEndian.Uint64(data[i:])
+		binary.LittleEndian.PutUint64(out[n:], x)
+		if bad := nonPlain(x); bad != 0 {
+			k := bits.TrailingZeros64(bad) / 8
+			return i + k, n + k
 		}
-		i += 8
+		i, n = i+8, n+8
 	}
 	for i < len(data) && plainASCII[data[i]] {
-		i++
+		out[n] = data[i]
+		i, n = i+1, n+1
 	}
-	return i
+	return i, n
 }
 
 // escape is how a JSON string holds an ASCII byte that is not
@@ -154,8 +162,8 @@ const maxEscape = 6
 // the bytes the client received.
 //
 // It runs on the session's path, once per frame: dst is grown once for
-// the worst case, runs of plain ASCII (most of any terminal's output)
-// are copied whole, and an escape is one word stored.
+// the worst case, and both plain text and escapes are stored a word at
+// a time.
 func encodeData(dst []byte, data []byte) []byte {
 	// The worst case, the quotes, and room for an escape's whole word.
 	dst = slices.Grow(dst, maxEscape*len(data)+2+8)
@@ -164,12 +172,11 @@ func encodeData(dst []byte, data []byte) []byte {
 	out[n] = '"'
 	n++
 	for i := 0; i < len(data); {
-		if j := plainRun(data, i); j > i {
-			n += copy(out[n:], data[i:j])
-			i = j
+		c := data[i]
+		if plainASCII[c] {
+			i, n = copyPlain(out, n, data, i)
 			continue
 		}
-		c := data[i]
 		if c < utf8.RuneSelf {
 			e := &asciiEscapes[c]
 			*(*[8]byte)(out[n:]) = e.b

@@ -109,3 +109,25 @@ func TestAppendSecondsMatchesAppendFloat(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncodeData is the encoder's speed on a TLS record's worth of
+// terminal output (a colour ls -l), plain ASCII, and NULs (the worst case).
+func BenchmarkEncodeData(b *testing.B) {
+	line := "drwxr-xr-x  2 root root  4096 Dec  2 07:11 \x1b[01;34mbin\x1b[0m\n-rw-r--r--  1 root root 35110 May  9  2025 \x1b[00mrecording.go\x1b[0m\n"
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"terminal", bytes.Repeat([]byte(line), (16<<10)/len(line))},
+		{"plain", bytes.Repeat([]byte("abcdefgh"), 2<<10)},
+		{"nul", make([]byte, 16<<10)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dst := make([]byte, 0, maxEscape*len(c.data)+16)
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				dst = encodeData(dst[:0], c.data)
+			}
+		})
+	}
+}
