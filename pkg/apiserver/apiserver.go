@@ -15,8 +15,10 @@ import (
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/controller/lifecycle"
 	"github.com/infroware/janus/pkg/events"
+	"github.com/infroware/janus/pkg/recording"
 	"github.com/infroware/janus/pkg/registry/janus/accessrequest"
 	"github.com/infroware/janus/pkg/registry/janus/cluster"
+	sessionregistry "github.com/infroware/janus/pkg/registry/janus/session"
 	"github.com/infroware/janus/pkg/session"
 	"github.com/infroware/janus/pkg/tunnel"
 	"github.com/infroware/janus/pkg/tunnelserver"
@@ -51,6 +53,12 @@ type ExtraConfig struct {
 	LeaderElection LeaderElection
 	// Recording records every exec session; nil records none.
 	Recording *session.RecordingConfig
+	// ReplicaName names this replica in the Sessions it relays; at start
+	// it closes the Sessions it left open.
+	ReplicaName string
+	// SessionRetention deletes closed Sessions, and their recordings,
+	// this long after they ended; 0 keeps them.
+	SessionRetention time.Duration
 }
 
 // Config is the configuration of a Janus API server.
@@ -109,6 +117,16 @@ func (c completedConfig) New() (*JanusServer, error) {
 		return nil, fmt.Errorf("building generic API server: %w", err)
 	}
 
+	sessions, err := sessionregistry.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	var recordings recording.Store
+	if c.ExtraConfig.Recording != nil {
+		recordings = c.ExtraConfig.Recording.Store
+	}
+	records := sessionregistry.NewRecords(sessions, c.ExtraConfig.ReplicaName, recordings)
+
 	recorder, stopRecorder := events.NewRecorder(c.ExtraConfig.KubeClient)
 	requests, err := accessrequest.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, accessrequest.Options{
 		Clusters:          clusters.Cluster,
@@ -123,7 +141,8 @@ func (c completedConfig) New() (*JanusServer, error) {
 			MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
 			Recording:             c.ExtraConfig.Recording,
 		}),
-		Agents: tunnels,
+		Agents:  tunnels,
+		Records: records,
 	})
 	if err != nil {
 		return nil, err
@@ -131,6 +150,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 
 	storage := requests.Resources()
 	maps.Copy(storage, clusters.Resources())
+	maps.Copy(storage, sessions.Resources())
 
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(janus.GroupName, Scheme, ParameterCodec, Codecs)
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage(storage)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -54,8 +55,19 @@ func (d *describeOptions) run(ctx context.Context, name string) error {
 	events, eventsErr := c.kube.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.Set{"involvedObject.name": name, "involvedObject.kind": "AccessRequest"}.String(),
 	})
+	sessions, sessionsErr := c.janus.JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldSessionRequest, name).String(),
+	})
 	out, err := describeText(func(w describe.PrefixWriter) {
 		describeRequest(w, ar, d.now())
+		switch {
+		case apierrors.IsForbidden(sessionsErr):
+			w.Write(describe.LEVEL_0, "Sessions:\t<not shown: you may not list sessions>\n")
+		case sessionsErr != nil:
+			w.Write(describe.LEVEL_0, "Sessions:\t<not shown: %s>\n", oneLine(sessionsErr.Error()))
+		default:
+			describeSessions(w, sessions.Items, d.now())
+		}
 		switch {
 		case apierrors.IsForbidden(eventsErr):
 			w.Write(describe.LEVEL_0, "Events:\t<not shown: you may not list events in namespace %s>\n", metav1.NamespaceDefault)
@@ -143,30 +155,13 @@ func describeRequest(w describe.PrefixWriter, ar *v1alpha1.AccessRequest, now ti
 	describeField(w, "Granted Duration", durationOrNone(st.GrantedDuration))
 	describeField(w, "Activated", whenOrNone(st.ActivatedAt, now))
 	describeField(w, "Expires", whenOrNone(st.ExpiresAt, now))
+	describeField(w, "Sessions", fmt.Sprintf("%d open, %d in all", st.ActiveSessions, st.TotalSessions))
 
 	rows = nil
 	for _, g := range st.Grants {
 		rows = append(rows, []string{g.Namespace, orNone(g.ServiceAccount), orNone(g.Role), orNone(g.RoleBinding)})
 	}
 	describeTable(w, "Grants", []string{"NAMESPACE", "SERVICE ACCOUNT", "ROLE", "ROLE BINDING"}, rows)
-
-	rows = nil
-	for _, se := range st.Sessions {
-		pod := se.Namespace + "/" + se.Pod
-		if se.Container != "" {
-			pod += " (" + se.Container + ")"
-		}
-		ended := "<open>"
-		if se.EndedAt != nil {
-			ended = when(*se.EndedAt, now)
-			if se.EndReason != "" {
-				ended += ": " + oneLine(se.EndReason)
-			}
-		}
-		rows = append(rows, []string{se.ID, se.User, pod, orNone(oneLine(strings.Join(se.Command, " "))),
-			when(se.StartedAt, now), ended, fmt.Sprintf("%d/%d", se.BytesIn, se.BytesOut)})
-	}
-	describeTable(w, "Sessions", []string{"ID", "USER", "POD", "COMMAND", "STARTED", "ENDED", "IN/OUT"}, rows)
 
 	rows = nil
 	for _, step := range timeline(ar) {
@@ -254,4 +249,32 @@ func oneLine(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// describeSessions lists a request's Sessions, oldest first.
+func describeSessions(w describe.PrefixWriter, sessions []v1alpha1.Session, now time.Time) {
+	slices.SortFunc(sessions, func(a, b v1alpha1.Session) int {
+		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+	})
+	var rows [][]string
+	for _, se := range sessions {
+		pod := se.Spec.Namespace + "/" + se.Spec.Pod
+		if se.Spec.Container != "" {
+			pod += " (" + se.Spec.Container + ")"
+		}
+		ended := "<open>"
+		if se.Status.EndedAt != nil {
+			ended = when(*se.Status.EndedAt, now)
+			if se.Status.EndReason != "" {
+				ended += ": " + oneLine(se.Status.EndReason)
+			}
+		}
+		started := "<unknown>"
+		if se.Status.StartedAt != nil {
+			started = when(*se.Status.StartedAt, now)
+		}
+		rows = append(rows, []string{se.Name, se.Spec.User.Username, pod, orNone(oneLine(strings.Join(se.Spec.Command, " "))),
+			started, ended, fmt.Sprintf("%d/%d", se.Status.BytesIn, se.Status.BytesOut)})
+	}
+	describeTable(w, "Sessions", []string{"NAME", "USER", "POD", "COMMAND", "STARTED", "ENDED", "IN/OUT"}, rows)
 }

@@ -159,15 +159,15 @@ func TestExecSecurityQueryAndPathTricks(t *testing.T) {
 		})
 	}
 
-	got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+	sessions, err := requestSessions(t, ar.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Status.Sessions) != opened {
-		t.Errorf("%d sessions opened and %d recorded: %+v", opened, len(got.Status.Sessions), got.Status.Sessions)
+	if len(sessions) != opened {
+		t.Errorf("%d sessions opened and %d recorded: %+v", opened, len(sessions), sessions)
 	}
-	for _, s := range got.Status.Sessions {
-		if !slices.Contains(ar.Spec.Namespaces, s.Namespace) || s.User != "alice" {
+	for _, s := range sessions {
+		if !slices.Contains(ar.Spec.Namespaces, s.Spec.Namespace) || s.Spec.User.Username != "alice" {
 			t.Errorf("session %+v ran outside the granted namespaces %v", s, ar.Spec.Namespaces)
 		}
 	}
@@ -205,12 +205,12 @@ func TestExecSecurityIdentityHeaders(t *testing.T) {
 	if res.status != http.StatusSwitchingProtocols || res.stdout != "who\n" {
 		t.Errorf("alice sending X-Remote-User carol: %s, want alice's own session to run", res)
 	}
-	got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+	sessions, err := requestSessions(t, ar.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Status.Sessions) != 1 || got.Status.Sessions[0].User != "alice" {
-		t.Errorf("sessions %+v, want exactly one, alice's", got.Status.Sessions)
+	if len(sessions) != 1 || sessions[0].Spec.User.Username != "alice" {
+		t.Errorf("sessions %+v, want exactly one, alice's", sessions)
 	}
 	// So are its Events, which kubectl describe shows.
 	eventually(t, "describe shows alice's session start and end", func() error {
@@ -316,14 +316,14 @@ sampling:
 	conn.Close()
 
 	eventually(t, "the session ends, having relayed a fraction of the output", func() error {
-		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		sessions, err := requestSessions(t, ar.Name)
 		if err != nil {
 			return err
 		}
-		if len(got.Status.Sessions) != 1 || got.Status.Sessions[0].EndedAt == nil {
-			return fmt.Errorf("sessions %+v, want one ended", got.Status.Sessions)
+		if len(sessions) != 1 || sessions[0].Status.EndedAt == nil {
+			return fmt.Errorf("sessions %+v, want one ended", sessions)
 		}
-		out := got.Status.Sessions[0].BytesOut
+		out := sessions[0].Status.BytesOut
 		t.Logf("Janus relayed %d KiB of the %d MiB the command would write", out>>10, output>>20)
 		if out >= allowance {
 			t.Errorf("Janus read %d MiB of output for a client that did not read, want under %d MiB", out>>20, allowance>>20)

@@ -38,20 +38,31 @@ func TestExecRunsCommandInGrantedPod(t *testing.T) {
 		t.Errorf("stdout = %q, want janus-exec-ok", out)
 	}
 	// The session is on the record, with who, where, what and how much.
-	eventually(t, "the session is recorded in the request's status", func() error {
+	eventually(t, "the session is recorded as a Session", func() error {
+		sessions, err := requestSessions(t, ar.Name)
+		if err != nil {
+			return err
+		}
+		if len(sessions) != 1 {
+			return fmt.Errorf("sessions = %+v, want one", sessions)
+		}
+		s := sessions[0]
+		if s.Spec.User.Username != "alice" || s.Spec.User.UID == "" || s.Spec.Cluster != ar.Spec.Cluster || s.Spec.Namespace != "payments" ||
+			s.Spec.Pod != "payments-api-0" || strings.Join(s.Spec.Command, " ") != "echo janus-exec-ok" || s.Labels[requestLabel] != ar.Name {
+			return fmt.Errorf("session %+v does not describe alice's echo in payments-api-0", s)
+		}
+		if s.Status.Phase != v1alpha1.SessionClosed || s.Status.EndedAt == nil || s.Status.BytesOut == 0 || s.Status.EndReason == "" || s.Status.Server == "" {
+			return fmt.Errorf("session %+v is not closed with its byte count, reason and replica", s.Status)
+		}
+		if r := s.Status.Recording; r == nil || r.Format != "asciicast-v2" || len(r.SHA256) != 64 || r.Size == 0 || r.Location == "" {
+			return fmt.Errorf("session's recording %+v, want a sealed asciicast with its digest", r)
+		}
 		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		if len(got.Status.Sessions) != 1 {
-			return fmt.Errorf("sessions = %+v, want one", got.Status.Sessions)
-		}
-		s := got.Status.Sessions[0]
-		if s.User != "alice" || s.Namespace != "payments" || s.Pod != "payments-api-0" || strings.Join(s.Command, " ") != "echo janus-exec-ok" {
-			return fmt.Errorf("session %+v does not describe alice's echo in payments-api-0", s)
-		}
-		if s.EndedAt == nil || s.BytesOut == 0 || s.EndReason == "" {
-			return fmt.Errorf("session %+v is not closed with its byte count and reason", s)
+		if got.Status.ActiveSessions != 0 || got.Status.TotalSessions != 1 {
+			return fmt.Errorf("the request counts %d active and %d sessions in all, want 0 and 1", got.Status.ActiveSessions, got.Status.TotalSessions)
 		}
 		return nil
 	})
@@ -168,16 +179,16 @@ func TestOversizedMessageEndsSession(t *testing.T) {
 		}
 	}
 	eventually(t, "the session ends because of the oversized message", func() error {
-		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		sessions, err := requestSessions(t, ar.Name)
 		if err != nil {
 			return err
 		}
-		for _, s := range got.Status.Sessions {
-			if s.EndedAt != nil && strings.Contains(s.EndReason, "bytes") {
+		for _, s := range sessions {
+			if s.Status.EndedAt != nil && strings.Contains(s.Status.EndReason, "bytes") {
 				return nil
 			}
 		}
-		return fmt.Errorf("no session ended for the oversized message in %+v", got.Status.Sessions)
+		return fmt.Errorf("no session ended for the oversized message in %+v", sessions)
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -86,12 +85,12 @@ func TestExecIdleSessionIsClosed(t *testing.T) {
 	}
 	got := waitForPhase(t, ar.Name, v1alpha1.AccessRequestActive, 5*time.Second)
 	eventually(t, "the session is recorded as idle", func() error {
-		got, err = janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), ar.Name, metav1.GetOptions{})
+		sessions, err := requestSessions(t, got.Name)
 		if err != nil {
 			return err
 		}
-		if len(got.Status.Sessions) != 1 || got.Status.Sessions[0].EndReason != "idle" {
-			return fmt.Errorf("sessions %+v, want one ended as idle", got.Status.Sessions)
+		if len(sessions) != 1 || sessions[0].Status.EndReason != "idle" {
+			return fmt.Errorf("sessions %+v, want one ended as idle", sessions)
 		}
 		return nil
 	})

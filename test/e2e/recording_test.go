@@ -33,14 +33,14 @@ func endedSessionRecording(t *testing.T, name string) string {
 	t.Helper()
 	var id string
 	eventually(t, "the session is closed", func() error {
-		got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), name, metav1.GetOptions{})
+		sessions, err := requestSessions(t, name)
 		if err != nil {
 			return err
 		}
-		if len(got.Status.Sessions) != 1 || got.Status.Sessions[0].EndedAt == nil {
-			return fmt.Errorf("sessions %+v, want one closed", got.Status.Sessions)
+		if len(sessions) != 1 || sessions[0].Status.EndedAt == nil {
+			return fmt.Errorf("sessions %+v, want one closed", sessions)
 		}
-		id = name + "-" + got.Status.Sessions[0].ID
+		id = sessions[0].Name
 		return nil
 	})
 	return id

@@ -88,11 +88,11 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // sessionsOf is the request's status.sessions.
 func sessionsOf(t *testing.T, name string) []v1alpha1.Session {
 	t.Helper()
-	got, err := janusAs(t, "admin").JanusV1alpha1().AccessRequests().Get(bg(t), name, metav1.GetOptions{})
+	sessions, err := requestSessions(t, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got.Status.Sessions
+	return sessions
 }
 
 // assertNothingRecorded checks that no session of the request was
@@ -100,7 +100,7 @@ func sessionsOf(t *testing.T, name string) []v1alpha1.Session {
 func assertNothingRecorded(t *testing.T, name string) {
 	t.Helper()
 	if sessions := sessionsOf(t, name); len(sessions) != 0 {
-		t.Errorf("status.sessions = %+v, want none", sessions)
+		t.Errorf("Sessions %+v, want none", sessions)
 	}
 	if streams := agentStreams(t, name); len(streams) != 0 {
 		t.Errorf("the agent relayed streams %v, want none", streams)
@@ -173,10 +173,10 @@ reading:
 	}
 	eventually(t, "the session is recorded as a command that ended after minutes", func() error {
 		sessions := sessionsOf(t, ar.Name)
-		if len(sessions) != 1 || sessions[0].EndedAt == nil {
+		if len(sessions) != 1 || sessions[0].Status.EndedAt == nil {
 			return fmt.Errorf("sessions = %+v, want one, ended", sessions)
 		}
-		s := sessions[0]
+		s := sessions[0].Status
 		if s.EndReason != "command ended" {
 			return fmt.Errorf("endReason %q, want %q", s.EndReason, "command ended")
 		}
@@ -501,7 +501,7 @@ func TestSessionLimits(t *testing.T) {
 		err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, conditionTimeout, true, func(context.Context) (bool, error) {
 			for _, name := range requests {
 				for _, s := range sessionsOf(t, name) {
-					if s.EndedAt == nil {
+					if s.Status.EndedAt == nil {
 						return false, nil
 					}
 				}
@@ -548,7 +548,7 @@ func TestSessionLimits(t *testing.T) {
 	eventually(t, "only the held sessions are open", func() error {
 		open := 0
 		for _, s := range sessionsOf(t, first) {
-			if s.EndedAt == nil {
+			if s.Status.EndedAt == nil {
 				open++
 			}
 		}

@@ -167,10 +167,8 @@ func TestIdleExecSessionIsWarnedThenClosed(t *testing.T) {
 		t.Errorf("after the status the session did not close normally: %v", err)
 	}
 
-	got := waitForRequest(t, e, ar.Name, 20*time.Second, func(ar *v1alpha1.AccessRequest) bool {
-		return len(ar.Status.Sessions) == 1 && ar.Status.Sessions[0].EndedAt != nil
-	})
-	if s := got.Status.Sessions[0]; s.EndReason != "idle" || s.User != "alice" || s.BytesIn != s.BytesOut {
+	s := waitForClosedSession(t, e, ar.Name, 20*time.Second)
+	if s.Status.EndReason != "idle" || s.Spec.User.Username != "alice" || s.Status.BytesIn != s.Status.BytesOut {
 		t.Errorf("session %+v, want alice's, ended as idle, every byte echoed", s)
 	}
 }

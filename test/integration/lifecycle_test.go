@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -87,4 +88,25 @@ func waitForRequest(t *testing.T, e *env, name string, timeout time.Duration, ok
 		t.Fatalf("request %s never reached the expected state; last status %+v", name, last.Status)
 	}
 	return last
+}
+
+// waitForClosedSession waits until request name has exactly one Session
+// and it is closed, and returns it.
+func waitForClosedSession(t *testing.T, e *env, name string, timeout time.Duration) *v1alpha1.Session {
+	t.Helper()
+	var last []v1alpha1.Session
+	err := wait.PollUntilContextTimeout(ctx(t), 50*time.Millisecond, timeout, true, func(c context.Context) (bool, error) {
+		list, err := e.admin.JanusV1alpha1().Sessions().List(c, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldSessionRequest, name).String(),
+		})
+		if err != nil {
+			return false, nil
+		}
+		last = list.Items
+		return len(last) == 1 && last[0].Status.Phase == v1alpha1.SessionClosed, nil
+	})
+	if err != nil {
+		t.Fatalf("request %s has no one closed session; its Sessions: %+v", name, last)
+	}
+	return &last[0]
 }

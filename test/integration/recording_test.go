@@ -53,10 +53,7 @@ func TestExecSessionIsRecordedAsTheUserReceivedIt(t *testing.T) {
 		}
 		got = append(got, payload...)
 	}
-	ended := waitForRequest(t, e, ar.Name, 20*time.Second, func(ar *v1alpha1.AccessRequest) bool {
-		return len(ar.Status.Sessions) == 1 && ar.Status.Sessions[0].EndedAt != nil
-	})
-	id := ar.Name + "-" + ended.Status.Sessions[0].ID
+	id := waitForClosedSession(t, e, ar.Name, 20*time.Second).Name
 
 	store, err := recording.NewDirStore(dir)
 	if err != nil {

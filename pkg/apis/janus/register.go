@@ -43,6 +43,9 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AccessRequestEventsOptions{},
 		&AccessRequestPodList{},
 		&AccessRequestEventList{},
+		&Session{},
+		&SessionList{},
+		&SessionTermination{},
 	)
 	return nil
 }

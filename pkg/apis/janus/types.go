@@ -134,8 +134,11 @@ type AccessRequestStatus struct {
 	ExpiresAt *metav1.Time
 	// grants are the objects the agent created in the target cluster.
 	Grants []Grant
-	// sessions are the exec and log sessions opened under this request.
-	Sessions []Session
+	// activeSessions counts the request's exec sessions open now.
+	ActiveSessions int32
+	// totalSessions counts every exec session opened under the request;
+	// each is a Session object.
+	TotalSessions int32
 	// message is a human-readable explanation of the current phase.
 	Message string
 }
@@ -164,32 +167,6 @@ type Grant struct {
 	Role string
 	// roleBinding is the name of the RoleBinding in the namespace.
 	RoleBinding string
-}
-
-// Session records one exec or log stream opened under a request.
-type Session struct {
-	// id of the session.
-	ID string
-	// user who opened it.
-	User string
-	// namespace of the pod.
-	Namespace string
-	// pod the session targets.
-	Pod string
-	// container the session targets.
-	Container string
-	// command that was run.
-	Command []string
-	// startedAt is when the session opened.
-	StartedAt metav1.Time
-	// endedAt is when the session closed.
-	EndedAt *metav1.Time
-	// bytesIn counts bytes sent by the user.
-	BytesIn int64
-	// bytesOut counts bytes sent to the user.
-	BytesOut int64
-	// endReason says why the session ended.
-	EndReason string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -406,4 +383,105 @@ type AccessRequestLogOptions struct {
 	TailLines *int64
 	// limitBytes limits the output in bytes.
 	LimitBytes *int64
+}
+
+// RequestLabel names, on a Session, the AccessRequest it ran under (when
+// the request's name fits a label value; spec.request always holds it).
+const RequestLabel = "janus.infroware.io/request"
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Session is the audit record of one exec session. Only Janus writes it:
+// before the first byte flows, and when the session ends.
+type Session struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   SessionSpec
+	Status SessionStatus
+}
+
+// SessionSpec is who ran what where, under which request.
+type SessionSpec struct {
+	// request is the AccessRequest the session ran under.
+	Request string
+	// cluster is the request's cluster.
+	Cluster string
+	// namespace and pod the session ran in.
+	Namespace string
+	Pod       string
+	// container the session ran in; empty for the pod's default.
+	Container string
+	// command that was run.
+	Command []string
+	// tty is true for a terminal session.
+	TTY bool
+	// user who ran it, as authenticated.
+	User SessionUser
+}
+
+// SessionUser is the authenticated identity that ran a session.
+type SessionUser struct {
+	Username string
+	UID      string
+}
+
+// SessionPhase is whether a session is open.
+type SessionPhase string
+
+const (
+	SessionOpen   SessionPhase = "Open"
+	SessionClosed SessionPhase = "Closed"
+)
+
+// SessionStatus is how the session went.
+type SessionStatus struct {
+	// phase is Open while the session runs, then Closed.
+	Phase SessionPhase
+	// startedAt is when the session opened; endedAt when it closed.
+	StartedAt *metav1.Time
+	EndedAt   *metav1.Time
+	// bytesIn and bytesOut count the stream's payload from and to the user.
+	BytesIn  int64
+	BytesOut int64
+	// endReason says why the session ended, as people read it.
+	EndReason string
+	// server names the janus-apiserver replica that relayed the session.
+	Server string
+	// recording is where the session's recording is and its digest.
+	Recording *SessionRecording
+}
+
+// SessionRecording describes a session's recording.
+type SessionRecording struct {
+	// format of the recording: asciicast-v2.
+	Format string
+	// size of the whole document in bytes.
+	Size int64
+	// sha256 is the hex SHA-256 of the whole document, set once the
+	// recording is closed.
+	SHA256 string
+	// location is where the store keeps it (a directory or s3:// URL).
+	Location string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SessionList is a list of Sessions.
+type SessionList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []Session
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SessionTermination is posted to sessions/terminate.
+type SessionTermination struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	// reason is shown on the user's terminal (required).
+	Reason string
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -58,6 +59,11 @@ type JanusServerOptions struct {
 	// AgentTokenMaxLifetime is the longest-lived agent token accepted.
 	AgentTokenMaxLifetime time.Duration
 	LeaderElection        apiserver.LeaderElection
+	// ReplicaName names this replica in the Sessions it relays.
+	ReplicaName string
+	// SessionRetention is how long closed Sessions and their recordings
+	// are kept.
+	SessionRetention time.Duration
 
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
@@ -86,6 +92,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		MaxSessionsPerRequest: 4,
 		MaxSessionsPerUser:    16,
 		AgentTokenMaxLifetime: tunnelserver.DefaultMaxTokenLifetime,
+		SessionRetention:      90 * 24 * time.Hour,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",
@@ -121,6 +128,8 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AgentTokenMaxLifetime, "agent-token-max-lifetime", o.AgentTokenMaxLifetime, "Refuse agent tokens that live longer than this (exp - iat); a tunnel is closed when its token expires, and agents reconnect with a fresh one before.")
 	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
+	fs.StringVar(&o.ReplicaName, "replica-name", o.ReplicaName, "Names this replica in the Sessions it relays (status.server); at start it closes the Sessions it left open. Defaults to the host name (the Pod's name), which a restarted container keeps.")
+	fs.DurationVar(&o.SessionRetention, "session-retention", o.SessionRetention, "Delete closed Sessions and their recordings this long after they ended, whatever became of their request; 0 keeps them forever.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -128,6 +137,13 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 // --datastore-endpoint-file. The etcd server list of --datastore-endpoint
 // is known only once Config has started the datastore.
 func (o *JanusServerOptions) Complete() error {
+	if o.ReplicaName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("reading the host name for --replica-name: %w", err)
+		}
+		o.ReplicaName = host
+	}
 	return o.Datastore.Complete()
 }
 
@@ -151,8 +167,8 @@ func (o *JanusServerOptions) Validate() error {
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
-	if o.PendingTimeout < 0 || o.Retention < 0 || o.IdleTimeout < 0 {
-		errs = append(errs, errors.New("--pending-timeout, --retention and --idle-timeout must not be negative"))
+	if o.PendingTimeout < 0 || o.Retention < 0 || o.IdleTimeout < 0 || o.SessionRetention < 0 {
+		errs = append(errs, errors.New("--pending-timeout, --retention, --session-retention and --idle-timeout must not be negative"))
 	}
 	if o.AgentTokenMaxLifetime <= 0 {
 		errs = append(errs, fmt.Errorf("--agent-token-max-lifetime must be positive, not %s", o.AgentTokenMaxLifetime))
@@ -243,6 +259,8 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			KubeClient:            kubeClient,
 			LeaderElection:        o.LeaderElection,
 			Recording:             recordingConfig,
+			ReplicaName:           o.ReplicaName,
+			SessionRetention:      o.SessionRetention,
 		},
 	}, nil
 }

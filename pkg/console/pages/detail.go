@@ -2,6 +2,7 @@ package pages
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ type detailView struct {
 	// grants listed are gone from the cluster.
 	GrantsRemoved *metav1.Condition
 	Sessions      []sessionView
+	SessionsError *APIError
 }
 
 // eventsNamespace is where Janus's recorder files the Events about
@@ -113,13 +115,30 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 	if c := meta.FindStatusCondition(ar.Status.Conditions, v1alpha1.ConditionProvisioned); c != nil && c.Status == metav1.ConditionFalse {
 		v.GrantsRemoved = c
 	}
-	for _, s := range ar.Status.Sessions {
-		pod := s.Namespace + "/" + s.Pod
-		v.Sessions = append(v.Sessions, sessionView{
-			ID: s.ID, User: s.User, Pod: pod, Container: s.Container, Command: strings.Join(s.Command, " "),
-			EndReason: s.EndReason, StartedAt: s.StartedAt.Time, EndedAt: timeOf(s.EndedAt),
-			BytesIn: s.BytesIn, BytesOut: s.BytesOut,
-		})
+	sessions, err := c.Janus.JanusV1alpha1().Sessions().List(r.Context(), metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldSessionRequest, name).String(),
+	})
+	if err != nil {
+		v.SessionsError = APIErrorOf(err)
+	} else {
+		v.Sessions = sessionViewsOf(sessions.Items)
 	}
 	h.r.render(w, http.StatusOK, "detail", page{Title: "Request " + name, User: id, Data: v, Live: live.For(live.Request(name), ar.ResourceVersion, r)})
+}
+
+// sessionViewsOf shows a request's Sessions, oldest first.
+func sessionViewsOf(sessions []v1alpha1.Session) []sessionView {
+	slices.SortFunc(sessions, func(a, b v1alpha1.Session) int {
+		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+	})
+	views := make([]sessionView, 0, len(sessions))
+	for _, s := range sessions {
+		views = append(views, sessionView{
+			ID: s.Name, User: s.Spec.User.Username, Pod: s.Spec.Namespace + "/" + s.Spec.Pod, Container: s.Spec.Container,
+			Command: strings.Join(s.Spec.Command, " "), EndReason: s.Status.EndReason,
+			StartedAt: timeOf(s.Status.StartedAt), EndedAt: timeOf(s.Status.EndedAt),
+			BytesIn: s.Status.BytesIn, BytesOut: s.Status.BytesOut,
+		})
+	}
+	return views
 }

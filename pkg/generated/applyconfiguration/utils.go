@@ -58,8 +58,6 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &janusv1alpha1.GrantApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("QuickCommand"):
 		return &janusv1alpha1.QuickCommandApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("Session"):
-		return &janusv1alpha1.SessionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("UserInfo"):
 		return &janusv1alpha1.UserInfoApplyConfiguration{}
 

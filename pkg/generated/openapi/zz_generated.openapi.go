@@ -63,6 +63,12 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.QuickCommand{}.OpenAPIModelName():               schema_pkg_apis_janus_v1alpha1_QuickCommand(ref),
 		v1alpha1.Revocation{}.OpenAPIModelName():                 schema_pkg_apis_janus_v1alpha1_Revocation(ref),
 		v1alpha1.Session{}.OpenAPIModelName():                    schema_pkg_apis_janus_v1alpha1_Session(ref),
+		v1alpha1.SessionList{}.OpenAPIModelName():                schema_pkg_apis_janus_v1alpha1_SessionList(ref),
+		v1alpha1.SessionRecording{}.OpenAPIModelName():           schema_pkg_apis_janus_v1alpha1_SessionRecording(ref),
+		v1alpha1.SessionSpec{}.OpenAPIModelName():                schema_pkg_apis_janus_v1alpha1_SessionSpec(ref),
+		v1alpha1.SessionStatus{}.OpenAPIModelName():              schema_pkg_apis_janus_v1alpha1_SessionStatus(ref),
+		v1alpha1.SessionTermination{}.OpenAPIModelName():         schema_pkg_apis_janus_v1alpha1_SessionTermination(ref),
+		v1alpha1.SessionUser{}.OpenAPIModelName():                schema_pkg_apis_janus_v1alpha1_SessionUser(ref),
 		v1alpha1.UserInfo{}.OpenAPIModelName():                   schema_pkg_apis_janus_v1alpha1_UserInfo(ref),
 		v1alpha1.Withdrawal{}.OpenAPIModelName():                 schema_pkg_apis_janus_v1alpha1_Withdrawal(ref),
 		resource.Quantity{}.OpenAPIModelName():                   schema_apimachinery_pkg_api_resource_Quantity(ref),
@@ -1019,22 +1025,18 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 							},
 						},
 					},
-					"sessions": {
-						VendorExtensible: spec.VendorExtensible{
-							Extensions: spec.Extensions{
-								"x-kubernetes-list-type": "atomic",
-							},
-						},
+					"activeSessions": {
 						SchemaProps: spec.SchemaProps{
-							Description: "sessions are the exec and log sessions opened under this request.",
-							Type:        []string{"array"},
-							Items: &spec.SchemaOrArray{
-								Schema: &spec.Schema{
-									SchemaProps: spec.SchemaProps{
-										Ref: ref(v1alpha1.Session{}.OpenAPIModelName()),
-									},
-								},
-							},
+							Description: "activeSessions counts the request's exec sessions open now.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"totalSessions": {
+						SchemaProps: spec.SchemaProps{
+							Description: "totalSessions counts every exec session opened under the request; each is a Session object.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"message": {
@@ -1048,7 +1050,7 @@ func schema_pkg_apis_janus_v1alpha1_AccessRequestStatus(ref common.ReferenceCall
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Decision{}.OpenAPIModelName(), v1alpha1.Grant{}.OpenAPIModelName(), v1alpha1.Session{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.Decision{}.OpenAPIModelName(), v1alpha1.Grant{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1719,20 +1721,159 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Session records one exec or log stream opened under a request.",
+				Description: "Session is the audit record of one exec session. Only Janus writes it: before the first byte flows, and when the session ends. It is kept for the server's --session-retention, whatever becomes of its request.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"id": {
+					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "id of the session.",
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.SessionSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.SessionStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SessionSpec{}.OpenAPIModelName(), v1alpha1.SessionStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionList is a list of Sessions.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Session{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Session{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionRecording(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionRecording describes a session's recording.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"format": {
+						SchemaProps: spec.SchemaProps{
+							Description: "format of the recording: asciicast-v2.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
-					"user": {
+					"size": {
 						SchemaProps: spec.SchemaProps{
-							Description: "user who opened it.",
+							Description: "size of the whole document in bytes.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sha256": {
+						SchemaProps: spec.SchemaProps{
+							Description: "sha256 is the hex SHA-256 of the whole document, set once the recording is closed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"location": {
+						SchemaProps: spec.SchemaProps{
+							Description: "location is where the store keeps it (a directory or s3:// URL).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"format"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionSpec is who ran what where, under which request.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"request": {
+						SchemaProps: spec.SchemaProps{
+							Description: "request is the AccessRequest the session ran under.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "cluster is the request's cluster.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -1740,7 +1881,7 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 					},
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Description: "namespace of the pod.",
+							Description: "namespace the session ran in.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -1748,7 +1889,7 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 					},
 					"pod": {
 						SchemaProps: spec.SchemaProps{
-							Description: "pod the session targets.",
+							Description: "pod the session ran in.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -1756,7 +1897,7 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 					},
 					"container": {
 						SchemaProps: spec.SchemaProps{
-							Description: "container the session targets.",
+							Description: "container the session ran in; empty for the pod's default.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -1780,6 +1921,43 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 							},
 						},
 					},
+					"tty": {
+						SchemaProps: spec.SchemaProps{
+							Description: "tty is true for a terminal session.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "user who ran it, as authenticated.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SessionUser{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"request", "cluster", "namespace", "pod", "user"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SessionUser{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionStatus is how the session went.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "phase is Open while the session runs, then Closed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"startedAt": {
 						SchemaProps: spec.SchemaProps{
 							Description: "startedAt is when the session opened.",
@@ -1794,31 +1972,116 @@ func schema_pkg_apis_janus_v1alpha1_Session(ref common.ReferenceCallback) common
 					},
 					"bytesIn": {
 						SchemaProps: spec.SchemaProps{
-							Description: "bytesIn counts bytes sent by the user.",
+							Description: "bytesIn counts the stream's payload from the user.",
 							Type:        []string{"integer"},
 							Format:      "int64",
 						},
 					},
 					"bytesOut": {
 						SchemaProps: spec.SchemaProps{
-							Description: "bytesOut counts bytes sent to the user.",
+							Description: "bytesOut counts the stream's payload to the user.",
 							Type:        []string{"integer"},
 							Format:      "int64",
 						},
 					},
 					"endReason": {
 						SchemaProps: spec.SchemaProps{
-							Description: "endReason says why the session ended.",
+							Description: "endReason says why the session ended, as people read it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"server": {
+						SchemaProps: spec.SchemaProps{
+							Description: "server names the janus-apiserver replica that relayed the session.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"recording": {
+						SchemaProps: spec.SchemaProps{
+							Description: "recording is where the session's recording is and its digest.",
+							Ref:         ref(v1alpha1.SessionRecording{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SessionRecording{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionTermination(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionTermination is posted to sessions/terminate: it cuts that one session, with the reason on the user's terminal.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "reason is shown on the user's terminal (required, at most 1024 characters).",
+							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 				},
-				Required: []string{"id", "user", "namespace", "pod", "startedAt"},
+				Required: []string{"reason"},
 			},
 		},
 		Dependencies: []string{
-			v1.Time{}.OpenAPIModelName()},
+			v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_janus_v1alpha1_SessionUser(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SessionUser is the authenticated identity that ran a session.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "username as authenticated.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "uid as authenticated.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"username"},
+			},
+		},
 	}
 }
 

@@ -46,6 +46,9 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AccessRequestEventsOptions{},
 		&AccessRequestPodList{},
 		&AccessRequestEventList{},
+		&Session{},
+		&SessionList{},
+		&SessionTermination{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

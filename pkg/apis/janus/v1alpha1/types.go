@@ -168,10 +168,13 @@ type AccessRequestStatus struct {
 	// +optional
 	// +listType=atomic
 	Grants []Grant `json:"grants,omitempty"`
-	// sessions are the exec and log sessions opened under this request.
+	// activeSessions counts the request's exec sessions open now.
 	// +optional
-	// +listType=atomic
-	Sessions []Session `json:"sessions,omitempty"`
+	ActiveSessions int32 `json:"activeSessions,omitempty"`
+	// totalSessions counts every exec session opened under the request;
+	// each is a Session object.
+	// +optional
+	TotalSessions int32 `json:"totalSessions,omitempty"`
 	// message is a human-readable explanation of the current phase.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -207,39 +210,6 @@ type Grant struct {
 	// roleBinding is the name of the RoleBinding in the namespace.
 	// +optional
 	RoleBinding string `json:"roleBinding,omitempty"`
-}
-
-// Session records one exec or log stream opened under a request.
-type Session struct {
-	// id of the session.
-	ID string `json:"id"`
-	// user who opened it.
-	User string `json:"user"`
-	// namespace of the pod.
-	Namespace string `json:"namespace"`
-	// pod the session targets.
-	Pod string `json:"pod"`
-	// container the session targets.
-	// +optional
-	Container string `json:"container,omitempty"`
-	// command that was run.
-	// +optional
-	// +listType=atomic
-	Command []string `json:"command,omitempty"`
-	// startedAt is when the session opened.
-	StartedAt metav1.Time `json:"startedAt"`
-	// endedAt is when the session closed.
-	// +optional
-	EndedAt *metav1.Time `json:"endedAt,omitempty"`
-	// bytesIn counts bytes sent by the user.
-	// +optional
-	BytesIn int64 `json:"bytesIn,omitempty"`
-	// bytesOut counts bytes sent to the user.
-	// +optional
-	BytesOut int64 `json:"bytesOut,omitempty"`
-	// endReason says why the session ended.
-	// +optional
-	EndReason string `json:"endReason,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -513,4 +483,139 @@ type AccessRequestLogOptions struct {
 	// limitBytes limits the output in bytes.
 	// +optional
 	LimitBytes *int64 `json:"limitBytes,omitempty"`
+}
+
+// RequestLabel names, on a Session, the AccessRequest it ran under (when
+// the request's name fits a label value; spec.request always holds it).
+const RequestLabel = "janus.infroware.io/request"
+
+// +genclient
+// +genclient:nonNamespaced
+// +genclient:onlyVerbs=get,list,watch
+// +genclient:method=Terminate,verb=create,subresource=terminate,input=SessionTermination,result=Session
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Session is the audit record of one exec session. Only Janus writes it:
+// before the first byte flows, and when the session ends. It is kept for
+// the server's --session-retention, whatever becomes of its request.
+type Session struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec SessionSpec `json:"spec"`
+	// +optional
+	Status SessionStatus `json:"status,omitempty"`
+}
+
+// SessionSpec is who ran what where, under which request.
+type SessionSpec struct {
+	// request is the AccessRequest the session ran under.
+	Request string `json:"request"`
+	// cluster is the request's cluster.
+	Cluster string `json:"cluster"`
+	// namespace the session ran in.
+	Namespace string `json:"namespace"`
+	// pod the session ran in.
+	Pod string `json:"pod"`
+	// container the session ran in; empty for the pod's default.
+	// +optional
+	Container string `json:"container,omitempty"`
+	// command that was run.
+	// +optional
+	// +listType=atomic
+	Command []string `json:"command,omitempty"`
+	// tty is true for a terminal session.
+	// +optional
+	TTY bool `json:"tty,omitempty"`
+	// user who ran it, as authenticated.
+	User SessionUser `json:"user"`
+}
+
+// SessionUser is the authenticated identity that ran a session.
+type SessionUser struct {
+	// username as authenticated.
+	Username string `json:"username"`
+	// uid as authenticated.
+	// +optional
+	UID string `json:"uid,omitempty"`
+}
+
+// SessionPhase is whether a session is open.
+type SessionPhase string
+
+const (
+	// SessionOpen is a session that runs.
+	SessionOpen SessionPhase = "Open"
+	// SessionClosed is a session that ended.
+	SessionClosed SessionPhase = "Closed"
+)
+
+// SessionStatus is how the session went.
+type SessionStatus struct {
+	// phase is Open while the session runs, then Closed.
+	// +optional
+	Phase SessionPhase `json:"phase,omitempty"`
+	// startedAt is when the session opened.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// endedAt is when the session closed.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// bytesIn counts the stream's payload from the user.
+	// +optional
+	BytesIn int64 `json:"bytesIn,omitempty"`
+	// bytesOut counts the stream's payload to the user.
+	// +optional
+	BytesOut int64 `json:"bytesOut,omitempty"`
+	// endReason says why the session ended, as people read it.
+	// +optional
+	EndReason string `json:"endReason,omitempty"`
+	// server names the janus-apiserver replica that relayed the session.
+	// +optional
+	Server string `json:"server,omitempty"`
+	// recording is where the session's recording is and its digest.
+	// +optional
+	Recording *SessionRecording `json:"recording,omitempty"`
+}
+
+// SessionRecording describes a session's recording.
+type SessionRecording struct {
+	// format of the recording: asciicast-v2.
+	Format string `json:"format"`
+	// size of the whole document in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+	// sha256 is the hex SHA-256 of the whole document, set once the
+	// recording is closed.
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
+	// location is where the store keeps it (a directory or s3:// URL).
+	// +optional
+	Location string `json:"location,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SessionList is a list of Sessions.
+type SessionList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Session `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SessionTermination is posted to sessions/terminate: it cuts that one
+// session, with the reason on the user's terminal.
+type SessionTermination struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// reason is shown on the user's terminal (required, at most 1024
+	// characters).
+	Reason string `json:"reason"`
 }

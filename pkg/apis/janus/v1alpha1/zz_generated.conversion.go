@@ -338,6 +338,66 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*SessionList)(nil), (*janus.SessionList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionList_To_janus_SessionList(a.(*SessionList), b.(*janus.SessionList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionList)(nil), (*SessionList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionList_To_v1alpha1_SessionList(a.(*janus.SessionList), b.(*SessionList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SessionRecording)(nil), (*janus.SessionRecording)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionRecording_To_janus_SessionRecording(a.(*SessionRecording), b.(*janus.SessionRecording), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionRecording)(nil), (*SessionRecording)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionRecording_To_v1alpha1_SessionRecording(a.(*janus.SessionRecording), b.(*SessionRecording), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SessionSpec)(nil), (*janus.SessionSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionSpec_To_janus_SessionSpec(a.(*SessionSpec), b.(*janus.SessionSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionSpec)(nil), (*SessionSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionSpec_To_v1alpha1_SessionSpec(a.(*janus.SessionSpec), b.(*SessionSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SessionStatus)(nil), (*janus.SessionStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionStatus_To_janus_SessionStatus(a.(*SessionStatus), b.(*janus.SessionStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionStatus)(nil), (*SessionStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionStatus_To_v1alpha1_SessionStatus(a.(*janus.SessionStatus), b.(*SessionStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SessionTermination)(nil), (*janus.SessionTermination)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionTermination_To_janus_SessionTermination(a.(*SessionTermination), b.(*janus.SessionTermination), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionTermination)(nil), (*SessionTermination)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionTermination_To_v1alpha1_SessionTermination(a.(*janus.SessionTermination), b.(*SessionTermination), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SessionUser)(nil), (*janus.SessionUser)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SessionUser_To_janus_SessionUser(a.(*SessionUser), b.(*janus.SessionUser), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*janus.SessionUser)(nil), (*SessionUser)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_janus_SessionUser_To_v1alpha1_SessionUser(a.(*janus.SessionUser), b.(*SessionUser), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*UserInfo)(nil), (*janus.UserInfo)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_UserInfo_To_janus_UserInfo(a.(*UserInfo), b.(*janus.UserInfo), scope)
 	}); err != nil {
@@ -1224,7 +1284,13 @@ func Convert_janus_Revocation_To_v1alpha1_Revocation(in *janus.Revocation, out *
 }
 
 func autoConvert_v1alpha1_Session_To_janus_Session(in *Session, out *janus.Session, s conversion.Scope) error {
-	*out = *(*janus.Session)(unsafe.Pointer(in))
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_SessionSpec_To_janus_SessionSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_SessionStatus_To_janus_SessionStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -1234,13 +1300,143 @@ func Convert_v1alpha1_Session_To_janus_Session(in *Session, out *janus.Session, 
 }
 
 func autoConvert_janus_Session_To_v1alpha1_Session(in *janus.Session, out *Session, s conversion.Scope) error {
-	*out = *(*Session)(unsafe.Pointer(in))
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_janus_SessionSpec_To_v1alpha1_SessionSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_janus_SessionStatus_To_v1alpha1_SessionStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Convert_janus_Session_To_v1alpha1_Session is an autogenerated conversion function.
 func Convert_janus_Session_To_v1alpha1_Session(in *janus.Session, out *Session, s conversion.Scope) error {
 	return autoConvert_janus_Session_To_v1alpha1_Session(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionList_To_janus_SessionList(in *SessionList, out *janus.SessionList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]janus.Session)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_SessionList_To_janus_SessionList is an autogenerated conversion function.
+func Convert_v1alpha1_SessionList_To_janus_SessionList(in *SessionList, out *janus.SessionList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionList_To_janus_SessionList(in, out, s)
+}
+
+func autoConvert_janus_SessionList_To_v1alpha1_SessionList(in *janus.SessionList, out *SessionList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Session)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_janus_SessionList_To_v1alpha1_SessionList is an autogenerated conversion function.
+func Convert_janus_SessionList_To_v1alpha1_SessionList(in *janus.SessionList, out *SessionList, s conversion.Scope) error {
+	return autoConvert_janus_SessionList_To_v1alpha1_SessionList(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionRecording_To_janus_SessionRecording(in *SessionRecording, out *janus.SessionRecording, s conversion.Scope) error {
+	*out = *(*janus.SessionRecording)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_SessionRecording_To_janus_SessionRecording is an autogenerated conversion function.
+func Convert_v1alpha1_SessionRecording_To_janus_SessionRecording(in *SessionRecording, out *janus.SessionRecording, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionRecording_To_janus_SessionRecording(in, out, s)
+}
+
+func autoConvert_janus_SessionRecording_To_v1alpha1_SessionRecording(in *janus.SessionRecording, out *SessionRecording, s conversion.Scope) error {
+	*out = *(*SessionRecording)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_SessionRecording_To_v1alpha1_SessionRecording is an autogenerated conversion function.
+func Convert_janus_SessionRecording_To_v1alpha1_SessionRecording(in *janus.SessionRecording, out *SessionRecording, s conversion.Scope) error {
+	return autoConvert_janus_SessionRecording_To_v1alpha1_SessionRecording(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionSpec_To_janus_SessionSpec(in *SessionSpec, out *janus.SessionSpec, s conversion.Scope) error {
+	*out = *(*janus.SessionSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_SessionSpec_To_janus_SessionSpec is an autogenerated conversion function.
+func Convert_v1alpha1_SessionSpec_To_janus_SessionSpec(in *SessionSpec, out *janus.SessionSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionSpec_To_janus_SessionSpec(in, out, s)
+}
+
+func autoConvert_janus_SessionSpec_To_v1alpha1_SessionSpec(in *janus.SessionSpec, out *SessionSpec, s conversion.Scope) error {
+	*out = *(*SessionSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_SessionSpec_To_v1alpha1_SessionSpec is an autogenerated conversion function.
+func Convert_janus_SessionSpec_To_v1alpha1_SessionSpec(in *janus.SessionSpec, out *SessionSpec, s conversion.Scope) error {
+	return autoConvert_janus_SessionSpec_To_v1alpha1_SessionSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionStatus_To_janus_SessionStatus(in *SessionStatus, out *janus.SessionStatus, s conversion.Scope) error {
+	*out = *(*janus.SessionStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_SessionStatus_To_janus_SessionStatus is an autogenerated conversion function.
+func Convert_v1alpha1_SessionStatus_To_janus_SessionStatus(in *SessionStatus, out *janus.SessionStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionStatus_To_janus_SessionStatus(in, out, s)
+}
+
+func autoConvert_janus_SessionStatus_To_v1alpha1_SessionStatus(in *janus.SessionStatus, out *SessionStatus, s conversion.Scope) error {
+	*out = *(*SessionStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_SessionStatus_To_v1alpha1_SessionStatus is an autogenerated conversion function.
+func Convert_janus_SessionStatus_To_v1alpha1_SessionStatus(in *janus.SessionStatus, out *SessionStatus, s conversion.Scope) error {
+	return autoConvert_janus_SessionStatus_To_v1alpha1_SessionStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionTermination_To_janus_SessionTermination(in *SessionTermination, out *janus.SessionTermination, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Reason = in.Reason
+	return nil
+}
+
+// Convert_v1alpha1_SessionTermination_To_janus_SessionTermination is an autogenerated conversion function.
+func Convert_v1alpha1_SessionTermination_To_janus_SessionTermination(in *SessionTermination, out *janus.SessionTermination, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionTermination_To_janus_SessionTermination(in, out, s)
+}
+
+func autoConvert_janus_SessionTermination_To_v1alpha1_SessionTermination(in *janus.SessionTermination, out *SessionTermination, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	out.Reason = in.Reason
+	return nil
+}
+
+// Convert_janus_SessionTermination_To_v1alpha1_SessionTermination is an autogenerated conversion function.
+func Convert_janus_SessionTermination_To_v1alpha1_SessionTermination(in *janus.SessionTermination, out *SessionTermination, s conversion.Scope) error {
+	return autoConvert_janus_SessionTermination_To_v1alpha1_SessionTermination(in, out, s)
+}
+
+func autoConvert_v1alpha1_SessionUser_To_janus_SessionUser(in *SessionUser, out *janus.SessionUser, s conversion.Scope) error {
+	*out = *(*janus.SessionUser)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_SessionUser_To_janus_SessionUser is an autogenerated conversion function.
+func Convert_v1alpha1_SessionUser_To_janus_SessionUser(in *SessionUser, out *janus.SessionUser, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SessionUser_To_janus_SessionUser(in, out, s)
+}
+
+func autoConvert_janus_SessionUser_To_v1alpha1_SessionUser(in *janus.SessionUser, out *SessionUser, s conversion.Scope) error {
+	*out = *(*SessionUser)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_janus_SessionUser_To_v1alpha1_SessionUser is an autogenerated conversion function.
+func Convert_janus_SessionUser_To_v1alpha1_SessionUser(in *janus.SessionUser, out *SessionUser, s conversion.Scope) error {
+	return autoConvert_janus_SessionUser_To_v1alpha1_SessionUser(in, out, s)
 }
 
 func autoConvert_v1alpha1_UserInfo_To_janus_UserInfo(in *UserInfo, out *janus.UserInfo, s conversion.Scope) error {

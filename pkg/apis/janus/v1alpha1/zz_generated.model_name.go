@@ -172,6 +172,36 @@ func (in Session) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionList) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionRecording) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionRecording"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionSpec) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionStatus) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionTermination) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionTermination"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SessionUser) OpenAPIModelName() string {
+	return "io.infroware.janus.pkg.apis.janus.v1alpha1.SessionUser"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserInfo) OpenAPIModelName() string {
 	return "io.infroware.janus.pkg.apis.janus.v1alpha1.UserInfo"
 }

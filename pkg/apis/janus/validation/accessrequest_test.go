@@ -296,11 +296,9 @@ func TestValidateAccessRequestStatusUpdateRefusesImpossibleStatus(t *testing.T) 
 				s.Phase, s.Decision = janus.AccessRequestRevoked, &janus.Decision{Reason: janus.DecisionReasonDeleted, Time: now}
 			},
 		},
-		"a session recorded on a finished request": {
-			from: janus.AccessRequestExpired,
-			after: func(s *janus.AccessRequestStatus) {
-				s.Sessions = []janus.Session{{ID: "1", User: "alice", EndedAt: &now}}
-			},
+		"a session's end counted on a finished request": {
+			from:  janus.AccessRequestExpired,
+			after: func(s *janus.AccessRequestStatus) { s.ActiveSessions, s.TotalSessions = 0, 3 },
 		},
 	}
 	for name, tc := range cases {

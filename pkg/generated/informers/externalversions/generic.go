@@ -57,6 +57,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Janus().V1alpha1().AccessRequests().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("clusters"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Janus().V1alpha1().Clusters().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("sessions"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Janus().V1alpha1().Sessions().Informer()}, nil
 
 	}
 

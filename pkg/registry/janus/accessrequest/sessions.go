@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	sessionregistry "github.com/infroware/janus/pkg/registry/janus/session"
 	"github.com/infroware/janus/pkg/session"
 )
 
@@ -24,16 +25,21 @@ type statusUpdater interface {
 	Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error)
 }
 
-// maxRecordedSessions bounds status.sessions; the oldest go first.
-const maxRecordedSessions = 100
-
 // maxEventCommand bounds the command quoted in an Event; the whole command
-// is in status.sessions.
+// is in the Session.
 const maxEventCommand = 256
 
-// sessionObserver is the registry's side of one exec session: it puts the
-// session on the request's record and in its Events, and tells the engine
-// when and why the request's access ends.
+// SessionRecords writes the Session objects of exec sessions
+// (sessionregistry.Records).
+type SessionRecords interface {
+	Open(ctx context.Context, s *janus.Session) (*janus.Session, error)
+	Close(ctx context.Context, name string, end sessionregistry.End) error
+}
+
+// sessionObserver is the registry's side of one exec session: it writes
+// the session's Session, counts it on the request, tells its story in the
+// request's Events, and tells the engine when and why the request's
+// access ends.
 type sessionObserver struct {
 	// ctx is the Connect call's, without its cancellation: it carries the
 	// request information storage needs, which the stream's own HTTP
@@ -41,17 +47,22 @@ type sessionObserver struct {
 	ctx      context.Context
 	requests rest.Getter
 	status   statusUpdater
+	records  SessionRecords
 	recorder record.EventRecorder
 	// ref is the request the session's Events are about.
 	ref     runtime.Object
 	request string
-	session janus.Session
+	session *janus.Session
 	now     func() time.Time
 }
 
 var _ session.Observer = &sessionObserver{}
 
 func newSessionID() string { return rand.String(10) }
+
+// sessionName is the Session's (and its recording's) name:
+// <request>-<id>, session.RecordingID.
+func sessionName(request, id string) string { return request + "-" + id }
 
 func (o *sessionObserver) update(mutate func(*janus.AccessRequest)) error {
 	_, _, err := o.status.Update(o.ctx, o.request, rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
@@ -62,44 +73,48 @@ func (o *sessionObserver) update(mutate func(*janus.AccessRequest)) error {
 	return err
 }
 
+// Started writes the Session before the first byte flows; without it the
+// session is refused. The request's counts follow, best effort: they are
+// for its columns, the Sessions are the record.
 func (o *sessionObserver) Started(context.Context) error {
-	err := o.update(func(ar *janus.AccessRequest) {
-		ar.Status.Sessions = append(ar.Status.Sessions, o.session)
-		if n := len(ar.Status.Sessions); n > maxRecordedSessions {
-			ar.Status.Sessions = ar.Status.Sessions[n-maxRecordedSessions:]
-		}
-	})
+	written, err := o.records.Open(o.ctx, o.session)
 	if err != nil {
-		return fmt.Errorf("recording session %s of request %s: %w", o.session.ID, o.request, err)
+		return fmt.Errorf("recording session %s of request %s: %w", o.session.Name, o.request, err)
 	}
-	o.recorder.Event(o.ref, corev1.EventTypeNormal, "SessionStarted", o.describe()+": "+truncate(strings.Join(o.session.Command, " "), maxEventCommand))
-	klog.InfoS("Session started", "request", o.request, "session", o.session.ID, "user", o.session.User, "namespace", o.session.Namespace, "pod", o.session.Pod)
+	o.session = written
+	if err := o.update(func(ar *janus.AccessRequest) {
+		ar.Status.ActiveSessions++
+		ar.Status.TotalSessions++
+	}); err != nil {
+		klog.ErrorS(err, "Counting a session on its request", "request", o.request, "session", o.session.Name)
+	}
+	o.recorder.Event(o.ref, corev1.EventTypeNormal, "SessionStarted", o.describe()+": "+truncate(strings.Join(o.session.Spec.Command, " "), maxEventCommand))
+	klog.InfoS("Session started", "request", o.request, "session", o.session.Name, "user", o.session.Spec.User.Username, "namespace", o.session.Spec.Namespace, "pod", o.session.Spec.Pod)
 	return nil
 }
 
 func (o *sessionObserver) Ended(_ context.Context, s session.Summary) {
-	ended := metav1.NewTime(s.Ended)
+	end := sessionregistry.End{Ended: metav1.NewTime(s.Ended), BytesIn: s.BytesIn, BytesOut: s.BytesOut, Reason: s.Reason, Recording: s.Recording}
+	if err := o.records.Close(o.ctx, o.session.Name, end); err != nil {
+		klog.ErrorS(err, "Recording the end of a session", "request", o.request, "session", o.session.Name)
+	}
 	err := o.update(func(ar *janus.AccessRequest) {
-		for i := range ar.Status.Sessions {
-			if ar.Status.Sessions[i].ID == o.session.ID {
-				ar.Status.Sessions[i].EndedAt = &ended
-				ar.Status.Sessions[i].BytesIn, ar.Status.Sessions[i].BytesOut = s.BytesIn, s.BytesOut
-				ar.Status.Sessions[i].EndReason = s.Reason
-			}
+		if ar.Status.ActiveSessions > 0 {
+			ar.Status.ActiveSessions--
 		}
 	})
 	switch {
 	case apierrors.IsNotFound(err):
 		// Deleting the request cut the session, and the request went
-		// before its end could be recorded there; the Event tells it.
-		klog.V(2).InfoS("Request gone before the end of its session was recorded", "request", o.request, "session", o.session.ID)
+		// before its end was counted; its Session keeps the record.
+		klog.V(2).InfoS("Request gone before the end of its session was counted", "request", o.request, "session", o.session.Name)
 	case err != nil:
-		klog.ErrorS(err, "Recording the end of a session", "request", o.request, "session", o.session.ID)
+		klog.ErrorS(err, "Counting the end of a session on its request", "request", o.request, "session", o.session.Name)
 	}
 	took := s.Ended.Sub(s.Started)
 	o.recorder.Eventf(o.ref, corev1.EventTypeNormal, "SessionEnded", "%s ended after %s, %s in, %s out: %s",
 		o.describe(), humanDuration(took), formatBytes(s.BytesIn), formatBytes(s.BytesOut), s.Reason)
-	klog.InfoS("Session ended", "request", o.request, "session", o.session.ID, "reason", s.Reason, "cut", s.Cut, "bytesIn", s.BytesIn, "bytesOut", s.BytesOut, "duration", took)
+	klog.InfoS("Session ended", "request", o.request, "session", o.session.Name, "reason", s.Reason, "cut", s.Cut, "bytesIn", s.BytesIn, "bytesOut", s.BytesOut, "duration", took)
 }
 
 func (o *sessionObserver) AccessEnds(context.Context) (time.Time, string) {
@@ -119,9 +134,10 @@ func (o *sessionObserver) AccessEnds(context.Context) (time.Time, string) {
 // describe names the session as people read it:
 // "alice exec payments/payments-api-0 -c main".
 func (o *sessionObserver) describe() string {
-	s := fmt.Sprintf("%s exec %s/%s", o.session.User, o.session.Namespace, o.session.Pod)
-	if o.session.Container != "" {
-		s += " -c " + o.session.Container
+	spec := &o.session.Spec
+	s := fmt.Sprintf("%s exec %s/%s", spec.User.Username, spec.Namespace, spec.Pod)
+	if spec.Container != "" {
+		s += " -c " + spec.Container
 	}
 	return s
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Recorder record.EventRecorder
 	// Sessions carries exec and log streams to the agents.
 	Sessions *session.Engine
+	// Records writes each exec session's Session.
+	Records SessionRecords
 	// Agents reads pods and Events through the agents.
 	Agents AgentGetter
 }
@@ -138,7 +140,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Revoke:        decisionREST(revokeDecision{authz: authz}),
 		Withdraw:      decisionREST(withdrawDecision{authz: authz}),
 		Extend:        decisionREST(extendDecision{authz: authz, clusters: opts.Clusters, policy: opts.Policy}),
-		Exec:          &ExecREST{store: store, status: &statusStore, engine: opts.Sessions, recorder: opts.Recorder},
+		Exec:          &ExecREST{store: store, status: &statusStore, engine: opts.Sessions, records: opts.Records, recorder: opts.Recorder},
 		Log:           &LogREST{store: store, engine: opts.Sessions},
 		Pods:          &PodsREST{store: store, agents: opts.Agents},
 		Events:        &EventsREST{store: store, agents: opts.Agents},

@@ -84,6 +84,7 @@ type ExecREST struct {
 	store    *genericregistry.Store
 	status   *genericregistry.Store
 	engine   *session.Engine
+	records  SessionRecords
 	recorder record.EventRecorder
 }
 
@@ -127,10 +128,13 @@ func (r *ExecREST) Connect(ctx context.Context, name string, opts runtime.Object
 		NoticeChannel: session.NoticeChannel(o.Stdout, o.Stderr),
 	}
 	observer := &sessionObserver{
-		ctx: context.WithoutCancel(ctx), requests: r.store, status: r.status, recorder: r.recorder, ref: events.Ref(ar), request: name, now: time.Now,
-		session: janus.Session{
-			ID: id, User: u.GetName(), Namespace: o.Namespace, Pod: o.Pod, Container: o.Container,
-			Command: o.Command, StartedAt: metav1.Now(),
+		ctx: context.WithoutCancel(ctx), requests: r.store, status: r.status, records: r.records, recorder: r.recorder, ref: events.Ref(ar), request: name, now: time.Now,
+		session: &janus.Session{
+			ObjectMeta: metav1.ObjectMeta{Name: sessionName(name, id)},
+			Spec: janus.SessionSpec{
+				Request: name, Cluster: ar.Spec.Cluster, Namespace: o.Namespace, Pod: o.Pod, Container: o.Container,
+				Command: o.Command, TTY: o.TTY, User: janus.SessionUser{Username: u.GetName(), UID: u.GetUID()},
+			},
 		},
 	}
 	klog.InfoS("Opening session", "request", name, "session", id, "user", u.GetName(), "namespace", o.Namespace, "pod", o.Pod)

@@ -54,8 +54,11 @@ type AccessRequestStatusApplyConfiguration struct {
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// grants are the objects the agent created in the target cluster.
 	Grants []GrantApplyConfiguration `json:"grants,omitempty"`
-	// sessions are the exec and log sessions opened under this request.
-	Sessions []SessionApplyConfiguration `json:"sessions,omitempty"`
+	// activeSessions counts the request's exec sessions open now.
+	ActiveSessions *int32 `json:"activeSessions,omitempty"`
+	// totalSessions counts every exec session opened under the request;
+	// each is a Session object.
+	TotalSessions *int32 `json:"totalSessions,omitempty"`
 	// message is a human-readable explanation of the current phase.
 	Message *string `json:"message,omitempty"`
 }
@@ -166,16 +169,19 @@ func (b *AccessRequestStatusApplyConfiguration) WithGrants(values ...*GrantApply
 	return b
 }
 
-// WithSessions adds the given value to the Sessions field in the declarative configuration
-// and returns the receiver, so that objects can be build by chaining "With" function invocations.
-// If called multiple times, values provided by each call will be appended to the Sessions field.
-func (b *AccessRequestStatusApplyConfiguration) WithSessions(values ...*SessionApplyConfiguration) *AccessRequestStatusApplyConfiguration {
-	for i := range values {
-		if values[i] == nil {
-			panic("nil value passed to WithSessions")
-		}
-		b.Sessions = append(b.Sessions, *values[i])
-	}
+// WithActiveSessions sets the ActiveSessions field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ActiveSessions field is set to the value of the last call.
+func (b *AccessRequestStatusApplyConfiguration) WithActiveSessions(value int32) *AccessRequestStatusApplyConfiguration {
+	b.ActiveSessions = &value
+	return b
+}
+
+// WithTotalSessions sets the TotalSessions field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the TotalSessions field is set to the value of the last call.
+func (b *AccessRequestStatusApplyConfiguration) WithTotalSessions(value int32) *AccessRequestStatusApplyConfiguration {
+	b.TotalSessions = &value
 	return b
 }
 

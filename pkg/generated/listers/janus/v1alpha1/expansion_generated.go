@@ -25,3 +25,7 @@ type AccessRequestListerExpansion interface{}
 // ClusterListerExpansion allows custom methods to be added to
 // ClusterLister.
 type ClusterListerExpansion interface{}
+
+// SessionListerExpansion allows custom methods to be added to
+// SessionLister.
+type SessionListerExpansion interface{}

@@ -28,6 +28,8 @@ type Interface interface {
 	AccessRequests() TypedAccessRequestInformer
 	// Clusters returns a ClusterInformer.
 	Clusters() TypedClusterInformer
+	// Sessions returns a SessionInformer.
+	Sessions() TypedSessionInformer
 }
 
 type version struct {
@@ -49,4 +51,9 @@ func (v *version) AccessRequests() TypedAccessRequestInformer {
 // Clusters returns a TypedClusterInformer.
 func (v *version) Clusters() TypedClusterInformer {
 	return &clusterInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// Sessions returns a TypedSessionInformer.
+func (v *version) Sessions() TypedSessionInformer {
+	return &sessionInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }

@@ -21,3 +21,5 @@ package v1alpha1
 type AccessRequestExpansion interface{}
 
 type ClusterExpansion interface{}
+
+type SessionExpansion interface{}

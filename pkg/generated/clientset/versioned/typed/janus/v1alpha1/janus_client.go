@@ -30,6 +30,7 @@ type JanusV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	AccessRequestsGetter
 	ClustersGetter
+	SessionsGetter
 }
 
 // JanusV1alpha1Client is used to interact with features provided by the janus.infroware.io group.
@@ -43,6 +44,10 @@ func (c *JanusV1alpha1Client) AccessRequests() AccessRequestInterface {
 
 func (c *JanusV1alpha1Client) Clusters() ClusterInterface {
 	return newClusters(c)
+}
+
+func (c *JanusV1alpha1Client) Sessions() SessionInterface {
+	return newSessions(c)
 }
 
 // NewForConfig creates a new JanusV1alpha1Client for the given config.

@@ -36,6 +36,10 @@ func (c *FakeJanusV1alpha1) Clusters() v1alpha1.ClusterInterface {
 	return newFakeClusters(c)
 }
 
+func (c *FakeJanusV1alpha1) Sessions() v1alpha1.SessionInterface {
+	return newFakeSessions(c)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeJanusV1alpha1) RESTClient() rest.Interface {
