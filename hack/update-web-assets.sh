@@ -20,6 +20,9 @@ FILES=(
   "@xterm/addon-fit/LICENSE:xterm-addon-fit.LICENSE"
   "@xterm/addon-search/lib/addon-search.js:xterm-addon-search.js"
   "@xterm/addon-search/LICENSE:xterm-addon-search.LICENSE"
+  "asciinema-player/dist/bundle/asciinema-player.min.js:asciinema-player.min.js"
+  "asciinema-player/dist/bundle/asciinema-player.css:asciinema-player.css"
+  "asciinema-player/LICENSE:asciinema-player.LICENSE"
 )
 
 command -v npm >/dev/null || { echo "npm is needed to fetch the console's web assets (Node.js 20 or later)" >&2; exit 1; }
