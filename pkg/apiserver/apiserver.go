@@ -162,6 +162,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 	genericServer.AddPostStartHookOrDie("janus-lifecycle-controller", func(hook genericapiserver.PostStartHookContext) error {
 		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts)
 	})
+	addSessionHooks(genericServer, records, sessions, recordings, requests, c.ExtraConfig.SessionRetention)
 	genericServer.AddPreShutdownHookOrDie("janus-event-recorder", func() error {
 		stopRecorder()
 		return nil

@@ -19,6 +19,9 @@ type Records struct {
 	server string
 	// recordings is where sessions are recorded; nil when they are not.
 	recordings recording.Store
+	// live are the sessions this process opened and has not closed,
+	// which CloseLeftOpen must leave alone.
+	live liveSessions
 }
 
 // NewRecords returns the writer of Sessions for the replica named server.
@@ -45,8 +48,12 @@ func (r *Records) Open(ctx context.Context, s *janus.Session) (*janus.Session, e
 	if r.recordings != nil {
 		s.Status.Recording = &janus.SessionRecording{Format: recording.Format, Location: r.recordings.Location(s.Name)}
 	}
+	// Live before it is stored, so CloseLeftOpen never sees it Open and
+	// not live.
+	r.live.add(s.Name)
 	obj, err := r.storage.Store.Create(ctx, s, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
 	if err != nil {
+		r.live.remove(s.Name)
 		return nil, fmt.Errorf("writing the record of session %s: %w", s.Name, err)
 	}
 	return obj.(*janus.Session), nil
@@ -63,6 +70,7 @@ type End struct {
 
 // Close marks the record of session name Closed with how it ended.
 func (r *Records) Close(ctx context.Context, name string, end End) error {
+	defer r.live.remove(name)
 	_, _, err := r.storage.Store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
 		s := old.(*janus.Session).DeepCopy()
 		if s.Status.Phase == janus.SessionClosed {
