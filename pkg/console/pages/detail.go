@@ -3,7 +3,6 @@ package pages
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,13 +25,6 @@ func decisionViewOf(d v1alpha1.Decision) decisionView {
 		v.Duration = shortDuration(d.Duration.Duration)
 	}
 	return v
-}
-
-// sessionView is one exec or log session under the request.
-type sessionView struct {
-	ID, User, Pod, Container, Command, EndReason string
-	StartedAt, EndedAt                           time.Time
-	BytesIn, BytesOut                            int64
 }
 
 // detailView is what the detail page shows of one request.
@@ -81,7 +73,8 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only the requester may withdraw (the API compares name and UID).
 	v.CanWithdraw = v.CanWithdraw && ar.Spec.Requester.Username == id.Username && ar.Spec.Requester.UID == id.UID
-	newDeciding(r.Context(), c, id).offer(&v.requestView, ar)
+	d := newDeciding(r.Context(), c, id)
+	d.offer(&v.requestView, ar)
 	v.Back = "/requests/" + name
 
 	events, err := c.Kube.CoreV1().Events(eventsNamespace).List(r.Context(), metav1.ListOptions{
@@ -121,24 +114,22 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		v.SessionsError = APIErrorOf(err)
 	} else {
-		v.Sessions = sessionViewsOf(sessions.Items)
+		v.Sessions = sessionViewsOf(sessions.Items, h.now())
+		for i := range v.Sessions {
+			v.Sessions[i].CanFollow = v.Sessions[i].Phase == v1alpha1.SessionOpen && d.mayDecide(ar.Spec.Cluster)
+		}
 	}
 	h.r.render(w, http.StatusOK, "detail", page{Title: "Request " + name, User: id, Data: v, Live: live.For(live.Request(name), ar.ResourceVersion, r)})
 }
 
 // sessionViewsOf shows a request's Sessions, oldest first.
-func sessionViewsOf(sessions []v1alpha1.Session) []sessionView {
+func sessionViewsOf(sessions []v1alpha1.Session, now time.Time) []sessionView {
 	slices.SortFunc(sessions, func(a, b v1alpha1.Session) int {
 		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
 	})
 	views := make([]sessionView, 0, len(sessions))
-	for _, s := range sessions {
-		views = append(views, sessionView{
-			ID: s.Name, User: s.Spec.User.Username, Pod: s.Spec.Namespace + "/" + s.Spec.Pod, Container: s.Spec.Container,
-			Command: strings.Join(s.Spec.Command, " "), EndReason: s.Status.EndReason,
-			StartedAt: timeOf(s.Status.StartedAt), EndedAt: timeOf(s.Status.EndedAt),
-			BytesIn: s.Status.BytesIn, BytesOut: s.Status.BytesOut,
-		})
+	for i := range sessions {
+		views = append(views, sessionViewOf(&sessions[i], now))
 	}
 	return views
 }

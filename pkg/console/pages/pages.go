@@ -40,6 +40,9 @@ func New(files fs.FS, clients ClientsFor, now func() time.Time) (*Handler, error
 	if err != nil {
 		return nil, err
 	}
+	if err := r.addSessionPages(files); err != nil {
+		return nil, err
+	}
 	return &Handler{clients: clients, r: r, now: now}, nil
 }
 
@@ -56,6 +59,13 @@ func (h *Handler) Register(mux *http.ServeMux, requireUser func(http.Handler) ht
 	handle("GET /requests/{name}", h.detail)
 	handle("POST /requests/{name}/revoke", h.revoke)
 	handle("POST /requests/{name}/extend", h.extend)
+	handle("GET /sessions", h.sessions)
+	handle("GET /sessions/{name}", h.replay)
+	handle("GET /sessions/{name}/state", h.sessionState)
+	handle("GET /sessions/{name}/recording", h.recording)
+	handle("GET /sessions/{name}/follow", h.follow)
+	handle("GET /sessions/{name}/follow/stream", h.followStream)
+	handle("POST /sessions/{name}/terminate", h.terminate)
 	mux.HandleFunc("GET /signed-out", func(w http.ResponseWriter, _ *http.Request) {
 		h.r.render(w, http.StatusOK, "signedout", page{Title: "Signed out"})
 	})
@@ -341,10 +351,13 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 			running = append(running, v)
 		}
 	}
+	sessions, sessionsErr := openSessions(r.Context(), c, d, h.now())
 	p.Data = struct {
 		QueueHidden     bool
 		Pending, Active []requestView
-	}{false, views, running}
+		LiveSessions    []sessionView
+		SessionsError   *APIError
+	}{false, views, running, sessions, sessionsErr}
 	p.Live = live.For(live.All(), list.ResourceVersion, r)
 	h.r.render(w, http.StatusOK, "approvals", p)
 }
