@@ -38,7 +38,9 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
 	}
 	base := "/sessions/" + url.PathEscape(name)
 	v := followView{sessionView: sessionViewOf(s, h.now()), Stream: base + "/follow/stream", State: base + "/state"}
-	v.CanFollow = v.Phase == v1alpha1.SessionOpen
+	// Terminate is offered to those who may approve for the cluster; the
+	// stream itself tells anyone else the API's answer.
+	v.CanFollow = v.Phase == v1alpha1.SessionOpen && newDeciding(r.Context(), c, id).mayDecide(v.Cluster)
 	h.r.render(w, http.StatusOK, "follow", page{Title: "Watching " + name, User: id, Data: v})
 }
 
