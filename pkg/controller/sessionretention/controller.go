@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/klog/v2"
@@ -112,6 +113,9 @@ func (c *Controller) sweepAndLog(ctx context.Context) {
 // Sweep deletes, once, every Session closed for longer than the
 // retention, with its recording, and returns how many it deleted.
 func (c *Controller) Sweep(ctx context.Context) (int, error) {
+	// The registry wants a request's namespace, even for cluster-scoped
+	// objects; no request brought one here.
+	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
 	cutoff := c.opts.Clock.Now().Add(-c.opts.Retention)
 	opts := &metainternalversion.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(janus.SessionClosed)),

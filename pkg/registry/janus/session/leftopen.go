@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
@@ -70,6 +71,9 @@ func (l *liveSessions) has(name string) bool {
 // A Session that cannot be closed now (its recording unreadable) stays
 // Open and is in the returned error; calling again retries it.
 func (r *Records) CloseLeftOpen(ctx context.Context, ended func(context.Context, *janus.Session)) (int, error) {
+	// The registry wants a request's namespace, even for cluster-scoped
+	// objects; no request brought one here.
+	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
 	obj, err := r.storage.Store.List(ctx, &metainternalversion.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(janus.SessionOpen)),
 	})
