@@ -42,7 +42,9 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
   kubectl janus request --cluster dev --namespaces payments --reason "INC-1234" --wait
   kubectl janus list
   kubectl janus approve NAME --reason "looks right"
-  kubectl janus exec NAME POD -it -- sh`,
+  kubectl janus exec NAME POD -it -- sh
+  kubectl janus sessions NAME
+  kubectl janus play SESSION --speed 2`,
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl janus"},
 		// Errors are printed once, the way kubectl prints them, by Run.
 		SilenceErrors: true,
@@ -70,7 +72,9 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	for _, d := range decisions {
 		cmd.AddCommand(newDecisionCommand(o, d))
 	}
-	cmd.AddCommand(newExecCommand(o), newLogsCommand(o), newPodsCommand(o), newEventsCommand(o), newVersionCommand(o))
+	cmd.AddCommand(newExecCommand(o), newLogsCommand(o), newPodsCommand(o), newEventsCommand(o))
+	cmd.AddCommand(newSessionsCommand(o), newPlayCommand(o), newFollowCommand(o), newTerminateCommand(o), newVerifyCommand(o))
+	cmd.AddCommand(newVersionCommand(o))
 	version.AddFlag(cmd)
 	return cmd
 }

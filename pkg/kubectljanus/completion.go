@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 )
@@ -71,4 +72,39 @@ func completionContext(cmd *cobra.Command) context.Context {
 		return ctx
 	}
 	return context.Background()
+}
+
+// completeSessionNames completes the first argument with the names of the
+// Sessions the user may list, only those in one of phases when any are
+// given (follow and terminate offer open sessions, verify closed ones).
+func completeSessionNames(o *Options, phases ...v1alpha1.SessionPhase) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := o.clients()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var opts metav1.ListOptions
+		if len(phases) == 1 {
+			opts.FieldSelector = fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(phases[0])).String()
+		}
+		list, err := c.sessions().List(completionContext(cmd), opts)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []cobra.Completion
+		for _, se := range list.Items {
+			if !strings.HasPrefix(se.Name, toComplete) {
+				continue
+			}
+			if len(phases) > 0 && !slices.Contains(phases, se.Status.Phase) {
+				continue
+			}
+			names = append(names, cobra.CompletionWithDesc(se.Name,
+				string(se.Status.Phase)+" "+se.Spec.User.Username+" "+se.Spec.Cluster+" "+se.Spec.Namespace+"/"+se.Spec.Pod))
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
 }

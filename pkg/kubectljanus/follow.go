@@ -1,0 +1,102 @@
+package kubectljanus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+)
+
+// followClosedWait bounds how long follow waits, once the stream ended,
+// for the Session to be closed: Janus closes it just after the stream.
+const followClosedWait = 10 * time.Second
+
+type followOptions struct {
+	*Options
+	name string
+	// terminal tells whether out is a terminal; a test sets it.
+	terminal   func(any) bool
+	closedWait time.Duration
+}
+
+func newFollowCommand(o *Options) *cobra.Command {
+	f := &followOptions{Options: o, terminal: printers.IsTerminal, closedWait: followClosedWait}
+	return &cobra.Command{
+		Use:   "follow SESSION",
+		Short: "Watch an open session live, read-only",
+		Long: `Show what an open session's terminal shows, as it happens: first its recent
+output, then everything it prints, until the session ends; then why it
+ended. Janus's notices are shown dimmed as [janus: ...]. Following is
+read-only: nothing you type reaches the session. Ctrl+C stops following
+and leaves the session running.`,
+		Example:           `  kubectl janus follow alice-x7k2p-4f2a9`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSessionNames(o, v1alpha1.SessionOpen),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.name = args[0]
+			return f.run(cmd.Context())
+		},
+	}
+}
+
+func (f *followOptions) run(ctx context.Context) error {
+	c, err := f.clients()
+	if err != nil {
+		return err
+	}
+	se, err := c.sessions().Get(ctx, f.name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if se.Status.Phase == v1alpha1.SessionClosed {
+		return &hintedError{
+			err:  fmt.Errorf("session %s is closed: %s", f.name, endedText(se)),
+			hint: fmt.Sprintf("Replay it with 'kubectl janus play %s'.", f.name),
+		}
+	}
+	stream, err := c.sessionSubresource(f.name, "follow").Stream(ctx)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	s := &screen{out: f.Out, terminal: f.terminal(f.Out)}
+	p := player{resized: resizeNotice(f.Out, f.ErrOut)}
+	err = p.play(ctx, stream, s)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("following session %s: %w", f.name, err)
+	}
+
+	// The stream ends with the session; the Session says why.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, f.closedWait, true, func(ctx context.Context) (bool, error) {
+		se, err = c.sessions().Get(ctx, f.name, metav1.GetOptions{})
+		return err == nil && se.Status.Phase == v1alpha1.SessionClosed, err
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case wait.Interrupted(err):
+		return fmt.Errorf("the server ended following session %s, which is still open (a follower that falls behind is let go); follow it again to see it from now", f.name)
+	case err != nil:
+		return fmt.Errorf("reading why session %s ended: %w", f.name, err)
+	}
+	fmt.Fprintf(f.ErrOut, "session %s ended: %s\n", f.name, endedText(se))
+	return nil
+}
+
+// endedText is how a closed session ended, as people read it.
+func endedText(se *v1alpha1.Session) string {
+	reason := orNone(oneLine(se.Status.EndReason))
+	if se.Status.EndedAt == nil {
+		return reason
+	}
+	return fmt.Sprintf("%s (at %s)", reason, se.Status.EndedAt.UTC().Format(time.RFC3339))
+}
