@@ -57,6 +57,8 @@ type Engine struct {
 	mu         sync.Mutex
 	perRequest map[string]int
 	perUser    map[string]int
+	// live are the sessions open now, by name (RecordingID).
+	live map[string]*liveSession
 }
 
 // New returns an engine.
@@ -64,7 +66,7 @@ func New(cfg Config) *Engine {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	return &Engine{cfg: cfg, perRequest: map[string]int{}, perUser: map[string]int{}}
+	return &Engine{cfg: cfg, perRequest: map[string]int{}, perUser: map[string]int{}, live: map[string]*liveSession{}}
 }
 
 // reserve counts a new session against the limits, or answers 429 naming
@@ -138,6 +140,11 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 		responder.Error(err)
 		return
 	}
+	name := RecordingID(spec)
+	live := e.addLive(name)
+	endedWhy := "the session did not open"
+	defer func() { e.removeLive(name, live, endedWhy) }()
+	rec = rec.withHub(live.hub, spec)
 	conn, err := e.openRecorded(ctx, spec, obs)
 	if err != nil {
 		rec.close()
@@ -145,6 +152,7 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 		return
 	}
 	ended := func(reason string, cut bool) {
+		endedWhy = reason
 		rec.marker("janus: " + reason)
 		obs.Ended(context.WithoutCancel(ctx), Summary{Started: began, Ended: e.cfg.Clock.Now(), Reason: reason, Cut: cut, Recording: rec.close()})
 	}
@@ -200,10 +208,11 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 	r := &relay{
 		engine: e, spec: spec, obs: obs, ctx: context.WithoutCancel(ctx), rec: rec,
 		client: client, clientR: clientRW.Reader, agent: conn, agentR: agentR,
-		writing: make(chan struct{}, 1),
+		writing: make(chan struct{}, 1), terminated: live.terminated,
 	}
 	r.toClient.dst, r.toAgent.dst = client, conn
 	summary := r.run()
+	endedWhy = summary.Reason
 	summary.Recording = rec.close()
 	summary.Started = began
 	summary.Ended = e.cfg.Clock.Now()

@@ -48,7 +48,10 @@ func RecordingID(spec Spec) string { return spec.Request + "-" + spec.ID }
 // *sessionRecorder records nothing, so an engine without a store and a
 // session let through unrecorded need no special case.
 type sessionRecorder struct {
-	w           *recording.Writer
+	// w records; nil when the session is not recorded.
+	w *recording.Writer
+	// hub shows what is recorded to the session's live followers.
+	hub         *followHub
 	spec        Spec
 	recordInput bool
 	// mustRecord: a failed write cuts the session.
@@ -102,9 +105,19 @@ func recordingHeader(spec Spec) recording.Header {
 	return h
 }
 
+// withHub has the recorder show what it records to hub's followers too,
+// recorded or not.
+func (r *sessionRecorder) withHub(h *followHub, spec Spec) *sessionRecorder {
+	if r == nil {
+		r = &sessionRecorder{spec: spec}
+	}
+	r.hub = h
+	return r
+}
+
 // failed is closed once a write the session cannot run without failed.
 func (r *sessionRecorder) failed() <-chan struct{} {
-	if r == nil || !r.mustRecord {
+	if r == nil || !r.mustRecord || r.w == nil {
 		return nil
 	}
 	return r.w.Failed()
@@ -120,32 +133,45 @@ func (r *sessionRecorder) check(err error) {
 }
 
 func (r *sessionRecorder) output(p []byte) {
-	if r != nil {
+	if r == nil {
+		return
+	}
+	r.hub.output(p)
+	if r.w != nil {
 		r.check(r.w.Output(p))
 	}
 }
 
+// input is never shown to followers: people type passwords.
 func (r *sessionRecorder) input(p []byte) {
-	if r != nil && r.recordInput {
+	if r != nil && r.recordInput && r.w != nil {
 		r.check(r.w.Input(p))
 	}
 }
 
 func (r *sessionRecorder) resize(cols, rows int) {
-	if r != nil {
+	if r == nil {
+		return
+	}
+	r.hub.resize(cols, rows)
+	if r.w != nil {
 		r.check(r.w.Resize(cols, rows))
 	}
 }
 
 func (r *sessionRecorder) marker(line string) {
-	if r != nil {
+	if r == nil {
+		return
+	}
+	r.hub.marker(line)
+	if r.w != nil {
 		r.check(r.w.Marker(line))
 	}
 }
 
 // close seals the recording and says where it is and its digest.
 func (r *sessionRecorder) close() *recording.Summary {
-	if r == nil {
+	if r == nil || r.w == nil {
 		return nil
 	}
 	s, err := r.w.Close()

@@ -74,6 +74,8 @@ type relay struct {
 	// commandStatus is the command's final Status message, once the agent
 	// relayed it: the session then ended because the command did.
 	commandStatus atomic.Pointer[[]byte]
+	// terminated carries why an approver terminated the session.
+	terminated <-chan string
 }
 
 var (
@@ -153,6 +155,10 @@ func (r *relay) run() Summary {
 				}
 			}
 			r.tellUser(told, s.Reason)
+		case why := <-r.terminated:
+			s.Reason, s.Cut = why, true
+			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
+			r.tellUser(metav1.StatusReasonForbidden, why)
 		case <-r.rec.failed():
 			s.Reason, s.Cut = recordingCut(r.rec), true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
