@@ -13,7 +13,8 @@ import (
 
 // DirStore keeps recordings in a directory of its own, one subdirectory
 // per recording (0700), one file per chunk (0600). A chunk is written to
-// a temporary file and renamed, so a crash leaves whole chunks only.
+// a temporary file, piece by piece as it is encoded, and renamed, so a
+// crash leaves whole chunks only.
 // Chunks are not fsynced: a kill -9 of janus-apiserver loses nothing the
 // kernel has been given; a power loss may lose the last chunks. On Linux
 // a chunk is written through to the disk and dropped from the page cache
@@ -48,31 +49,64 @@ func (s *DirStore) path(key string) (string, error) {
 }
 
 func (s *DirStore) Put(_ context.Context, key string, data []byte) error {
-	path, err := s.path(key)
+	f, err := s.create(key)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("creating the directory of %s: %w", key, err)
+	if _, err := f.Write(data); err != nil {
+		f.abort()
+		return err
 	}
-	// One writer per recording: the temporary name needs no randomness.
+	return f.commit()
+}
+
+// create opens a temporary file for key. One writer per recording: the
+// temporary name needs no randomness.
+func (s *DirStore) create(key string) (chunkFile, error) {
+	path, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the directory of %s: %w", key, err)
+	}
 	tmp, err := os.OpenFile(filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
+		return nil, fmt.Errorf("writing %s: %w", key, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", key, err)
+	return &dirChunk{key: key, path: path, tmp: tmp}, nil
+}
+
+// dirChunk is an object being written: a temporary file renamed to the
+// key's file once whole.
+type dirChunk struct {
+	key, path string
+	tmp       *os.File
+}
+
+func (c *dirChunk) Write(p []byte) (int, error) {
+	n, err := c.tmp.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("writing %s: %w", c.key, err)
 	}
-	writeThrough(tmp)
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
+	return n, nil
+}
+
+func (c *dirChunk) commit() error {
+	defer os.Remove(c.tmp.Name())
+	writeThrough(c.tmp)
+	if err := c.tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", c.key, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
+	if err := os.Rename(c.tmp.Name(), c.path); err != nil {
+		return fmt.Errorf("writing %s: %w", c.key, err)
 	}
 	return nil
+}
+
+func (c *dirChunk) abort() {
+	c.tmp.Close()
+	os.Remove(c.tmp.Name())
 }
 
 func (s *DirStore) Get(_ context.Context, key string) ([]byte, error) {

@@ -23,6 +23,21 @@ type Store interface {
 	Location(id string) string
 }
 
+// pieceStore is a Store that takes a chunk in pieces as it is encoded,
+// so that a writer holds a piece, not the chunk.
+type pieceStore interface {
+	Store
+	// create starts the object key; it appears whole on commit, or
+	// never.
+	create(key string) (chunkFile, error)
+}
+
+type chunkFile interface {
+	Write(p []byte) (int, error)
+	commit() error
+	abort()
+}
+
 // ErrNotFound is a key or a recording that is not in the store.
 var ErrNotFound = errors.New("not found")
 

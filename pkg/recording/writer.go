@@ -3,6 +3,7 @@ package recording
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,21 +23,29 @@ const (
 	// DefaultChunkBytes and DefaultChunkInterval bound a chunk: a crash
 	// loses at most the last interval of a session. A quiet session
 	// writes a chunk a second; bulk output is cut at 512 KiB of encoded
-	// events, which keeps a store's per-object cost (a file created, a
-	// PUT) off its rate.
-	DefaultChunkBytes    = 512 << 10
-	DefaultChunkInterval = time.Second
-	// uploadQueue is how many cut chunks may wait for the store before
-	// the session waits for it: the recording never drops a byte. With
-	// the chunk being gathered and the one being stored, a session holds
-	// at most 6 chunk buffers (3.5 MiB).
-	uploadQueue = 4
+	// events, which keeps a store's per-object cost (a PUT) off its
+	// rate. A chunk is held whole before it is stored, except in a store
+	// that takes it in pieces (a directory): there the chunk is written
+	// as it is encoded, pieceBytes at a time, and cut at
+	// DefaultFileChunkBytes, since creating a file costs the kernel as
+	// much as writing a few hundred KiB to it.
+	DefaultChunkBytes     = 512 << 10
+	DefaultFileChunkBytes = 8 << 20
+	DefaultChunkInterval  = time.Second
+	pieceBytes            = 128 << 10
+	// uploadQueue is how many batches (64 KiB of output each) may wait
+	// for the uploader before the session waits for it: the recording
+	// never drops a byte. A bulk session holds at most 10 batches and a
+	// chunk (1.4 MiB).
+	uploadQueue = 8
 	// putTimeout bounds one write to the store.
 	putTimeout = 30 * time.Second
 )
 
 // Options tune a Writer; the zero value is the defaults.
 type Options struct {
+	// ChunkBytes bounds a chunk, encoded: DefaultChunkBytes, or
+	// DefaultFileChunkBytes for a store that takes chunks in pieces.
 	ChunkBytes    int
 	ChunkInterval time.Duration
 	// Clock times the events; the real clock unless a test sets it.
@@ -66,29 +75,47 @@ type Writer struct {
 	opts     Options
 	started  time.Time
 	stopTick chan struct{}
-	uploads  chan []byte
+	uploads  chan batch
 	uploaded chan struct{}
 	failed   chan struct{}
 	failOnce sync.Once
 	err      error
-	// bufferSize is a full chunk buffer's capacity: a chunk and the
-	// worst case of the event that ends it.
-	bufferSize int
+	// batchBytes is how much raw output the session's path gathers
+	// before it hands it over; less than a chunk, so that the uploader
+	// encodes it while the session goes on, in pieces that stay in the
+	// cache.
+	batchBytes int
+	rawBuffers buffers
 
-	// chunks, size and digest are the uploader's: the document is hashed
-	// off the session's path, in chunk order.
-	chunks int
-	size   int64
-	digest hash.Hash
+	// The uploader's: the chunk being encoded, and the figures of the
+	// document so far. The document is hashed event by event as it is
+	// encoded, in document order, wherever the chunks are cut.
+	chunk        []byte
+	chunkBuffers buffers
+	chunks       int
+	size         int64
+	digest       hash.Hash
+	// With a store that takes a chunk in pieces, file is the chunk being
+	// written and written how much of it is there: chunk holds only the
+	// piece not yet written.
+	pieces  pieceStore
+	file    chunkFile
+	written int
 
 	mu sync.Mutex
-	// buf is the chunk being gathered, its events encoded as they come:
-	// the session's path encodes (the frame is in its cache), the
-	// uploader hashes and stores. pending is the start of a UTF-8
-	// sequence that the next output may complete.
-	buf     []byte
+	// raw is the batch being gathered: the events as they came (see
+	// appendRaw), so that the session's path only copies bytes. pending
+	// is the start of a UTF-8 sequence that the next output may complete.
+	raw     []byte
 	pending []byte
 	closed  bool
+}
+
+// batch is raw events for the uploader; flush asks it to store what it
+// has encoded without waiting for a full chunk.
+type batch struct {
+	raw   []byte
+	flush bool
 }
 
 // Start writes the header of recording id to store and returns its
@@ -96,9 +123,6 @@ type Writer struct {
 func Start(ctx context.Context, store Store, id string, h Header, opts Options) (*Writer, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
-	}
-	if opts.ChunkBytes <= 0 {
-		opts.ChunkBytes = DefaultChunkBytes
 	}
 	if opts.ChunkInterval <= 0 {
 		opts.ChunkInterval = DefaultChunkInterval
@@ -122,12 +146,26 @@ func Start(ctx context.Context, store Store, id string, h Header, opts Options) 
 	if err := store.Put(putCtx, chunkKey(id, 0), line); err != nil {
 		return nil, fmt.Errorf("writing the header of recording %s: %w", id, err)
 	}
+	pieces, _ := store.(pieceStore)
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultChunkBytes
+		if pieces != nil {
+			opts.ChunkBytes = DefaultFileChunkBytes
+		}
+	}
+	batchBytes := min(opts.ChunkBytes, defaultBatchBytes)
+	chunkBuffer := opts.ChunkBytes
+	if pieces != nil {
+		chunkBuffer = min(chunkBuffer, pieceBytes)
+	}
 	w := &Writer{
 		store: store, id: id, opts: opts, started: started,
-		stopTick: make(chan struct{}), uploads: make(chan []byte, uploadQueue),
+		stopTick: make(chan struct{}), uploads: make(chan batch, uploadQueue),
 		uploaded: make(chan struct{}), failed: make(chan struct{}),
-		bufferSize: opts.ChunkBytes + maxEventBytes(largeEvent),
-		size:       int64(len(line)), digest: sha256.New(),
+		batchBytes:   batchBytes,
+		rawBuffers:   buffers{full: batchBytes + rawEventBytes(largeEvent), spare: spareRawBuffers},
+		chunkBuffers: buffers{full: chunkBuffer + maxEventBytes(largeEvent), spare: spareChunkBuffers},
+		size:         int64(len(line)), digest: sha256.New(), pieces: pieces,
 	}
 	w.digest.Write(line)
 	go w.upload()
@@ -192,90 +230,94 @@ func (w *Writer) eventLocked(code string, data []byte) error {
 	if w.closed {
 		return errors.New("the recording is closed")
 	}
-	w.appendLocked(code, data)
+	w.raw = w.rawBuffers.reserve(w.raw, rawEventBytes(len(data)))
+	w.raw = appendRaw(w.raw, w.opts.Clock.Since(w.started), code, data)
+	if len(w.raw) >= w.batchBytes {
+		w.cutLocked(false)
+	}
 	return w.Err()
 }
 
-// appendLocked encodes an event into the chunk being gathered, and cuts
-// the chunk before the event if the event would take it over ChunkBytes
-// (a chunk is over it only when one event alone is), or after it if it
-// reaches ChunkBytes.
-func (w *Writer) appendLocked(code string, data []byte) {
-	w.reserveLocked(maxEventBytes(len(data)))
-	mark := len(w.buf)
-	w.buf = appendEvent(w.buf, w.opts.Clock.Since(w.started), code, data)
-	if len(w.buf) > w.opts.ChunkBytes && mark > 0 {
-		next := w.newBuffer(len(w.buf) - mark)
-		next = append(next, w.buf[mark:]...)
-		w.buf = w.buf[:mark]
-		w.cutLocked()
-		w.buf = next
-	}
-	if len(w.buf) >= w.opts.ChunkBytes {
-		w.cutLocked()
-	}
-}
-
-// largeEvent is the most output the relay hands over at once (a TLS
-// record's payload), and smallBuffer the buffer a chunk starts in: a
-// quiet session's chunk of a second fits, and only bulk output takes a
-// full chunk buffer.
 const (
+	// defaultBatchBytes is the raw output a batch gathers at most.
+	defaultBatchBytes = 64 << 10
+	// largeEvent is the most output the relay hands over at once (a TLS
+	// record's payload), and smallBuffer the buffer a batch or a chunk
+	// starts in: a quiet session's second fits, and only bulk output
+	// takes a full buffer.
 	largeEvent  = 16 << 10
 	smallBuffer = 8 << 10
+	// rawHeader is an event's code, time and length in a batch.
+	rawHeader = 1 + 8 + 4
 )
 
-// maxEventBytes is the most an event of n bytes of data may take encoded.
+// rawEventBytes and maxEventBytes are what an event of n bytes of data
+// takes in a batch, and at most once encoded.
+func rawEventBytes(n int) int { return rawHeader + n }
 func maxEventBytes(n int) int { return maxEscape*n + 64 }
 
-// reserveLocked makes room for n more bytes in the chunk being gathered:
-// a small buffer outgrown moves to a full one; a full one too short for
-// an event larger than the relay hands over is cut first, rather than
-// grown and copied.
-func (w *Writer) reserveLocked(n int) {
-	if w.buf != nil && cap(w.buf)-len(w.buf) < n {
-		if cap(w.buf) < w.bufferSize {
-			full := w.newBuffer(len(w.buf) + n)
-			w.buf = append(full, w.buf...)
-			return
-		}
-		w.cutLocked()
-	}
-	if w.buf == nil {
-		w.buf = w.newBuffer(n)
-	}
+// buffers hands out the buffers of batches or chunks: small ones first,
+// full ones (full bytes) reused from spare.
+type buffers struct {
+	full  int
+	spare chan []byte
 }
 
-// newBuffer is an empty chunk buffer with room for n bytes: a small one
-// if that will do, or a full one, reused if any is spare.
-func (w *Writer) newBuffer(n int) []byte {
-	if n <= smallBuffer && w.bufferSize > smallBuffer {
+// reserve returns b with room for n more bytes: a new buffer if b is
+// nil, a full one if b is small and outgrown. A full buffer is cut
+// before it is outgrown, but for an event larger than the relay hands
+// over, for which append grows it.
+func (bs buffers) reserve(b []byte, n int) []byte {
+	switch {
+	case b == nil:
+		return bs.get(n)
+	case cap(b)-len(b) < n && cap(b) < bs.full:
+		return append(bs.get(len(b)+n), b...)
+	}
+	return b
+}
+
+func (bs buffers) get(n int) []byte {
+	if n <= smallBuffer && bs.full > smallBuffer {
 		return make([]byte, 0, smallBuffer)
 	}
 	select {
-	case b := <-spareBuffers:
-		if cap(b) >= max(n, w.bufferSize) {
+	case b := <-bs.spare:
+		if cap(b) >= max(n, bs.full) {
 			return b[:0]
 		}
 	default:
 	}
-	return make([]byte, 0, max(n, w.bufferSize))
+	return make([]byte, 0, max(n, bs.full))
 }
 
-// spareBuffers are full chunk buffers the uploaders are done with, kept
-// for the next chunk of any session (a sync.Pool would lose them at
-// every GC, and a chunk buffer is big enough to make the GC run more
-// often): a bulk session cuts a chunk every few milliseconds.
-var spareBuffers = make(chan []byte, 8)
-
-func spareBuffer(b []byte) {
-	if cap(b) < DefaultChunkBytes {
+// put keeps a full buffer for the next batch or chunk of any session.
+func (bs buffers) put(b []byte) {
+	if cap(b) < bs.full {
 		return
 	}
 	select {
-	case spareBuffers <- b:
+	case bs.spare <- b:
 	default:
 	}
+}
+
+// spareRawBuffers and spareChunkBuffers are the full buffers writers are
+// done with (a sync.Pool would lose them at every GC, and they are big
+// enough to make the GC run more often): a bulk session fills a batch
+// every 64 KiB and a chunk every 512 KiB.
+var (
+	spareRawBuffers   = make(chan []byte, 16)
+	spareChunkBuffers = make(chan []byte, 4)
+)
+
+// appendRaw appends an event as it came: its code, its time in
+// nanoseconds and its data, length-prefixed.
+func appendRaw(dst []byte, elapsed time.Duration, code string, data []byte) []byte {
+	dst = append(dst, code[0])
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(elapsed))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(data)))
+	return append(dst, data...)
 }
 
 // incompleteTail is how many bytes at the end of p begin a UTF-8
@@ -292,16 +334,16 @@ func incompleteTail(p []byte) int {
 	return 0
 }
 
-// cutLocked ends the chunk being gathered and hands it to the uploader,
-// waiting while the store is uploadQueue chunks behind.
-func (w *Writer) cutLocked() {
-	if len(w.buf) == 0 {
+// cutLocked hands the batch being gathered to the uploader, waiting
+// while the uploader is uploadQueue batches behind.
+func (w *Writer) cutLocked(flush bool) {
+	if len(w.raw) == 0 && !flush {
 		return
 	}
-	chunk := w.buf
-	w.buf = nil
+	b := batch{raw: w.raw, flush: flush}
+	w.raw = nil
 	select {
-	case w.uploads <- chunk:
+	case w.uploads <- b:
 	case <-w.failed:
 	}
 }
@@ -310,10 +352,11 @@ func (w *Writer) cutLocked() {
 // UTF-8 sequence included.
 func (w *Writer) flushLocked() {
 	if len(w.pending) > 0 {
-		w.appendLocked(CodeOutput, w.pending)
+		w.raw = w.rawBuffers.reserve(w.raw, rawEventBytes(len(w.pending)))
+		w.raw = appendRaw(w.raw, w.opts.Clock.Since(w.started), CodeOutput, w.pending)
 		w.pending = nil
 	}
-	w.cutLocked()
+	w.cutLocked(true)
 }
 
 func (w *Writer) tick() {
@@ -333,25 +376,108 @@ func (w *Writer) tick() {
 	}
 }
 
+// upload encodes the batches into chunks of at most ChunkBytes (more
+// only for one event alone), hashing each event as it is encoded, and
+// stores a chunk when it is full or a flush asks for it.
 func (w *Writer) upload() {
 	defer close(w.uploaded)
-	for chunk := range w.uploads {
-		if w.Err() != nil {
-			continue
+	for b := range w.uploads {
+		if w.Err() == nil {
+			w.encode(b.raw)
+			if b.flush {
+				// A quiet session holds no buffer between its chunks.
+				w.storeChunk()
+				w.chunkBuffers.put(w.chunk)
+				w.chunk = nil
+			}
 		}
-		n := w.chunks + 1
-		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
-		err := w.store.Put(ctx, chunkKey(w.id, n), chunk)
-		cancel()
+		w.rawBuffers.put(b.raw)
+	}
+	w.storeChunk()
+	if w.file != nil {
+		w.file.abort()
+	}
+}
+
+// encode turns raw events into asciicast lines in the chunk.
+func (w *Writer) encode(raw []byte) {
+	for len(raw) >= rawHeader && w.Err() == nil {
+		code := raw[:1]
+		elapsed := time.Duration(binary.LittleEndian.Uint64(raw[1:9]))
+		n := int(binary.LittleEndian.Uint32(raw[9:13]))
+		data := raw[rawHeader : rawHeader+n]
+		raw = raw[rawHeader+n:]
+
+		w.chunk = w.chunkBuffers.reserve(w.chunk, maxEventBytes(n))
+		mark := len(w.chunk)
+		w.chunk = appendEvent(w.chunk, elapsed, string(code), data)
+		w.digest.Write(w.chunk[mark:])
+		if w.written+len(w.chunk) > w.opts.ChunkBytes && w.written+mark > 0 {
+			// The event goes to the next chunk.
+			next := w.chunkBuffers.get(len(w.chunk) - mark)
+			next = append(next, w.chunk[mark:]...)
+			w.chunk = w.chunk[:mark]
+			w.storeChunk()
+			w.chunkBuffers.put(w.chunk)
+			w.chunk = next
+		}
+		switch {
+		case w.written+len(w.chunk) >= w.opts.ChunkBytes:
+			w.storeChunk()
+		case w.pieces != nil && len(w.chunk) >= pieceBytes:
+			w.writePiece()
+		}
+	}
+}
+
+// writePiece writes the chunk's encoded piece to its file, which it
+// creates for the chunk's first piece.
+func (w *Writer) writePiece() {
+	n := w.chunks + 1
+	if w.file == nil {
+		f, err := w.pieces.create(chunkKey(w.id, n))
 		if err != nil {
 			w.fail(fmt.Errorf("writing chunk %d of recording %s: %w", n, w.id, err))
-			continue
+			return
 		}
-		w.chunks = n
-		w.size += int64(len(chunk))
-		w.digest.Write(chunk)
-		spareBuffer(chunk)
+		w.file = f
 	}
+	if _, err := w.file.Write(w.chunk); err != nil {
+		w.file.abort()
+		w.file = nil
+		w.fail(fmt.Errorf("writing chunk %d of recording %s: %w", n, w.id, err))
+		return
+	}
+	w.written += len(w.chunk)
+	w.chunk = w.chunk[:0]
+}
+
+// storeChunk stores the chunk being encoded, if any, as the next chunk.
+func (w *Writer) storeChunk() {
+	if w.written+len(w.chunk) == 0 || w.Err() != nil {
+		return
+	}
+	n := w.chunks + 1
+	size := w.written + len(w.chunk)
+	var err error
+	if w.pieces != nil {
+		if w.writePiece(); w.Err() != nil {
+			return
+		}
+		err = w.file.commit()
+		w.file, w.written = nil, 0
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
+		err = w.store.Put(ctx, chunkKey(w.id, n), w.chunk)
+		cancel()
+	}
+	if err != nil {
+		w.fail(fmt.Errorf("writing chunk %d of recording %s: %w", n, w.id, err))
+		return
+	}
+	w.chunks = n
+	w.size += int64(size)
+	w.chunk = w.chunk[:0]
 }
 
 // Close writes out the rest, waits for the store and seals the recording

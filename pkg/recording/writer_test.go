@@ -348,3 +348,37 @@ func TestChunksStayWithinChunkBytesOnceEncoded(t *testing.T) {
 		t.Error("the output read back differs from what was written")
 	}
 }
+
+// TestADirectoryChunkIsWrittenInPieces: a directory store takes a chunk
+// as it is encoded, so its chunks may be larger than what the writer
+// holds, and are still cut at ChunkBytes.
+func TestADirectoryChunkIsWrittenInPieces(t *testing.T) {
+	store := newDirStore(t)
+	w := start(t, store, "pieces", Options{ChunkBytes: 300 << 10, ChunkInterval: time.Hour})
+	line := []byte("-rw-r--r--  1 root root 35110 May  9  2025 \x1b[00mrecording.go\x1b[0m\n")
+	var sent []byte
+	for len(sent) < 1<<20 {
+		b := bytes.Repeat(line, 200)
+		sent = append(sent, b...)
+		_ = w.Output(b)
+	}
+	sum, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Chunks < 4 {
+		t.Errorf("%d chunks of 300 KiB for %d bytes", sum.Chunks, len(sent))
+	}
+	for n := 1; n <= sum.Chunks; n++ {
+		data, _ := store.Get(context.Background(), chunkKey("pieces", n))
+		if len(data) > 300<<10 || n < sum.Chunks && len(data) < 200<<10 {
+			t.Errorf("chunk %d is %d bytes; want nearly 300 KiB", n, len(data))
+		}
+	}
+	if _, events := readBack(t, store, "pieces"); !bytes.Equal(Output(events), sent) {
+		t.Error("the output read back differs from what was written")
+	}
+	if _, err := Verify(context.Background(), store, "pieces", sum.SHA256); err != nil {
+		t.Error(err)
+	}
+}
