@@ -15,6 +15,7 @@
   const failure = root.querySelector('[data-testid="follow-error"]');
   const ended = root.querySelector('[data-testid="follow-ended"]');
   const list = root.querySelector('[data-testid="markers"]');
+  const notices = root.querySelector('[data-testid="notices"]');
   const form = root.querySelector('[data-testid="terminate-form"]');
   const box = root.querySelector('[data-testid="follow-term"]');
 
@@ -44,12 +45,17 @@
     fit();
   }
 
+  function say(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
   function fail(e) {
     follow.error = e;
     failure.querySelector('.code').textContent = (e.code || '') + ' ' + (e.reason || '');
     failure.querySelector('.message').textContent = e.message || '';
     failure.hidden = false;
-    status.textContent = 'not following';
+    say('failed', 'not following');
   }
 
   function notice(t, text) {
@@ -57,6 +63,7 @@
     const li = document.createElement('li');
     li.textContent = String(text);
     list.append(li);
+    notices.hidden = false;
   }
 
   function handle(line, first) {
@@ -91,7 +98,7 @@
     const s = await stateOfSession();
     if (s && s.phase === 'Open') return false;
     follow.ended = true;
-    status.textContent = 'ended';
+    say('ended', 'ended');
     ended.querySelector('[data-testid="follow-ended-why"]').textContent =
       'The session ended' + (s && s.endReason ? ': ' + s.endReason : '.');
     ended.hidden = false;
@@ -118,7 +125,7 @@
       }
       // Each stream starts with the header and the recent output: a fresh screen.
       term.reset();
-      status.textContent = 'live';
+      say('live', 'live');
       const reader = res.body.getReader();
       let pending = '', first = true;
       try {
@@ -136,7 +143,7 @@
       } catch (ignored) { /* the stream broke: ask how the session is */ }
       handle(pending, first);
       if (await finish()) return;
-      status.textContent = 'reconnecting…';
+      say('connecting', 'reconnecting…');
       await new Promise(r => setTimeout(r, 1000));
     }
   }

@@ -12,15 +12,16 @@
   const box = root.querySelector('.player');
   const state = root.querySelector('[data-testid="player-state"]');
   const failure = root.querySelector('[data-testid="recording-error"]');
+  const body = root.querySelector('[data-testid="replay-body"]');
+  const notices = root.querySelector('[data-testid="notices"]');
   const list = root.querySelector('[data-testid="markers"]');
-  const none = root.querySelector('[data-testid="no-markers"]');
 
   function fail(e) {
     failure.querySelector('.code').textContent = (e.code || '') + ' ' + (e.reason || '');
     failure.querySelector('.message').textContent = e.message || '';
     failure.hidden = false;
     state.textContent = 'The recording cannot be played.';
-    root.querySelector('[data-testid="download"]').hidden = true;
+    body.hidden = true;
     window.janusReplay = { error: e };
   }
 
@@ -69,7 +70,7 @@
         li.append(b, span);
         list.append(li);
       });
-      none.hidden = markers.length > 0;
+      notices.hidden = markers.length === 0;
     })
     .catch(err => fail({ code: '', reason: 'Unavailable', message: 'The console could not be reached: ' + err }));
 })();
