@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,8 +52,8 @@ func endedSessionRecording(t *testing.T, name string) string {
 // pod through the aggregator, Janus and the agent, with client-go's
 // websocket executor as kubectl uses it: the recording's "o" events are
 // byte for byte the stdout it read (256 KiB of random bytes, so anything
-// but valid UTF-8), it verifies, and altering one stored byte makes
-// verify fail.
+// but valid UTF-8), its digest is the sha256 of the document, it
+// verifies, and altering one stored byte makes verify fail.
 func TestSessionRecordingHoldsWhatTheClientReceived(t *testing.T) {
 	t.Parallel()
 	ar := activeRequest(t, time.Hour, "payments")
@@ -84,6 +86,9 @@ func TestSessionRecordingHoldsWhatTheClientReceived(t *testing.T) {
 	v, err := recording.Verify(bg(t), store, id, "")
 	if err != nil {
 		t.Fatalf("verifying the recording: %v", err)
+	}
+	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != v.SHA256 {
+		t.Errorf("the recording's digest %s is not the sha256 of its document, %x", v.SHA256, sum)
 	}
 	chunk := filepath.Join(store.Location(id), "00000001.cast")
 	data, err := os.ReadFile(chunk)
