@@ -53,6 +53,24 @@ func (l *tickLines) before(t time.Time) []timedLine {
 	return got
 }
 
+// onlySession waits for the request's one Session to be in phase.
+func onlySession(t *testing.T, request string, phase v1alpha1.SessionPhase) v1alpha1.Session {
+	t.Helper()
+	var s v1alpha1.Session
+	eventually(t, "the session is "+string(phase), func() error {
+		sessions, err := requestSessions(t, request)
+		if err != nil {
+			return err
+		}
+		if len(sessions) != 1 || sessions[0].Status.Phase != phase {
+			return fmt.Errorf("sessions %+v, want one %s", sessions, phase)
+		}
+		s = sessions[0]
+		return nil
+	})
+	return s
+}
+
 // TestSessionsSurviveAJanusKillAsClosedRecords: janus-apiserver is killed
 // (SIGKILL) while a session prints a line every 100 ms; when it starts
 // again it closes the Session it left open, with the restart as the
@@ -86,18 +104,7 @@ func TestSessionsSurviveAJanusKillAsClosedRecords(t *testing.T) {
 		}
 		return nil
 	})
-	var open v1alpha1.Session
-	eventually(t, "the session is open", func() error {
-		sessions, err := requestSessions(t, ar.Name)
-		if err != nil {
-			return err
-		}
-		if len(sessions) != 1 || sessions[0].Status.Phase != v1alpha1.SessionOpen {
-			return fmt.Errorf("sessions %+v, want one Open", sessions)
-		}
-		open = sessions[0]
-		return nil
-	})
+	open := onlySession(t, ar.Name, v1alpha1.SessionOpen)
 	killed := time.Now()
 	if err := bed.KillJanus(); err != nil {
 		t.Fatal(err)
@@ -118,18 +125,8 @@ func TestSessionsSurviveAJanusKillAsClosedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var s v1alpha1.Session
-	eventually(t, "the session cut by the kill is closed", func() error {
-		sessions, err := requestSessions(t, ar.Name)
-		if err != nil {
-			return err
-		}
-		if len(sessions) != 1 || sessions[0].Status.Phase != v1alpha1.SessionClosed {
-			return fmt.Errorf("sessions %+v, want one Closed", sessions)
-		}
-		s = sessions[0]
-		return nil
-	})
+	// Within conditionTimeout of the restart.
+	s := onlySession(t, ar.Name, v1alpha1.SessionClosed)
 	closedAfter := time.Since(restarted)
 	st := s.Status
 	if st.EndReason != sessionregistry.RestartReason {
