@@ -61,7 +61,9 @@ shows them; -o wide adds the cluster, command, recording size and end reason.`,
 			return s.run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&s.user, "user", "", "Only the sessions of this user.")
+	// This --user hides kubectl's (the kubeconfig user) on this command
+	// alone: here a user is whom a session belongs to, as in spec.user.
+	cmd.Flags().StringVar(&s.user, "user", "", "Only the sessions of this user (the session's user; pick the kubeconfig's with --context).")
 	cmd.Flags().StringVar(&s.cluster, "cluster", "", "Only sessions in this target cluster.")
 	_ = cmd.RegisterFlagCompletionFunc("cluster", completeClusterNames(o))
 	cmd.Flags().BoolVar(&s.open, "open", false, "Only sessions that are still open.")
