@@ -117,13 +117,24 @@ func (c completedConfig) New() (*JanusServer, error) {
 		return nil, fmt.Errorf("building generic API server: %w", err)
 	}
 
-	sessions, err := sessionregistry.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
-	if err != nil {
-		return nil, err
-	}
 	var recordings recording.Store
 	if c.ExtraConfig.Recording != nil {
 		recordings = c.ExtraConfig.Recording.Store
+	}
+	engine := session.New(session.Config{
+		Streams:               tunnels,
+		IdleTimeout:           c.ExtraConfig.IdleTimeout,
+		MaxSessionsPerRequest: c.ExtraConfig.MaxSessionsPerRequest,
+		MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
+		Recording:             c.ExtraConfig.Recording,
+	})
+	sessions, err := sessionregistry.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, sessionregistry.Options{
+		Authorizer: c.GenericConfig.Authorization.Authorizer,
+		Recordings: recordings,
+		Live:       engine,
+	})
+	if err != nil {
+		return nil, err
 	}
 	records := sessionregistry.NewRecords(sessions, c.ExtraConfig.ReplicaName, recordings)
 
@@ -134,15 +145,9 @@ func (c completedConfig) New() (*JanusServer, error) {
 		Policy:            c.ExtraConfig.Policy,
 		AllowSelfApproval: c.ExtraConfig.AllowSelfApproval,
 		Recorder:          recorder,
-		Sessions: session.New(session.Config{
-			Streams:               tunnels,
-			IdleTimeout:           c.ExtraConfig.IdleTimeout,
-			MaxSessionsPerRequest: c.ExtraConfig.MaxSessionsPerRequest,
-			MaxSessionsPerUser:    c.ExtraConfig.MaxSessionsPerUser,
-			Recording:             c.ExtraConfig.Recording,
-		}),
-		Agents:  tunnels,
-		Records: records,
+		Sessions:          engine,
+		Agents:            tunnels,
+		Records:           records,
 	})
 	if err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ func (f *Follower) Ended() string {
 	return f.why
 }
 
+// Started is when the session started; events are timed from it.
+func (f *Follower) Started() time.Time { return f.hub.started }
+
 // Stop lets the session go on without this follower.
 func (f *Follower) Stop() { f.hub.leave(f, "") }
 

@@ -214,9 +214,9 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(janusopenapi.GetOpenAPIDefinitions, namer)
 	serverConfig.OpenAPIV3Config.Info.Title = "Janus"
 	serverConfig.OpenAPIV3Config.Info.Version = version.Get().GitVersion
-	// exec and log streams last as long as the user's session: no request
+	// exec, log and attach streams last as long as the session: no request
 	// timeout, and not counted as in-flight requests.
-	serverConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString("exec", "log"))
+	serverConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString("exec", "log", "attach"))
 	// Watches (kube-controller-manager watches every aggregated resource)
 	// are told to end at shutdown instead of holding the server open for
 	// the whole request timeout.

@@ -8,11 +8,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/infroware/janus/pkg/apis/janus"
+	"github.com/infroware/janus/pkg/recording"
 )
 
 // REST serves Sessions read-only: get, list and watch. It has no create,
@@ -32,9 +34,13 @@ var (
 	_ rest.Storage              = &REST{}
 )
 
-// Storage is the Session resource as served, and Janus's own store of it.
+// Storage is the Session resource as served, its subresources, and
+// Janus's own store of it.
 type Storage struct {
-	Session *REST
+	Session   *REST
+	Recording *RecordingREST
+	Attach    *AttachREST
+	Terminate *TerminateREST
 	// Store is how Janus writes Sessions: created when a session opens,
 	// updated when it ends, deleted after --session-retention. It is not
 	// served.
@@ -44,11 +50,27 @@ type Storage struct {
 // Resources maps resource paths to their storage, ready for an
 // APIGroupInfo.
 func (s *Storage) Resources() map[string]rest.Storage {
-	return map[string]rest.Storage{"sessions": s.Session}
+	return map[string]rest.Storage{
+		"sessions":           s.Session,
+		"sessions/recording": s.Recording,
+		"sessions/attach":    s.Attach,
+		"sessions/terminate": s.Terminate,
+	}
+}
+
+// Options are what the subresources need besides storage.
+type Options struct {
+	// Authorizer answers the second gate: approve or audit on
+	// clusters/<name>.
+	Authorizer authorizer.Authorizer
+	// Recordings is where sessions are recorded; nil when they are not.
+	Recordings recording.Store
+	// Live are the sessions this replica relays.
+	Live LiveSessions
 }
 
 // NewStorage returns the storage of Sessions.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts Options) (*Storage, error) {
 	strategy := newStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &janus.Session{} },
@@ -66,7 +88,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, fmt.Errorf("completing session storage: %w", err)
 	}
-	return &Storage{Session: &REST{store: store}, Store: store}, nil
+	g := gate{authorizer: opts.Authorizer}
+	return &Storage{
+		Session:   &REST{store: store},
+		Recording: &RecordingREST{store: store, recordings: opts.Recordings, gate: g},
+		Attach:    &AttachREST{store: store, live: opts.Live, gate: g},
+		Terminate: &TerminateREST{store: store, live: opts.Live, gate: g},
+		Store:     store,
+	}, nil
 }
 
 func (r *REST) New() runtime.Object     { return &janus.Session{} }

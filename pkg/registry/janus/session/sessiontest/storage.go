@@ -39,7 +39,7 @@ func NewStorage(t testing.TB) *sessionregistry.Storage {
 		Decorator:               generic.UndecoratedStorage,
 		DeleteCollectionWorkers: 1,
 		ResourcePrefix:          resource.Group + "/" + resource.Resource,
-	})
+	}, sessionregistry.Options{})
 	if err != nil {
 		t.Fatalf("building the session storage: %v", err)
 	}
