@@ -60,7 +60,7 @@ func (f *followOptions) run(ctx context.Context) error {
 			hint: fmt.Sprintf("Replay it with 'kubectl janus play %s'.", f.name),
 		}
 	}
-	stream, err := c.sessionSubresource(f.name, "follow").Stream(ctx)
+	stream, err := c.sessionSubresource(f.name, "attach").Stream(ctx)
 	if err != nil {
 		return err
 	}

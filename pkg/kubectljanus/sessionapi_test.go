@@ -85,7 +85,7 @@ func (a *sessionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case sub == "recording" && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/x-asciicast")
 		_, _ = io.WriteString(w, a.recordings[name])
-	case sub == "follow" && r.Method == http.MethodGet:
+	case sub == "attach" && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/x-asciicast")
 		a.follow[name](flushWriter{w})
 		if a.afterFollow != nil {

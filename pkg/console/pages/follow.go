@@ -47,7 +47,7 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
 // followStream streams sessions/NAME/follow as the person: the header,
 // the recent output, then the session's events as they happen.
 func (h *Handler) followStream(w http.ResponseWriter, r *http.Request) {
-	h.relaySubresource(w, r, "follow", maxFollow)
+	h.relaySubresource(w, r, "attach", maxFollow)
 }
 
 // terminate cuts a session with the person's reason, which the API
