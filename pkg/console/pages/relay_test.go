@@ -16,14 +16,14 @@ import (
 	"github.com/infroware/janus/web"
 )
 
-// sessionsAPI stands in for Janus's sessions subresources: follow sends
+// sessionsAPI stands in for Janus's sessions subresources: attach sends
 // a line, then waits for next before sending the second; recording of
 // "secret" is refused with a 403 Status.
 func sessionsAPI(t *testing.T, next <-chan struct{}) *httptest.Server {
 	t.Helper()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/apis/janus.infroware.io/v1alpha1/sessions/s1/follow":
+		case "/apis/janus.infroware.io/v1alpha1/sessions/s1/attach":
 			if got := r.Header.Get("Impersonate-User"); got != "carol" {
 				t.Errorf("the follow stream was read as %q, want carol", got)
 			}
