@@ -1,6 +1,6 @@
 // Watching a live session (web/templates/follow.html): a read-only
 // xterm.js terminal fed from the console's /sessions/NAME/follow/stream,
-// which relays sessions/NAME/follow as the signed-in person: an asciicast
+// which relays sessions/NAME/attach as the signed-in person: an asciicast
 // v2 document, line by line. Only the session's output ("o") is written
 // into the terminal; resizes ("r") resize it; Janus's notices ("m") are
 // listed beside it as text; input ("i"), if any, is never shown. Nothing
@@ -108,6 +108,7 @@
 
   async function run() {
     const decoder = new TextDecoder();
+    let retries = 0;
     for (;;) {
       let res;
       try {
@@ -116,6 +117,14 @@
         fail({ reason: 'Unavailable', message: 'The console could not be reached: ' + err });
         return;
       }
+      // 409: the session ended before the stream opened.
+      if (res.status === 409 && await finish()) return;
+      // 503: another replica relays it, or this one restarted: ask again.
+      if (res.status === 503 && retries++ < 5) {
+        say('connecting', 'reconnecting…');
+        await new Promise(r => setTimeout(r, 1000));
+        continue;
+      }
       if (!res.ok) {
         const text = await res.text();
         let e;
@@ -123,6 +132,7 @@
         fail(e);
         return;
       }
+      retries = 0;
       // Each stream starts with the header and the recent output: a fresh screen.
       term.reset();
       say('live', 'live');

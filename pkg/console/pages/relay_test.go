@@ -63,7 +63,7 @@ func relayingConsole(t *testing.T, api *httptest.Server) *httptest.Server {
 }
 
 // TestFollowStreamRelaysEachLineAsItComes: the console passes the
-// follow subresource's first line on before the second exists, as the
+// attach subresource's first line on before the second exists, as the
 // person, with the asciicast type.
 func TestFollowStreamRelaysEachLineAsItComes(t *testing.T) {
 	next := make(chan struct{})

@@ -238,9 +238,10 @@ func (h *Handler) relaySubresource(w http.ResponseWriter, r *http.Request, sub s
 		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
+	// The API negotiates only its own serializations: the request asks for
+	// JSON (for a refusal's Status) and the stream comes as asciicast.
 	stream, err := c.Janus.JanusV1alpha1().RESTClient().Get().
-		Resource("sessions").Name(name).SubResource(sub).
-		SetHeader("Accept", asciicastType).Stream(ctx)
+		Resource("sessions").Name(name).SubResource(sub).Stream(ctx)
 	if err != nil {
 		writeAPIError(w, APIErrorOf(err))
 		return
