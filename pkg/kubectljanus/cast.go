@@ -11,9 +11,8 @@ import (
 	"github.com/infroware/janus/pkg/recording"
 )
 
-// castReader reads an asciicast v2 document as it arrives, a line at a
-// time, so that play starts before a long recording is downloaded and
-// follow shows each event when the server sends it.
+// castReader reads an asciicast v2 document a line at a time, as it
+// arrives, so that follow shows each event when the server sends it.
 type castReader struct {
 	r    *bufio.Reader
 	line int

@@ -1,6 +1,7 @@
 package kubectljanus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,22 +83,32 @@ func (p *playOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := c.sessionSubresource(p.name, "recording").Stream(ctx)
+	stream, err := c.sessionSubresource(p.name, "recording").Stream(ctx)
 	if err != nil {
 		return err
 	}
-	defer doc.Close()
+	defer stream.Close()
 	if p.raw {
-		if _, err := io.Copy(p.Out, doc); err != nil && ctx.Err() == nil {
+		if _, err := io.Copy(p.Out, stream); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("reading the recording of session %s: %w", p.name, err)
 		}
 		return nil
+	}
+	// The whole recording is read before the replay: kube-apiserver cuts a
+	// request to sessions/recording after its --request-timeout, and a
+	// replay that kept the download open for minutes would lose its end.
+	doc, err := io.ReadAll(stream)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("reading the recording of session %s (%d bytes received): %w", p.name, len(doc), err)
 	}
 	s := &screen{out: p.Out, terminal: p.terminal(p.Out)}
 	// On a terminal the pauses are kept; elsewhere nobody watches them.
 	p.player.paced = s.terminal
 	p.player.resized = resizeNotice(p.Out, p.ErrOut)
-	err = p.player.play(ctx, doc, s)
+	err = p.player.play(ctx, bytes.NewReader(doc), s)
 	if ctx.Err() != nil {
 		// Ctrl+C: the replay stops where it was, and that is no failure.
 		return nil

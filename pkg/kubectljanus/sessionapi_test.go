@@ -29,7 +29,7 @@ const sessionsPath = "/apis/janus.infroware.io/v1alpha1/sessions"
 var sessionsResource = schema.GroupResource{Group: "janus.infroware.io", Resource: "sessions"}
 
 // sessionAPI answers as janus-apiserver's sessions and their recording,
-// follow and terminate subresources do by their contract, for tests that
+// attach (what follow reads) and terminate subresources do by their contract, for tests that
 // need no real server.
 type sessionAPI struct {
 	t *testing.T
@@ -37,7 +37,7 @@ type sessionAPI struct {
 	mu         sync.Mutex
 	sessions   map[string]*v1alpha1.Session
 	recordings map[string]string
-	// follow writes a session's follow stream; w flushes each write.
+	// follow writes a session's attach stream; w flushes each write.
 	follow map[string]func(w io.Writer)
 	// terminate answers a termination; nil: close the session.
 	terminate func(name string, body map[string]any) error

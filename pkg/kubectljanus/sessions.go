@@ -24,7 +24,7 @@ func (c *clients) sessions() janusv1alpha1.SessionInterface {
 	return c.janus.JanusV1alpha1().Sessions()
 }
 
-// sessionSubresource is GET sessions/NAME/SUBRESOURCE (recording, follow).
+// sessionSubresource is GET sessions/NAME/SUBRESOURCE (recording, attach).
 func (c *clients) sessionSubresource(name, subresource string) *rest.Request {
 	return c.janus.JanusV1alpha1().RESTClient().Get().Resource("sessions").Name(name).SubResource(subresource)
 }
