@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,27 +153,40 @@ func TestPluginSessions(t *testing.T) {
 		ar := activeRequest(t, time.Hour, "payments")
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
+		// alice's own output tells which tick she has seen last.
+		var aliceSaw atomic.Int64
+		lines := make(chan timedLine, 100)
+		go func() {
+			for l := range lines {
+				var n int64
+				if _, err := fmt.Sscanf(l.text, "follow tick %d", &n); err == nil {
+					aliceSaw.Store(n)
+				}
+			}
+		}()
 		ended := make(chan error, 1)
 		go func() {
-			ended <- streamAs(ctx, "alice", ar.Name, remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard},
+			ended <- streamAs(ctx, "alice", ar.Name, remotecommand.StreamOptions{Stdout: &lineWriter{lines: lines}, Stderr: io.Discard},
 				"sh", "-c", `for i in $(seq 60); do echo "follow tick $i"; sleep 1; done`)
+			close(lines)
 		}()
 		id := openSessionName(t, ar.Name)
 
 		follow := p.start(t, "bob", "follow", id)
-		// Recent output first, then ticks as they come: one printed after
-		// follow started proves it is live.
-		var first int
-		for seen := 0; seen < 2; {
+		// The recent output comes first, then ticks as they come: a tick
+		// alice had not yet seen when follow printed its first line proves
+		// follow is live.
+		var before int64 = -1
+		for {
 			line := follow.nextLine(t)
-			var n int
+			var n int64
 			if _, err := fmt.Sscanf(line, "follow tick %d", &n); err != nil {
 				t.Fatalf("follow printed %q, want the session's ticks", line)
 			}
-			if first == 0 {
-				first = n
-			} else if n > first {
-				seen = 2
+			if before < 0 {
+				before = aliceSaw.Load()
+			} else if n > before {
+				break
 			}
 		}
 		const reason = "plugin e2e: seen enough"
