@@ -17,10 +17,11 @@ import (
 // crash leaves whole chunks only.
 // Chunks are not fsynced: a kill -9 of janus-apiserver loses nothing the
 // kernel has been given; a power loss may lose the last chunks. On Linux
-// a chunk is written through to the disk and dropped from the page cache
-// before the next (see writeThrough): recordings are written once and
-// rarely read, and would otherwise push out the cache of everything else
-// and make the kernel find a fresh page for every 4 KiB recorded.
+// a chunk's writeback starts when it is committed, and the writer
+// releases it (drops it from the page cache) once the next is committed:
+// recordings are written once and rarely read, and would otherwise push
+// out the cache of everything else and make the kernel find a fresh page
+// for every 4 KiB recorded. Nothing waits for the disk.
 type DirStore struct {
 	dir string
 }
@@ -57,7 +58,10 @@ func (s *DirStore) Put(_ context.Context, key string, data []byte) error {
 		f.abort()
 		return err
 	}
-	return f.commit()
+	if err := f.commit(); err != nil {
+		return err
+	}
+	return f.release()
 }
 
 // create opens a temporary file for key. One writer per recording: the
@@ -93,12 +97,18 @@ func (c *dirChunk) Write(p []byte) (int, error) {
 }
 
 func (c *dirChunk) commit() error {
-	defer os.Remove(c.tmp.Name())
-	writeThrough(c.tmp)
-	if err := c.tmp.Close(); err != nil {
+	startWriteback(c.tmp)
+	if err := os.Rename(c.tmp.Name(), c.path); err != nil {
+		c.abort()
 		return fmt.Errorf("writing %s: %w", c.key, err)
 	}
-	if err := os.Rename(c.tmp.Name(), c.path); err != nil {
+	return nil
+}
+
+// release drops the committed chunk from the page cache and closes it.
+func (c *dirChunk) release() error {
+	dropFromCache(c.tmp)
+	if err := c.tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", c.key, err)
 	}
 	return nil

@@ -32,9 +32,13 @@ type pieceStore interface {
 	create(key string) (chunkFile, error)
 }
 
+// chunkFile is an object being written. After commit, the object is
+// there; release frees what it still holds (the writer releases a chunk
+// once the next is committed, so that its writeback has had time).
 type chunkFile interface {
 	Write(p []byte) (int, error)
 	commit() error
+	release() error
 	abort()
 }
 

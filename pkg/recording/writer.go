@@ -98,9 +98,10 @@ type Writer struct {
 	// With a store that takes a chunk in pieces, file is the chunk being
 	// written and written how much of it is there: chunk holds only the
 	// piece not yet written.
-	pieces  pieceStore
-	file    chunkFile
-	written int
+	pieces    pieceStore
+	file      chunkFile
+	committed chunkFile
+	written   int
 
 	mu sync.Mutex
 	// raw is the batch being gathered: the events as they came (see
@@ -385,8 +386,12 @@ func (w *Writer) upload() {
 		if w.Err() == nil {
 			w.encode(b.raw)
 			if b.flush {
-				// A quiet session holds no buffer between its chunks.
-				w.storeChunk()
+				// A quiet session holds no buffer between its chunks,
+				// and no file a second after its last.
+				stored := w.chunks
+				if w.storeChunk(); w.chunks == stored {
+					w.release()
+				}
 				w.chunkBuffers.put(w.chunk)
 				w.chunk = nil
 			}
@@ -397,6 +402,18 @@ func (w *Writer) upload() {
 	if w.file != nil {
 		w.file.abort()
 	}
+	w.release()
+}
+
+// release releases the chunk committed before the one just committed.
+func (w *Writer) release() {
+	if w.committed == nil {
+		return
+	}
+	if err := w.committed.release(); err != nil {
+		w.fail(fmt.Errorf("writing a chunk of recording %s: %w", w.id, err))
+	}
+	w.committed = nil
 }
 
 // encode turns raw events into asciicast lines in the chunk.
@@ -464,7 +481,10 @@ func (w *Writer) storeChunk() {
 		if w.writePiece(); w.Err() != nil {
 			return
 		}
-		err = w.file.commit()
+		if err = w.file.commit(); err == nil {
+			w.release()
+			w.committed = w.file
+		}
 		w.file, w.written = nil, 0
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), putTimeout)
