@@ -36,6 +36,7 @@ func TestReplayShowsTheRecordedSession(t *testing.T) {
 	t.Logf("Session %s closed: %q, %d bytes recorded, sha256 %s", closed.Name, closed.Status.EndReason, recordingSize(closed), recordingDigest(closed))
 
 	alice.open("/requests/"+name, fmt.Sprintf(`[data-testid="replay-%s"]`, closed.Name))
+	alice.screenshot(pageShots(), "detail-sessions")
 	get(alice, "following the session's link", chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const a = document.querySelector(%q); if (a) a.click(); return !!a })()`, `[data-testid="replay-`+closed.Name+`"]`)))
 	alice.run("opening the session's page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="replay"]`)))
 	if got := alice.text(`[data-testid="session-user"]`); got != "alice" {
