@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,4 +410,50 @@ func TestAttachIsReadOnlyAndTerminateCutsExactlyOne(t *testing.T) {
 		}
 	}
 	second.in.Close()
+}
+
+// TestAttachOutlivesTheRequestTimeout holds an approver's attach stream
+// through the aggregator for longer than kube-apiserver's 60 s request
+// timeout, which spares only watches and the attach, exec, log, proxy and
+// portforward subresources: the stream still brings alice's output after
+// 70 s.
+func TestAttachOutlivesTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	ar := activeRequest(t, time.Hour, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	up := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_ = streamAs(ctx, "alice", ar.Name, remotecommand.StreamOptions{Stdout: writerFunc(func(p []byte) (int, error) {
+			once.Do(func() { close(up) })
+			return len(p), nil
+		})}, "sh", "-c", "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo tick $i; sleep 3; done")
+	}()
+	select {
+	case <-up:
+	case <-time.After(conditionTimeout):
+		t.Fatal("alice's session did not start")
+	}
+	sessions, err := requestSessions(t, ar.Name)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("alice's sessions: %v %+v", err, sessions)
+	}
+	stream, err := janusAs(t, "carol").JanusV1alpha1().RESTClient().Get().Resource("sessions").Name(sessions[0].Name).SubResource("attach").Stream(ctx)
+	if err != nil {
+		t.Fatalf("carol attaching: %v", err)
+	}
+	defer stream.Close()
+	attached := time.Now()
+	sc := bufio.NewScanner(stream)
+	held := 70 * time.Second
+	lines := 0
+	for sc.Scan() {
+		lines++
+		if time.Since(attached) > held {
+			t.Logf("the attach stream brought %d lines in %s, the last: %s", lines, time.Since(attached).Round(time.Second), sc.Text())
+			return
+		}
+	}
+	t.Fatalf("the attach stream ended after %s and %d lines (%v), want it open past %s", time.Since(attached).Round(time.Second), lines, sc.Err(), held)
 }
