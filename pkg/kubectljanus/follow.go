@@ -3,9 +3,11 @@ package kubectljanus
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -23,10 +25,12 @@ type followOptions struct {
 	// terminal tells whether out is a terminal; a test sets it.
 	terminal   func(any) bool
 	closedWait time.Duration
+	// retryWait is the first pause before attaching again after a 503.
+	retryWait time.Duration
 }
 
 func newFollowCommand(o *Options) *cobra.Command {
-	f := &followOptions{Options: o, terminal: printers.IsTerminal, closedWait: followClosedWait}
+	f := &followOptions{Options: o, terminal: printers.IsTerminal, closedWait: followClosedWait, retryWait: 500 * time.Millisecond}
 	return &cobra.Command{
 		Use:   "follow SESSION",
 		Short: "Watch an open session live, read-only",
@@ -60,7 +64,10 @@ func (f *followOptions) run(ctx context.Context) error {
 			hint: fmt.Sprintf("Replay it with 'kubectl janus play %s'.", f.name),
 		}
 	}
-	stream, err := c.sessionSubresource(f.name, "attach").Stream(ctx)
+	stream, err := f.attach(ctx, c)
+	if ctx.Err() != nil {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,30 @@ func (f *followOptions) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(f.ErrOut, "session %s ended: %s\n", f.name, endedText(se))
 	return nil
+}
+
+// attach opens the live stream, sessions/NAME/attach (kube-apiserver
+// spares attach, unlike other subresources, its request timeout). Only
+// the replica relaying the session can serve it; another answers 503, so
+// a few tries reach it behind a load balancer.
+func (f *followOptions) attach(ctx context.Context, c *clients) (io.ReadCloser, error) {
+	var (
+		stream io.ReadCloser
+		last   error
+	)
+	backoff := wait.Backoff{Duration: f.retryWait, Factor: 2, Steps: 5}
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		stream, last = c.sessionSubresource(f.name, "attach").Stream(ctx)
+		if apierrors.IsServiceUnavailable(last) {
+			return false, nil
+		}
+		return true, last
+	})
+	if wait.Interrupted(err) && last != nil {
+		// The last 503 says which replica relays the session.
+		err = last
+	}
+	return stream, err
 }
 
 // endedText is how a closed session ended, as people read it.

@@ -2,11 +2,13 @@ package kubectljanus
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -66,5 +68,42 @@ func TestFollowThatEndsWhileTheSessionIsOpenFails(t *testing.T) {
 	err := f.run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "the server ended following session alice-x7k2p-s1, which is still open") {
 		t.Errorf("follow ended with %v", err)
+	}
+}
+
+// TestFollowTriesAgainWhereAnotherReplicaAnswered: only the replica
+// relaying a session can serve its stream; another answers 503.
+func TestFollowTriesAgainWhereAnotherReplicaAnswered(t *testing.T) {
+	const name = "alice-x7k2p-s1"
+	api := newSessionAPI(t, openSessionObject(name))
+	api.follow[name] = func(w io.Writer) { _, _ = io.WriteString(w, castHeader(name)+`[0.1, "o", "live"]`+"\n") }
+	api.afterFollow = func(name string) {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		api.sessions[name].Status.Phase = v1alpha1.SessionClosed
+	}
+	refusals := 2
+	elsewhere := apierrors.NewServiceUnavailable(`session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1", not by the one that answered; try again`)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/attach") && refusals > 0 {
+			refusals--
+			writeStatus(w, elsewhere)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	defer server.Close()
+	var out, errOut strings.Builder
+	f := &followOptions{Options: testOptions(t, server, &out, &errOut), name: name, terminal: func(any) bool { return false },
+		closedWait: time.Second, retryWait: time.Millisecond}
+	if err := f.run(t.Context()); err != nil || out.String() != "live" {
+		t.Errorf("follow after two 503s: %v, printed %q", err, out.String())
+	}
+
+	refusals = 100
+	api.sessions[name].Status.Phase = v1alpha1.SessionOpen
+	err := f.run(t.Context())
+	if msg, _ := errorMessage(err); !strings.Contains(msg, `Error from server (ServiceUnavailable): session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1"`) {
+		t.Errorf("follow that never reached the replica: %q", msg)
 	}
 }
