@@ -26,22 +26,15 @@ type followView struct {
 // follow shows an open session's output live, read-only, with a way to
 // terminate it. The page's script reads /sessions/{name}/follow/stream.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
-	id, c, ok := h.person(w, r)
+	// Terminate is offered to those who may approve for the cluster; the
+	// stream itself tells anyone else the API's answer.
+	id, s, sv, ok := h.sessionPage(w, r, "/approvals")
 	if !ok {
 		return
 	}
-	name := r.PathValue("name")
-	s, err := c.Janus.JanusV1alpha1().Sessions().Get(r.Context(), name, metav1.GetOptions{})
-	if err != nil {
-		h.r.renderAPIError(w, id, "Session "+name, "/approvals", err)
-		return
-	}
-	base := "/sessions/" + url.PathEscape(name)
-	v := followView{sessionView: sessionViewOf(s, h.now()), Stream: base + "/follow/stream", State: base + "/state"}
-	// Terminate is offered to those who may approve for the cluster; the
-	// stream itself tells anyone else the API's answer.
-	v.CanFollow = v.Phase == v1alpha1.SessionOpen && newDeciding(r.Context(), c, id).mayDecide(v.Cluster)
-	h.r.render(w, http.StatusOK, "follow", page{Title: "Watching " + name, User: id, Data: v})
+	base := "/sessions/" + url.PathEscape(s.Name)
+	v := followView{sessionView: sv, Stream: base + "/follow/stream", State: base + "/state"}
+	h.r.render(w, http.StatusOK, "follow", page{Title: "Watching " + s.Name, User: id, Data: v})
 }
 
 // followStream streams sessions/NAME/follow as the person: the header,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/console/kubeclient"
+	"github.com/infroware/janus/pkg/console/signin"
 )
 
 // asciicastType is what the recording and follow subresources answer with.
@@ -156,22 +157,34 @@ type replayView struct {
 	Recording string
 }
 
-// replay shows one Session and plays its recording, which the page's
-// script fetches from /sessions/{name}/recording (as the person).
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
+// sessionPage reads the Session a session page shows, as the person, and
+// whether they may watch and terminate it (the API decides again); on an
+// error it has shown the API's answer, with a link back.
+func (h *Handler) sessionPage(w http.ResponseWriter, r *http.Request, back string) (signin.Identity, *v1alpha1.Session, sessionView, bool) {
 	id, c, ok := h.person(w, r)
 	if !ok {
-		return
+		return id, nil, sessionView{}, false
 	}
 	name := r.PathValue("name")
 	s, err := c.Janus.JanusV1alpha1().Sessions().Get(r.Context(), name, metav1.GetOptions{})
 	if err != nil {
-		h.r.renderAPIError(w, id, "Session "+name, "/sessions", err)
+		h.r.renderAPIError(w, id, "Session "+name, back, err)
+		return id, nil, sessionView{}, false
+	}
+	v := sessionViewOf(s, h.now())
+	v.CanFollow = v.Phase == v1alpha1.SessionOpen && newDeciding(r.Context(), c, id).mayDecide(v.Cluster)
+	return id, s, v, true
+}
+
+// replay shows one Session and plays its recording, which the page's
+// script fetches from /sessions/{name}/recording (as the person).
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
+	id, s, sv, ok := h.sessionPage(w, r, "/sessions")
+	if !ok {
 		return
 	}
-	v := replayView{sessionView: sessionViewOf(s, h.now()), Recording: "/sessions/" + url.PathEscape(name) + "/recording"}
-	v.CanFollow = v.Phase == v1alpha1.SessionOpen && newDeciding(r.Context(), c, id).mayDecide(v.Cluster)
-	p := page{Title: "Session " + name, User: id, Data: v}
+	v := replayView{sessionView: sv, Recording: "/sessions/" + url.PathEscape(s.Name) + "/recording"}
+	p := page{Title: "Session " + s.Name, User: id, Data: v}
 	if r.URL.Query().Get("terminated") != "" {
 		p.Notice = "You terminated this session; " + s.Spec.User.Username + "'s terminal shows your reason."
 	}
