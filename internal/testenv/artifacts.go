@@ -64,6 +64,8 @@ func (tb *Testbed) loadCentralArtifacts() (*centralArtifacts, error) {
 			}
 			arts.servicePortName = name
 			arts.objects = append(arts.objects, obj)
+		case obj.GetKind() == "APIService" && obj.GetName() == janusAPIServiceName && tb.cfg.SelfManagedTLS:
+			arts.apiService = obj
 		case obj.GetKind() == "APIService" && obj.GetName() == janusAPIServiceName:
 			if err := setCABundle(obj, tb.pki.janusCA.CertPEM); err != nil {
 				return nil, fmt.Errorf("adapting APIService %s from %s: %w", janusAPIServiceName, dir, err)

@@ -30,8 +30,6 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 	args := []string{
 		"--bind-address=" + tb.janusIP.String(),
 		fmt.Sprintf("--secure-port=%d", janusServicePort),
-		"--tls-cert-file=" + p.janusCertFile,
-		"--tls-private-key-file=" + p.janusKeyFile,
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
@@ -42,11 +40,19 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		// minted once, for agentTokenLifetime.
 		"--agent-token-max-lifetime=" + agentTokenLifetime.String(),
 	}
+	if tb.cfg.SelfManagedTLS {
+		args = append(args, selfManagedArgs()...)
+	} else {
+		args = append(args, "--tls-cert-file="+p.janusCertFile, "--tls-private-key-file="+p.janusKeyFile)
+	}
 	args = append(args, tb.cfg.JanusArgs...)
 	args = append(args, extraArgs...)
 	proc, err := tb.procs.Start("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
 	if err != nil {
 		return err
+	}
+	if tb.cfg.SelfManagedTLS {
+		return tb.waitSelfManagedServing(ctx, proc)
 	}
 	return WaitServing(ctx, proc, "https://"+tb.JanusAddress(), "/readyz", p.janusCA.CertPEM, "", "")
 }

@@ -29,6 +29,10 @@ type TestbedConfig struct {
 	Progress io.Writer
 	// Targets are target clusters to start, each with a connected agent.
 	Targets []TargetSpec
+	// SelfManagedTLS runs janus-apiserver with --tls-self-managed-secret
+	// and registers the APIService without a caBundle: it becomes
+	// Available only once janus-apiserver wrote its CA into it.
+	SelfManagedTLS bool
 }
 
 // Timing is how long one step of the start-up took.

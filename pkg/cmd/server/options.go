@@ -44,6 +44,7 @@ type JanusServerOptions struct {
 	RecommendedOptions *genericoptions.RecommendedOptions
 	Datastore          *datastore.Options
 	Recording          *RecordingOptions
+	SelfManagedTLS     *SelfManagedTLSOptions
 
 	MinDuration        time.Duration
 	MaxDuration        time.Duration
@@ -65,7 +66,8 @@ type JanusServerOptions struct {
 	// are kept.
 	SessionRetention time.Duration
 
-	// AlternateDNS are extra names for the self-signed serving certificate.
+	// AlternateDNS are extra names for the self-signed or self-managed
+	// serving certificate.
 	AlternateDNS []string
 
 	StdOut io.Writer
@@ -81,6 +83,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		),
 		Datastore:          datastore.NewOptions(),
 		Recording:          NewRecordingOptions(),
+		SelfManagedTLS:     NewSelfManagedTLSOptions(),
 		MinDuration:        10 * time.Minute,
 		MaxDuration:        8 * time.Hour,
 		ExcludedNamespaces: append([]string(nil), DefaultExcludedNamespaces...),
@@ -116,6 +119,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	o.Datastore.AddFlags(fs)
 	o.Recording.AddFlags(fs)
+	o.SelfManagedTLS.AddFlags(fs)
 	fs.DurationVar(&o.MinDuration, "min-duration", o.MinDuration, "Shortest access a request may ask for.")
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
 	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces that may never be requested in any cluster; a Cluster's spec.excludedNamespaces adds to them.")
@@ -130,7 +134,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringVar(&o.ReplicaName, "replica-name", o.ReplicaName, "Names this replica in the Sessions it relays (status.server); at start it closes the Sessions it left open. Defaults to the host name (the Pod's name), which a restarted container keeps.")
 	fs.DurationVar(&o.SessionRetention, "session-retention", o.SessionRetention, "Delete closed Sessions and their recordings this long after they ended, whatever became of their request; 0 keeps them forever.")
-	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate, and the names of the one --tls-self-managed-secret keeps.")
 }
 
 // Complete fills in what the flags leave open: the datastore endpoint from
@@ -164,6 +168,7 @@ func (o *JanusServerOptions) Validate() error {
 	}
 	errs = append(errs, recommended.Validate()...)
 	errs = append(errs, o.Recording.Validate()...)
+	errs = append(errs, o.SelfManagedTLS.Validate(o.RecommendedOptions.SecureServing.ServerCert.CertKey.CertFile, o.AlternateDNS)...)
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
@@ -198,8 +203,11 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = endpoints
 	}
 
-	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
-		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	// A self-managed certificate comes from its Secret instead.
+	if !o.SelfManagedTLS.Enabled() {
+		if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+			return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+		}
 	}
 
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
@@ -226,6 +234,9 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
+	}
+	if err := o.SelfManagedTLS.ApplyTo(serverConfig, o.AlternateDNS); err != nil {
+		return nil, err
 	}
 
 	var kubeClient kubernetes.Interface
