@@ -76,7 +76,15 @@ release:
 codegen:
 	hack/update-codegen.sh
 
-verify: lint verify-codegen verify-web-assets
+verify: lint verify-codegen verify-web-assets verify-docs
+
+## docs: the flags reference, docs/flags/<command>.md, from the commands themselves
+.PHONY: docs verify-docs
+docs:
+	$(GO) run ./hack/docs
+
+verify-docs:
+	$(GO) run ./hack/docs -check
 
 verify-codegen:
 	hack/verify-codegen.sh
