@@ -9,6 +9,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
@@ -59,6 +60,11 @@ type ExtraConfig struct {
 	// SessionRetention deletes closed Sessions, and their recordings,
 	// this long after they ended; 0 keeps them.
 	SessionRetention time.Duration
+	// TunnelListener, if set, serves /connect on a port of its own.
+	TunnelListener *tunnelserver.Listener
+	// NoTunnelOnAPIPort stops serving /connect on the API port, once
+	// agents use TunnelListener.
+	NoTunnelOnAPIPort bool
 }
 
 // Config is the configuration of a Janus API server.
@@ -104,6 +110,9 @@ func (c completedConfig) New() (*JanusServer, error) {
 	buildChain := c.GenericConfig.BuildHandlerChainFunc
 	c.GenericConfig.BuildHandlerChainFunc = func(apiHandler http.Handler, config *genericapiserver.Config) http.Handler {
 		chain := buildChain(apiHandler, config)
+		if c.ExtraConfig.NoTunnelOnAPIPort {
+			return chain
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == tunnel.ConnectPath {
 				tunnels.ServeHTTP(w, r)
@@ -167,6 +176,16 @@ func (c completedConfig) New() (*JanusServer, error) {
 	genericServer.AddPostStartHookOrDie("janus-lifecycle-controller", func(hook genericapiserver.PostStartHookContext) error {
 		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts)
 	})
+	if l := c.ExtraConfig.TunnelListener; l != nil {
+		genericServer.AddPostStartHookOrDie("janus-tunnel-listener", func(hook genericapiserver.PostStartHookContext) error {
+			go func() {
+				if err := l.Serve(hook.Context, tunnels); err != nil {
+					klog.ErrorS(err, "Agent tunnel listener stopped")
+				}
+			}()
+			return nil
+		})
+	}
 	addSessionHooks(genericServer, records, sessions, recordings, requests, c.ExtraConfig.SessionRetention)
 	genericServer.AddPreShutdownHookOrDie("janus-event-recorder", func() error {
 		stopRecorder()

@@ -4,7 +4,8 @@
 // tunnel per cluster and closes it when that trust changes or the token
 // expires (trust.go), calls agents through their tunnels (AgentClient),
 // and brokers the per-stream connections agents dial back for exec and log
-// (streams.go).
+// (streams.go). It also serves the tunnel's own port (listener.go), which
+// answers nothing but /connect.
 //
 // Here "agent" is the remote janus-agent of a cluster, and an AgentClient
 // is this server's client of it. The wire definitions both ends share live

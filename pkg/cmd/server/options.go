@@ -44,6 +44,7 @@ type JanusServerOptions struct {
 	RecommendedOptions *genericoptions.RecommendedOptions
 	Datastore          *datastore.Options
 	Recording          *RecordingOptions
+	Tunnel             *TunnelOptions
 	SelfManagedTLS     *SelfManagedTLSOptions
 
 	MinDuration        time.Duration
@@ -83,6 +84,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		),
 		Datastore:          datastore.NewOptions(),
 		Recording:          NewRecordingOptions(),
+		Tunnel:             NewTunnelOptions(),
 		SelfManagedTLS:     NewSelfManagedTLSOptions(),
 		MinDuration:        10 * time.Minute,
 		MaxDuration:        8 * time.Hour,
@@ -119,6 +121,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	o.Datastore.AddFlags(fs)
 	o.Recording.AddFlags(fs)
+	o.Tunnel.AddFlags(fs)
 	o.SelfManagedTLS.AddFlags(fs)
 	fs.DurationVar(&o.MinDuration, "min-duration", o.MinDuration, "Shortest access a request may ask for.")
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
@@ -168,6 +171,7 @@ func (o *JanusServerOptions) Validate() error {
 	}
 	errs = append(errs, recommended.Validate()...)
 	errs = append(errs, o.Recording.Validate()...)
+	errs = append(errs, o.Tunnel.Validate()...)
 	errs = append(errs, o.SelfManagedTLS.Validate(o.RecommendedOptions.SecureServing.ServerCert.CertKey.CertFile, o.AlternateDNS)...)
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
@@ -252,7 +256,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 		return nil, err
 	}
 
-	return &apiserver.Config{
+	config := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
 			Policy: validation.Policy{
@@ -273,7 +277,11 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			ReplicaName:           o.ReplicaName,
 			SessionRetention:      o.SessionRetention,
 		},
-	}, nil
+	}
+	if err := o.Tunnel.ApplyTo(serverConfig.SecureServing, &config.ExtraConfig); err != nil {
+		return nil, err
+	}
+	return config, nil
 }
 
 // Run serves until ctx is done. The embedded datastore outlives the
