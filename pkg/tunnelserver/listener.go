@@ -25,6 +25,10 @@ type Listener struct {
 	// Cert is the serving certificate, read again on every handshake so
 	// that a rotated one is used without a restart.
 	Cert dynamiccertificates.CertKeyContentProvider
+	// WatchCert has Serve run Cert's file watch: set when Cert is the
+	// tunnel's own, not the API port's, which its secure serving (or
+	// the self-managed certificate manager) already keeps current.
+	WatchCert bool
 	// MinTLSVersion is the oldest TLS version accepted.
 	MinTLSVersion uint16
 
@@ -41,10 +45,7 @@ const listenerShutdownGrace = 5 * time.Second
 // Serve serves tunnels on l until ctx is done. Any path but /connect is a
 // plain 404: no API, health or metrics endpoint sits behind this port.
 func (l *Listener) Serve(ctx context.Context, tunnels http.Handler) error {
-	if runner, ok := l.Cert.(dynamiccertificates.ControllerRunner); ok {
-		// Files given for this port only are watched here; the API
-		// port's certificate, when it is reused, is already watched by
-		// the secure serving.
+	if runner, ok := l.Cert.(dynamiccertificates.ControllerRunner); ok && l.WatchCert {
 		if err := runner.RunOnce(ctx); err != nil {
 			return fmt.Errorf("loading the tunnel serving certificate: %w", err)
 		}

@@ -91,16 +91,19 @@ func (o *TunnelOptions) ApplyTo(serving *genericapiserver.SecureServingInfo, ext
 		if err != nil {
 			return fmt.Errorf("loading --tunnel-cert-file: %w", err)
 		}
+		certPEM, keyPEM := c.CurrentCertKeyContent()
+		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+			return fmt.Errorf("parsing --tunnel-cert-file %s with --tunnel-private-key-file %s: %w", o.CertFile, o.KeyFile, err)
+		}
 		cert = c
 	} else {
+		// The API port's certificate may be one that is made only once
+		// the server runs (--tls-self-managed-secret): it is read at each
+		// handshake, not here.
 		if serving == nil || serving.Cert == nil {
 			return errors.New("--tunnel-port without --tunnel-cert-file reuses the API port's serving certificate, and there is none")
 		}
 		cert = serving.Cert
-	}
-	certPEM, keyPEM := cert.CurrentCertKeyContent()
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		return fmt.Errorf("parsing the tunnel serving certificate %s: %w", cert.Name(), err)
 	}
 	listener := o.Listener
 	if listener == nil {
@@ -114,6 +117,6 @@ func (o *TunnelOptions) ApplyTo(serving *genericapiserver.SecureServingInfo, ext
 	if serving != nil && serving.MinTLSVersion > minTLS {
 		minTLS = serving.MinTLSVersion
 	}
-	extra.TunnelListener = &tunnelserver.Listener{Listener: listener, Cert: cert, MinTLSVersion: minTLS}
+	extra.TunnelListener = &tunnelserver.Listener{Listener: listener, Cert: cert, WatchCert: o.CertFile != "", MinTLSVersion: minTLS}
 	return nil
 }
