@@ -18,7 +18,7 @@ LDFLAGS = -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(
 IMAGE_REPOSITORY ?= ghcr.io/infroware
 IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
 
-.PHONY: all up status down test test-unit test-integration test-e2e build image release test-image codegen verify verify-codegen web-assets verify-web-assets lint fuzz bench clean
+.PHONY: all up status down test test-unit test-integration test-e2e build image release test-image codegen verify verify-codegen web-assets verify-web-assets manifests verify-manifests lint fuzz bench clean
 
 all: build
 
@@ -95,6 +95,13 @@ web-assets:
 
 verify-web-assets:
 	hack/verify-web-assets.sh
+
+## manifests: render artifacts/central, artifacts/console and artifacts/agent from charts/ (hack/update-manifests.sh)
+manifests:
+	hack/update-manifests.sh
+
+verify-manifests:
+	hack/verify-manifests.sh
 
 lint:
 	@out=$$(git ls-files '*.go' | grep -v '^pkg/generated/' | grep -v zz_generated | xargs gofmt -l); \
