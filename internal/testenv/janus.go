@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -39,6 +40,13 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		// No kubelet rotates the agents' token files here: they are
 		// minted once, for agentTokenLifetime.
 		"--agent-token-max-lifetime=" + agentTokenLifetime.String(),
+		// Agents connect to a tunnel port of its own, under its own
+		// certificate; /connect stays on the API port too (the default),
+		// where tests try handshakes against it.
+		"--tunnel-bind-address=" + tb.janusIP.String(),
+		fmt.Sprintf("--tunnel-port=%d", janusTunnelPort),
+		"--tunnel-cert-file=" + p.tunnelCertFile,
+		"--tunnel-private-key-file=" + p.tunnelKeyFile,
 	}
 	if tb.cfg.SelfManagedTLS {
 		args = append(args, selfManagedArgs()...)
@@ -55,6 +63,24 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		return tb.waitSelfManagedServing(ctx, proc)
 	}
 	return WaitServing(ctx, proc, "https://"+tb.JanusAddress(), "/readyz", p.janusCA.CertPEM, "", "")
+}
+
+// janusTunnelPort is where janus-apiserver serves the agents' tunnel, on
+// the Service's ClusterIP next to the API port.
+const janusTunnelPort = 8132
+
+// tunnelCAFileName holds the CA of the tunnel port's certificate.
+const tunnelCAFileName = "janus-tunnel-ca.crt"
+
+// TunnelAddress is where janus-apiserver serves the agents' tunnel: host:port.
+func (tb *Testbed) TunnelAddress() string {
+	return net.JoinHostPort(tb.janusIP.String(), fmt.Sprint(janusTunnelPort))
+}
+
+// TunnelCAFile is the CA of the tunnel port's certificate, which agents
+// trust with --janus-ca-file.
+func (tb *Testbed) TunnelCAFile() string {
+	return filepath.Join(tb.pki.dir, tunnelCAFileName)
 }
 
 // writeJanusKubeconfig mints a token for the janus-apiserver ServiceAccount

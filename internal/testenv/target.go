@@ -251,8 +251,8 @@ func (t *Target) StartAgent(ctx context.Context) error {
 	t.agentProfiling = fmt.Sprintf("127.0.0.1:%d", profilingPort)
 	excluded := append([]string{"kube-system", "kube-public", "kube-node-lease"}, t.spec.AgentExcludedNamespaces...)
 	args := []string{
-		"--janus-url=https://" + t.tb.JanusAddress(),
-		"--janus-ca-file=" + filepath.Join(t.tb.pki.dir, "janus-serving-ca.crt"),
+		"--janus-url=https://" + t.tb.TunnelAddress(),
+		"--janus-ca-file=" + t.tb.TunnelCAFile(),
 		"--cluster=" + t.Name,
 		"--token-file=" + t.tokenFile,
 		"--kubeconfig=" + t.agentKube,

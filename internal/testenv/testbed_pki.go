@@ -35,6 +35,11 @@ type pki struct {
 	janusCA                     *CA
 	janusCertFile, janusKeyFile string
 
+	// The agents' tunnel port has a CA of its own, as when it is exposed
+	// under another name than the API.
+	tunnelCA                      *CA
+	tunnelCertFile, tunnelKeyFile string
+
 	tokenFile string
 	tokens    map[string]string
 }
@@ -85,6 +90,17 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 	p.janusCertFile, p.janusKeyFile = w.Issue(p.janusCA, "janus-apiserver", CertSpec{
 		CommonName: "janus-apiserver.janus.svc",
 		DNSNames:   []string{"janus-apiserver.janus.svc", "janus-apiserver.janus.svc.cluster.local", "localhost"},
+		IPs:        []net.IP{janusIP},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+
+	if p.tunnelCA, err = NewCA("janus-testbed-tunnel-ca"); err != nil {
+		return nil, err
+	}
+	w.Write(tunnelCAFileName, p.tunnelCA.CertPEM)
+	p.tunnelCertFile, p.tunnelKeyFile = w.Issue(p.tunnelCA, "janus-tunnel", CertSpec{
+		CommonName: "janus-tunnel.janus.test",
+		DNSNames:   []string{"janus-tunnel.janus.test", "localhost"},
 		IPs:        []net.IP{janusIP},
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
