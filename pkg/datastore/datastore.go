@@ -34,6 +34,8 @@ type Options struct {
 	fileEndpoint string
 	// DataDir holds the SQLite database.
 	DataDir string
+	// EtcdTLS reaches an https:// etcd.
+	EtcdTLS EtcdTLS
 }
 
 // NewOptions returns the defaults: embedded SQLite under ./janus-data.
@@ -44,10 +46,11 @@ func NewOptions() *Options {
 // AddFlags registers the datastore flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Endpoint, "datastore-endpoint", o.Endpoint,
-		"Where Janus stores its objects: empty for embedded SQLite in --data-dir, postgres://user:pass@host:5432/db for PostgreSQL (through embedded kine), or etcd://host:2379[,host:2379] for an external etcd. --etcd-servers may be used instead of etcd://.")
+		"Where Janus stores its objects: empty for embedded SQLite in --data-dir, postgres://user:pass@host:5432/db for PostgreSQL (through embedded kine), https://host:2379[,host:2379] for an external etcd over TLS (with --datastore-etcd-ca-file, --datastore-etcd-cert-file, --datastore-etcd-key-file), or etcd://host:2379[,host:2379] for one in plaintext (logged as a warning). --etcd-servers may be used instead.")
 	fs.StringVar(&o.EndpointFile, "datastore-endpoint-file", o.EndpointFile,
 		"File holding the --datastore-endpoint value (surrounding whitespace is ignored), for endpoints with a password: mount it from a Secret rather than putting it in the command line. Read once at start.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded SQLite database.")
+	o.EtcdTLS.addFlags(fs)
 }
 
 // Complete reads --datastore-endpoint-file. Its errors name the file, never
@@ -90,7 +93,7 @@ func (o *Options) Kind() Kind {
 		return SQLite
 	case strings.HasPrefix(o.endpoint(), "postgres://"), strings.HasPrefix(o.endpoint(), "postgresql://"):
 		return Postgres
-	case strings.HasPrefix(o.endpoint(), "etcd://"):
+	case strings.HasPrefix(o.endpoint(), etcdPlaintextScheme), strings.HasPrefix(o.endpoint(), etcdTLSScheme):
 		return Etcd
 	}
 	return ""
@@ -109,13 +112,12 @@ func (o *Options) Validate() []error {
 			errs = append(errs, errors.New("--datastore-endpoint is not a valid postgres:// URL (percent-encode special characters in the password)"))
 		}
 	case Etcd:
-		for _, hp := range strings.Split(strings.TrimPrefix(o.endpoint(), "etcd://"), ",") {
-			if !strings.Contains(hp, ":") {
-				errs = append(errs, fmt.Errorf("--datastore-endpoint: etcd member %q needs host:port", hp))
-			}
-		}
+		errs = append(errs, o.validateEtcd()...)
 	default:
-		errs = append(errs, fmt.Errorf("--datastore-endpoint: unsupported scheme in %q; use postgres:// or etcd://, or leave it empty for SQLite", Redact(o.endpoint())))
+		errs = append(errs, fmt.Errorf("--datastore-endpoint: unsupported scheme in %q; use postgres://, https:// or etcd://, or leave it empty for SQLite", Redact(o.endpoint())))
+	}
+	if o.Kind() != Etcd && o.EtcdTLS.isSet() {
+		errs = append(errs, errors.New("--datastore-etcd-ca-file, --datastore-etcd-cert-file and --datastore-etcd-key-file need an https:// --datastore-endpoint"))
 	}
 	return errs
 }
@@ -137,12 +139,7 @@ func Redact(endpoint string) string {
 func (o *Options) Start(ctx context.Context) ([]string, error) {
 	kind := o.Kind()
 	if kind == Etcd {
-		var servers []string
-		for _, hp := range strings.Split(strings.TrimPrefix(o.endpoint(), "etcd://"), ",") {
-			servers = append(servers, "http://"+hp)
-		}
-		klog.InfoS("Using external etcd", "members", len(servers))
-		return servers, nil
+		return o.startEtcd(ctx)
 	}
 
 	dsn := o.endpoint()

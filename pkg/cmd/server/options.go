@@ -205,6 +205,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			return nil, fmt.Errorf("starting datastore: %w", err)
 		}
 		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = endpoints
+		o.Datastore.ApplyTo(&o.RecommendedOptions.Etcd.StorageConfig.Transport)
 	}
 
 	// A self-managed certificate comes from its Secret instead.
