@@ -1,6 +1,7 @@
 // Package datastore turns --datastore-endpoint into the etcd endpoint the
 // generic registry stores through: an embedded kine in front of SQLite (the
-// default) or PostgreSQL, or an external etcd used natively. There is one
+// default) or PostgreSQL, or an external etcd used natively (https:// with
+// client TLS files, or plaintext etcd://). There is one
 // registry code path; only where the etcd API points changes. Endpoints carry
 // credentials, so this package never logs or returns one unredacted, and
 // --datastore-endpoint-file reads one from a file (a mounted Secret) so it
