@@ -55,7 +55,7 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 	}
 	args = append(args, tb.cfg.JanusArgs...)
 	args = append(args, extraArgs...)
-	proc, err := tb.procs.Start("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
+	proc, err := tb.runJanus(args)
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,19 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		return tb.waitSelfManagedServing(ctx, proc)
 	}
 	return WaitServing(ctx, proc, "https://"+tb.JanusAddress(), "/readyz", p.janusCA.CertPEM, "", "")
+}
+
+// runJanus starts janus-apiserver with args: the binary, or what
+// TestbedConfig.JanusCommand makes of them.
+func (tb *Testbed) runJanus(args []string) (*Process, error) {
+	if tb.cfg.JanusCommand == nil {
+		return tb.procs.Start("janus-apiserver", tb.cfg.Binaries.JanusAPIServer, args)
+	}
+	cmd, err := tb.cfg.JanusCommand(args)
+	if err != nil {
+		return nil, fmt.Errorf("preparing janus-apiserver's command: %w", err)
+	}
+	return tb.procs.StartCommand("janus-apiserver", cmd)
 }
 
 // janusTunnelPort is where janus-apiserver serves the agents' tunnel, on

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,6 +26,11 @@ type TestbedConfig struct {
 	Binaries Binaries
 	// JanusArgs are extra flags for janus-apiserver.
 	JanusArgs []string
+	// JanusCommand, if set, runs janus-apiserver instead of
+	// Binaries.JanusAPIServer: it gets the flags the binary would and
+	// returns the command to start in its place, which must serve as the
+	// binary would (hack/image's test runs the image in a container).
+	JanusCommand func(args []string) (*exec.Cmd, error)
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
 	// Targets are target clusters to start, each with a connected agent.
