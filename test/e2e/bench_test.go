@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
 
 // The lifecycle benchmarks run against the e2e testbed: central
@@ -27,25 +26,42 @@ func BenchmarkApproveToActive(b *testing.B) {
 	alice, bob, carol := janusAs(b, "alice"), janusAs(b, "bob"), janusAs(b, "carol")
 	var samples []time.Duration
 	for b.Loop() {
-		ar := newRequest(b, time.Hour, "payments")
-		w, err := alice.JanusV1alpha1().AccessRequests().Watch(bg(b), metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", ar.Name).String(), ResourceVersion: ar.ResourceVersion,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		if _, err := bob.JanusV1alpha1().AccessRequests().Approve(bg(b), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		waitInWatch(b, w, func(ar *v1alpha1.AccessRequest) bool { return ar.Status.Phase == v1alpha1.AccessRequestActive })
-		samples = append(samples, time.Since(start))
-		w.Stop()
-		if _, err := carol.JanusV1alpha1().AccessRequests().Revoke(bg(b), ar.Name, &v1alpha1.Revocation{Reason: "benchmark"}, metav1.CreateOptions{}); err != nil {
-			b.Fatal(err)
-		}
+		samples = append(samples, approveToActive(b, alice, bob, carol))
 	}
 	reportPercentiles(b, samples)
+}
+
+// approveToActiveSamples is n approve → Active latencies on dev.
+func approveToActiveSamples(b *testing.B, n int) []time.Duration {
+	alice, bob, carol := janusAs(b, "alice"), janusAs(b, "bob"), janusAs(b, "carol")
+	samples := make([]time.Duration, 0, n)
+	for range n {
+		samples = append(samples, approveToActive(b, alice, bob, carol))
+	}
+	return samples
+}
+
+// approveToActive times one request of alice's from bob's approve until
+// a watch through the aggregator sees it Active; carol revokes it after.
+func approveToActive(b *testing.B, alice, bob, carol versioned.Interface) time.Duration {
+	ar := newRequest(b, time.Hour, "payments")
+	w, err := alice.JanusV1alpha1().AccessRequests().Watch(bg(b), metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", ar.Name).String(), ResourceVersion: ar.ResourceVersion,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	start := time.Now()
+	if _, err := bob.JanusV1alpha1().AccessRequests().Approve(bg(b), ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	waitInWatch(b, w, func(ar *v1alpha1.AccessRequest) bool { return ar.Status.Phase == v1alpha1.AccessRequestActive })
+	took := time.Since(start)
+	if _, err := carol.JanusV1alpha1().AccessRequests().Revoke(bg(b), ar.Name, &v1alpha1.Revocation{Reason: "benchmark"}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return took
 }
 
 // BenchmarkExpiryToGrantRemoved approves b.N short requests, then measures
@@ -53,48 +69,8 @@ func BenchmarkApproveToActive(b *testing.B) {
 // object of its grant (the ServiceAccount and every RoleBinding) deleted,
 // as watches on the target observe them.
 func BenchmarkExpiryToGrantRemoved(b *testing.B) {
-	target := devCluster(b)
+	removals := watchGrantRemovals(b, devCluster(b))
 	bob := janusAs(b, "bob")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sel := metav1.ListOptions{LabelSelector: requestLabel}
-	saWatch, err := target.CoreV1().ServiceAccounts("").Watch(ctx, sel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rbWatch, err := target.RbacV1().RoleBindings("").Watch(ctx, sel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// removal is what the watches saw of one request's grant going.
-	type removal struct {
-		deleted int
-		last    time.Time
-	}
-	var mu sync.Mutex
-	removals := map[string]*removal{}
-	record := func(w watch.Interface) {
-		for ev := range w.ResultChan() {
-			obj, _ := ev.Object.(metav1.Object)
-			if ev.Type != watch.Deleted || obj == nil {
-				continue
-			}
-			at := time.Now()
-			mu.Lock()
-			r := removals[obj.GetLabels()[requestLabel]]
-			if r == nil {
-				r = &removal{}
-				removals[obj.GetLabels()[requestLabel]] = r
-			}
-			r.deleted++
-			if at.After(r.last) {
-				r.last = at
-			}
-			mu.Unlock()
-		}
-	}
-	go record(saWatch)
-	go record(rbWatch)
 
 	n := b.N
 	b.ResetTimer()
@@ -107,36 +83,15 @@ func BenchmarkExpiryToGrantRemoved(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// A grant is a ServiceAccount and a RoleBinding per namespace.
-	const objectsPerGrant = 2
 	expiresAt := map[string]time.Time{}
 	for _, name := range names {
 		ar := waitForPhase(b, name, v1alpha1.AccessRequestActive, time.Minute)
 		expiresAt[name] = ar.Status.ExpiresAt.Time
 	}
+	removed := removals.waitRemoved(b, names, time.Minute)
+	samples := make([]time.Duration, 0, n)
 	for _, name := range names {
-		waitForNoGrant(b, name, time.Minute)
-	}
-	// Every deletion has happened; the watches may still be delivering
-	// the last of them.
-	var samples []time.Duration
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		samples = samples[:0]
-		mu.Lock()
-		for _, name := range names {
-			if r := removals[name]; r != nil && r.deleted >= objectsPerGrant {
-				samples = append(samples, r.last.Sub(expiresAt[name]))
-			}
-		}
-		mu.Unlock()
-		if len(samples) == n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling a map the watch goroutines fill, with a deadline
-	}
-	if len(samples) < n {
-		b.Fatalf("saw every object of %d of %d grants deleted", len(samples), n)
+		samples = append(samples, removed[name].Sub(expiresAt[name]))
 	}
 	reportPercentiles(b, samples)
 }

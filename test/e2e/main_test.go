@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +22,9 @@ var (
 	repoRoot string
 	// kubectlCacheDir keeps kubectl's discovery cache out of $HOME.
 	kubectlCacheDir string
+	// binaries are what bed runs, for benchmarks that start a testbed of
+	// their own.
+	binaries testenv.Binaries
 )
 
 func TestMain(m *testing.M) {
@@ -54,6 +58,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: interrupted; stopping the testbed")
 		cancel()
 		if b := started.Load(); b != nil {
+			runAfterBenchmarks()
 			_ = b.Stop()
 			keepLogs(b.LogDir())
 			_ = os.RemoveAll(workDir)
@@ -66,6 +71,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: cannot build the binaries the tests run: %v\n", err)
 		return 1
 	}
+	binaries = bins
 	workDir, err = os.MkdirTemp("", "janus-e2e-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
@@ -82,7 +88,7 @@ func runTests(m *testing.M) int {
 	bed, err = testenv.StartTestbed(ctx, testenv.TestbedConfig{
 		WorkDir: workDir, RepoRoot: repoRoot, Binaries: bins, Progress: os.Stderr,
 		// Short requests let the expiry tests finish in seconds.
-		JanusArgs: []string{"--min-duration=5s"},
+		JanusArgs: testbedJanusArgs,
 		// The agent of dev refuses "restricted", which Janus itself allows.
 		Targets: []testenv.TargetSpec{{Name: "dev", AgentExcludedNamespaces: []string{"restricted"}}},
 	})
@@ -97,6 +103,7 @@ func runTests(m *testing.M) int {
 	}
 
 	code := m.Run()
+	runAfterBenchmarks()
 
 	stopBegin := time.Now()
 	if err := bed.Stop(); err != nil {
@@ -109,6 +116,31 @@ func runTests(m *testing.M) int {
 	}
 	return code
 }
+
+var (
+	afterMu  sync.Mutex
+	afterRun []func()
+)
+
+// afterBenchmarks has stop run once every test and benchmark is done, for
+// what a benchmark started that outlives it (a testbed of its own).
+func afterBenchmarks(stop func()) {
+	afterMu.Lock()
+	defer afterMu.Unlock()
+	afterRun = append(afterRun, stop)
+}
+
+func runAfterBenchmarks() {
+	afterMu.Lock()
+	defer afterMu.Unlock()
+	for _, stop := range afterRun {
+		stop()
+	}
+	afterRun = nil
+}
+
+// testbedJanusArgs are the janus-apiserver flags of every e2e testbed.
+var testbedJanusArgs = []string{"--min-duration=5s"}
 
 // keepLogs copies the testbed's logs to _output/e2e-logs/<time>.
 func keepLogs(logDir string) {

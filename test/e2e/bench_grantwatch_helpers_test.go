@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+)
+
+// objectsPerGrant is what a one-namespace grant holds in the target: its
+// ServiceAccount and one RoleBinding.
+const objectsPerGrant = 2
+
+// grantRemovals follows, with watches on the target cluster, when the
+// objects of every request's grant are deleted: what the benchmarks time
+// a removal by, from outside Janus.
+type grantRemovals struct {
+	mu       sync.Mutex
+	removals map[string]*grantRemoval
+	changed  chan struct{}
+}
+
+// grantRemoval is what the watches saw of one request's grant going.
+type grantRemoval struct {
+	deleted int
+	last    time.Time
+}
+
+// watchGrantRemovals starts watching the ServiceAccounts and RoleBindings
+// Janus labels in target, from now on, until the benchmark ends.
+func watchGrantRemovals(b *testing.B, target kubernetes.Interface) *grantRemovals {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	g := &grantRemovals{removals: map[string]*grantRemoval{}, changed: make(chan struct{}, 1)}
+	sel := metav1.ListOptions{LabelSelector: requestLabel}
+	sas, err := target.CoreV1().ServiceAccounts("").List(ctx, sel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rbs, err := target.RbacV1().RoleBindings("").List(ctx, sel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	saWatch, err := target.CoreV1().ServiceAccounts("").Watch(ctx, metav1.ListOptions{LabelSelector: requestLabel, ResourceVersion: sas.ResourceVersion})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rbWatch, err := target.RbacV1().RoleBindings("").Watch(ctx, metav1.ListOptions{LabelSelector: requestLabel, ResourceVersion: rbs.ResourceVersion})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go g.record(saWatch)
+	go g.record(rbWatch)
+	return g
+}
+
+func (g *grantRemovals) record(w watch.Interface) {
+	for ev := range w.ResultChan() {
+		obj, _ := ev.Object.(metav1.Object)
+		if ev.Type != watch.Deleted || obj == nil {
+			continue
+		}
+		at := time.Now()
+		request := obj.GetLabels()[requestLabel]
+		g.mu.Lock()
+		r := g.removals[request]
+		if r == nil {
+			r = &grantRemoval{}
+			g.removals[request] = r
+		}
+		r.deleted++
+		if at.After(r.last) {
+			r.last = at
+		}
+		g.mu.Unlock()
+		select {
+		case g.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitRemoved waits until every object of each named grant was seen
+// deleted, and returns when the last of each went.
+func (g *grantRemovals) waitRemoved(b *testing.B, names []string, timeout time.Duration) map[string]time.Time {
+	b.Helper()
+	deadline := time.After(timeout)
+	for {
+		done := map[string]time.Time{}
+		g.mu.Lock()
+		for _, name := range names {
+			if r := g.removals[name]; r != nil && r.deleted >= objectsPerGrant {
+				done[name] = r.last
+			}
+		}
+		g.mu.Unlock()
+		if len(done) == len(names) {
+			return done
+		}
+		select {
+		case <-g.changed:
+		case <-deadline:
+			b.Fatalf("saw every object of %d of %d grants deleted within %s", len(done), len(names), timeout)
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/infroware/janus/internal/testenv"
+	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
+)
+
+// The throughput part of the soak (issue 14): requests created and
+// approved through the aggregator by concurrent clients, on the testbed's
+// SQLite and on a testbed of its own whose janus-apiserver stores in
+// PostgreSQL (hack/ensure-postgres.sh, or JANUS_TEST_POSTGRES_URL).
+//
+//	go test ./test/e2e -run '^$' -bench 'CreateAndApprove' -benchtime 1x
+
+const (
+	// throughputRequests are created and approved per iteration.
+	throughputRequests = 1000
+	// throughputClients create and approve at once, each one request
+	// after the other.
+	throughputClients = 32
+)
+
+// BenchmarkCreateAndApprove reports how many requests per second alice
+// creates and bob approves (req/s), how long each create + approve took
+// at that rate (p50, p99), and by when every one of them was Active.
+func BenchmarkCreateAndApprove(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchCreateAndApprove(b, bed) })
+	b.Run("postgres", func(b *testing.B) { benchCreateAndApprove(b, postgresTestbed(b)) })
+}
+
+func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed) {
+	alice, bob, admin := testbedClient(b, tb, "alice"), testbedClient(b, tb, "bob"), testbedClient(b, tb, "admin")
+	for b.Loop() {
+		batch := rand.String(8)
+		latencies := make([]time.Duration, throughputRequests)
+		var next atomic.Int64
+		var failed atomic.Pointer[error]
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range throughputClients {
+			wg.Go(func() {
+				for {
+					i := next.Add(1) - 1
+					if i >= throughputRequests || failed.Load() != nil {
+						return
+					}
+					begin := time.Now()
+					if err := createAndApprove(alice, bob, batch); err != nil {
+						failed.Store(&err)
+						return
+					}
+					latencies[i] = time.Since(begin)
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		if err := failed.Load(); err != nil {
+			b.Fatal(*err)
+		}
+		allActive := waitBatch(b, admin, batch, "Active", func(ar *v1alpha1.AccessRequest) bool { return ar.Status.ActivatedAt != nil })
+		b.ReportMetric(float64(throughputRequests)/elapsed.Seconds(), "req/s")
+		reportPercentiles(b, latencies)
+		b.ReportMetric(allActive.Sub(start).Seconds(), "all-active-s")
+		// The requests expire within seconds; the next iteration, and the
+		// next benchmark, start once their grants are gone.
+		waitBatch(b, admin, batch, "expired with the grant removed", func(ar *v1alpha1.AccessRequest) bool {
+			return ar.Status.Phase == v1alpha1.AccessRequestExpired && !grantMayBeHeld(ar)
+		})
+	}
+}
+
+// batchLabel marks the requests of one throughput batch.
+const batchLabel = "soak.janus.infroware.io/batch"
+
+func createAndApprove(alice, bob versioned.Interface, batch string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ar, err := alice.JanusV1alpha1().AccessRequests().Create(ctx, &v1alpha1.AccessRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "soak-", Labels: map[string]string{batchLabel: batch}},
+		Spec: v1alpha1.AccessRequestSpec{
+			Cluster: "dev", Namespaces: []string{"payments"}, Duration: metav1.Duration{Duration: 5 * time.Second}, Reason: "soak throughput",
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("alice creating a request: %w", err)
+	}
+	if _, err := bob.JanusV1alpha1().AccessRequests().Approve(ctx, ar.Name, &v1alpha1.Approval{}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("bob approving %s: %w", ar.Name, err)
+	}
+	return nil
+}
+
+// waitBatch waits until every request of the batch is what done says,
+// and returns when that was first seen.
+func waitBatch(b *testing.B, admin versioned.Interface, batch, what string, done func(*v1alpha1.AccessRequest) bool) time.Time {
+	b.Helper()
+	var left int
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := admin.JanusV1alpha1().AccessRequests().List(ctx, metav1.ListOptions{LabelSelector: batchLabel + "=" + batch})
+		if err != nil {
+			return false, nil
+		}
+		left = throughputRequests - len(list.Items)
+		for i := range list.Items {
+			if !done(&list.Items[i]) {
+				left++
+			}
+		}
+		return left == 0, nil
+	})
+	if err != nil {
+		b.Fatalf("%d of %d requests of batch %s not %s within 3 minutes", left, throughputRequests, batch, what)
+	}
+	return time.Now()
+}
+
+// grantMayBeHeld is the Provisioned condition short of "removed".
+func grantMayBeHeld(ar *v1alpha1.AccessRequest) bool {
+	for _, c := range ar.Status.Conditions {
+		if c.Type == v1alpha1.ConditionProvisioned {
+			return c.Status != metav1.ConditionFalse
+		}
+	}
+	return false
+}
+
+func testbedClient(b *testing.B, tb *testenv.Testbed, user string) versioned.Interface {
+	b.Helper()
+	cfg, err := tb.RESTConfigFor(user)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+var (
+	postgresBedOnce sync.Once
+	postgresBed     *testenv.Testbed
+	postgresBedErr  error
+)
+
+// postgresTestbed starts, once per run, a second testbed like bed whose
+// janus-apiserver stores in a fresh PostgreSQL database; both go when the
+// benchmark binary's benchmarks are done.
+func postgresTestbed(b *testing.B) *testenv.Testbed {
+	b.Helper()
+	postgresBedOnce.Do(func() { postgresBed, postgresBedErr = startPostgresTestbed() })
+	if postgresBedErr != nil {
+		b.Fatal(postgresBedErr)
+	}
+	return postgresBed
+}
+
+// postgresURL is the server the PostgreSQL testbed uses.
+func postgresURL() string {
+	if u := os.Getenv("JANUS_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://janus:janus@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+func startPostgresTestbed() (*testenv.Testbed, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, postgresURL())
+	if err != nil {
+		u, _ := url.Parse(postgresURL())
+		return nil, fmt.Errorf("PostgreSQL is not reachable at %s (run hack/ensure-postgres.sh, or set JANUS_TEST_POSTGRES_URL): %w", u.Redacted(), err)
+	}
+	defer admin.Close(context.Background())
+	name := "janus_soak_" + rand.String(10)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, fmt.Errorf("creating database %s: %w", name, err)
+	}
+	dir, err := os.MkdirTemp("", "janus-e2e-postgres-")
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(postgresURL())
+	u.Path = "/" + name
+	endpointFile := filepath.Join(dir, "datastore-endpoint")
+	if err := os.WriteFile(endpointFile, []byte(u.String()), 0o600); err != nil {
+		return nil, err
+	}
+	tb, err := testenv.StartTestbed(ctx, testenv.TestbedConfig{
+		WorkDir: filepath.Join(dir, "testbed"), RepoRoot: repoRoot, Binaries: binaries, Progress: os.Stderr,
+		JanusArgs: append([]string{"--datastore-endpoint-file=" + endpointFile}, testbedJanusArgs...),
+		Targets:   []testenv.TargetSpec{{Name: "dev"}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the PostgreSQL testbed: %w", err)
+	}
+	afterBenchmarks(func() {
+		if err := tb.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: stopping the PostgreSQL testbed: %v\n", err)
+		}
+		_ = os.RemoveAll(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, postgresURL()); err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+	})
+	return tb, nil
+}
