@@ -18,7 +18,7 @@ LDFLAGS = -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(
 IMAGE_REPOSITORY ?= ghcr.io/infroware
 IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
 
-.PHONY: all up status down test test-unit test-integration test-e2e build image release test-image codegen verify verify-codegen web-assets verify-web-assets manifests verify-manifests lint fuzz bench clean
+.PHONY: all up status down test test-unit test-integration test-e2e build image release test-image codegen verify verify-codegen web-assets verify-web-assets manifests verify-manifests lint fuzz bench soak clean
 
 all: build
 
@@ -130,6 +130,16 @@ bench:
 	$(GO) test ./test/console -run '^$$' -bench 'ApproveToActiveInTheBrowser' -benchtime 20x
 	$(GO) test ./test/console -run '^$$' -bench 'KeystrokeToEchoInTheBrowser' -benchtime 200x
 	$(GO) test ./test/console -run '^$$' -bench 'ApprovalsPageWith1000Requests' -benchtime 50x
+
+## soak: the load suite of issue 14, on loopback and bounded by its
+## timeouts (about 15 minutes here): approve → Active and revoke → grant
+## removed (100 each), 100 requests expiring in one second, create +
+## approve throughput on SQLite and on PostgreSQL, and 1,000 connected
+## agents; the figures are the benchmarks' metrics. Not part of make test.
+soak:
+	hack/ensure-postgres.sh
+	$(GO) test ./test/e2e -run '^$$' -bench '^Benchmark(ApproveToActive|RevokeToGrantRemoved)$$' -benchtime 100x -timeout 20m
+	$(GO) test ./test/e2e -run '^$$' -bench '^Benchmark(ExpiryOfAHundredInOneSecond|CreateAndApprove|ThousandAgents)$$' -benchtime 1x -timeout 40m
 
 clean:
 	rm -rf _output
