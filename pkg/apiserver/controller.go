@@ -49,6 +49,11 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 	if _, err := v1.Clusters().Informer().AddEventHandler(tunnels.ClusterTrustHandler()); err != nil {
 		return fmt.Errorf("following Clusters for the tunnels: %w", err)
 	}
+	if _, err := v1.Clusters().Informer().AddEventHandler(registeredClustersHandler(tunnels)); err != nil {
+		return fmt.Errorf("following Clusters for the metrics: %w", err)
+	}
+	requests := v1.AccessRequests().Lister()
+	requestPhases.requests.Store(&requests)
 	factory.Start(hook.Done())
 
 	// The hook's context ends when the server stops, and with it the

@@ -151,10 +151,10 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 		responder.Error(err)
 		return
 	}
-	ended := func(reason string, cut bool) {
+	ended := func(reason string, cause EndCause, cut bool) {
 		endedWhy = reason
 		rec.marker("janus: " + reason)
-		obs.Ended(context.WithoutCancel(ctx), Summary{Started: began, Ended: e.cfg.Clock.Now(), Reason: reason, Cut: cut, Recording: rec.close()})
+		endSession(context.WithoutCancel(ctx), obs, Summary{Started: began, Ended: e.cfg.Clock.Now(), Reason: reason, Cause: cause, Cut: cut, Recording: rec.close()})
 	}
 	agentR := bufio.NewReaderSize(conn, agentReadBuffer)
 	out, _ := http.NewRequest(http.MethodGet, "http://agent"+spec.Path+"?"+spec.Query, nil)
@@ -168,41 +168,41 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 	resp, err := agentRequest(conn, agentR, out)
 	if err != nil {
 		conn.Close()
-		ended("the agent did not answer: "+err.Error(), true)
+		ended("the agent did not answer: "+err.Error(), EndNotOpened, true)
 		responder.Error(apierrors.NewServiceUnavailable(fmt.Sprintf("the agent of cluster %s did not open the stream: %v", spec.Cluster, err)))
 		return
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		conn.Close()
 		refusal := answerError(resp)
-		ended("refused: "+refusal.Error(), false)
+		ended("refused: "+refusal.Error(), EndRefused, false)
 		responder.Error(refusal)
 		return
 	}
 	protocol := resp.Header.Get("Sec-Websocket-Protocol")
 	if resp.Header.Get("Sec-Websocket-Accept") != acceptKey(key) || !contains(protocols, protocol) || resp.Header.Get("Sec-Websocket-Extensions") != "" {
 		conn.Close()
-		ended("the agent answered an invalid websocket upgrade", true)
+		ended("the agent answered an invalid websocket upgrade", EndNotOpened, true)
 		responder.Error(apierrors.NewInternalError(errors.New("the agent answered an invalid websocket upgrade")))
 		return
 	}
 	hijacker, ok := w.(http.Hijacker)
 	if !ok {
 		conn.Close()
-		ended("the connection cannot be upgraded", true)
+		ended("the connection cannot be upgraded", EndNotOpened, true)
 		responder.Error(apierrors.NewInternalError(errors.New("the connection cannot be upgraded")))
 		return
 	}
 	client, clientRW, err := hijacker.Hijack()
 	if err != nil {
 		conn.Close()
-		ended("upgrading the user's connection: "+err.Error(), true)
+		ended("upgrading the user's connection: "+err.Error(), EndNotOpened, true)
 		return
 	}
 	if _, err := client.Write(upgradeResponse(key, protocol)); err != nil {
 		client.Close()
 		conn.Close()
-		ended("closed by the user", false)
+		ended("closed by the user", EndUserClosed, false)
 		return
 	}
 	r := &relay{
@@ -216,7 +216,7 @@ func (e *Engine) ServeExec(w http.ResponseWriter, req *http.Request, spec Spec, 
 	summary.Recording = rec.close()
 	summary.Started = began
 	summary.Ended = e.cfg.Clock.Now()
-	obs.Ended(context.WithoutCancel(ctx), summary)
+	endSession(context.WithoutCancel(ctx), obs, summary)
 }
 
 // openRecorded records the session and opens the agent's stream at the
@@ -236,7 +236,7 @@ func (e *Engine) openRecorded(ctx context.Context, spec Spec, obs Observer) (net
 	stream := <-streamc
 	if stream.err != nil {
 		if recordErr == nil {
-			obs.Ended(context.WithoutCancel(ctx), Summary{Started: e.cfg.Clock.Now(), Ended: e.cfg.Clock.Now(), Reason: "the agent's stream did not open: " + stream.err.Error(), Cut: true})
+			endSession(context.WithoutCancel(ctx), obs, Summary{Started: e.cfg.Clock.Now(), Ended: e.cfg.Clock.Now(), Reason: "the agent's stream did not open: " + stream.err.Error(), Cause: EndNotOpened, Cut: true})
 		}
 		return nil, streamError(spec.Cluster, stream.err)
 	}

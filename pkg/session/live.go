@@ -25,6 +25,7 @@ func (e *Engine) addLive(name string) *liveSession {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.live[name] = l
+	openSessions.Inc()
 	return l
 }
 
@@ -33,6 +34,7 @@ func (e *Engine) removeLive(name string, l *liveSession, why string) {
 	if e.live[name] == l {
 		delete(e.live, name)
 	}
+	openSessions.Dec()
 	e.mu.Unlock()
 	l.hub.close(why)
 }

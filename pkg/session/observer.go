@@ -34,6 +34,8 @@ type Summary struct {
 	// Reason says why it ended, as people read it: "command ended",
 	// "closed by the user", "idle", "access revoked by carol: …".
 	Reason string
+	// Cause is Reason as a bounded class, for janus_session_ends_total.
+	Cause EndCause
 	// Cut is true when anything but the command or the user ended it.
 	Cut bool
 	// Recording is the session's recording once closed (its location and

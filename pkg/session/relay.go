@@ -123,20 +123,20 @@ func (r *relay) run() Summary {
 		select {
 		case err := <-userDone:
 			upstreamOpen = false
-			s.Reason = "closed by the user"
+			s.Reason, s.Cause = "closed by the user", EndUserClosed
 			var limit *limitError
 			switch {
 			case errors.As(err, &limit):
-				s.Reason = limit.Error()
+				s.Reason, s.Cause = limit.Error(), EndLimit
 				r.closeClient(closeTooBig)
 			case errors.Is(err, errProtocol):
-				s.Reason = "the user broke the websocket protocol: " + err.Error()
+				s.Reason, s.Cause = "the user broke the websocket protocol: "+err.Error(), EndProtocolError
 				r.closeClient(closeProtocolError)
 			}
 		case err := <-agentDone:
 			downstreamOpen = false
 			if status := r.commandStatus.Load(); status != nil {
-				s.Reason = commandEnded(*status)
+				s.Reason, s.Cause = commandEnded(*status), EndCommand
 				r.closeClient(closeNormal)
 				break
 			}
@@ -145,22 +145,22 @@ func (r *relay) run() Summary {
 			var limit *limitError
 			switch {
 			case errors.As(err, &limit):
-				s.Reason = limit.Error()
+				s.Reason, s.Cause = limit.Error(), EndLimit
 			case errors.Is(err, errProtocol):
-				s.Reason = "the agent broke the websocket protocol: " + err.Error()
+				s.Reason, s.Cause = "the agent broke the websocket protocol: "+err.Error(), EndProtocolError
 			default:
-				s.Reason = "connection to the pod lost"
+				s.Reason, s.Cause = "connection to the pod lost", EndConnectionLost
 				if _, why := r.obs.AccessEnds(r.ctx); why != "" {
-					s.Reason, told = why, metav1.StatusReasonForbidden
+					s.Reason, s.Cause, told = why, EndAccessEnded, metav1.StatusReasonForbidden
 				}
 			}
 			r.tellUser(told, s.Reason)
 		case why := <-r.terminated:
-			s.Reason, s.Cut = why, true
+			s.Reason, s.Cause, s.Cut = why, EndTerminated, true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
 			r.tellUser(metav1.StatusReasonForbidden, why)
 		case <-r.rec.failed():
-			s.Reason, s.Cut = recordingCut(r.rec), true
+			s.Reason, s.Cause, s.Cut = recordingCut(r.rec), EndRecordingFailed, true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
 			r.tellUser(metav1.StatusReasonInternalError, s.Reason)
 		case <-r.idle.C():
@@ -168,7 +168,7 @@ func (r *relay) run() Summary {
 			case idleWarning:
 				r.notify(r.idle.warning())
 			case idleExpired:
-				s.Reason, s.Cut = "idle", true
+				s.Reason, s.Cause, s.Cut = "idle", EndIdle, true
 				downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
 				r.tellUser(metav1.StatusReasonTimeout, r.idle.closing())
 			}
@@ -179,7 +179,7 @@ func (r *relay) run() Summary {
 				expiry.Reset(r.untilEnd(next))
 				continue
 			}
-			s.Reason, s.Cut = why, true
+			s.Reason, s.Cause, s.Cut = why, EndAccessEnded, true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
 			r.tellUser(metav1.StatusReasonForbidden, why)
 		}
@@ -258,6 +258,7 @@ func (r *relay) upstream() error {
 			}
 			r.idle.touch()
 			r.in.Add(h.length)
+			sessionBytes.WithLabelValues("in").Add(float64(h.length))
 		}
 		tap = nil
 		if r.rec != nil && !h.control() {
@@ -341,6 +342,7 @@ func (r *relay) downstream() error {
 			}
 			r.idle.touch()
 			r.out.Add(h.length)
+			sessionBytes.WithLabelValues("out").Add(float64(h.length))
 			status.newMessage = h.opcode != opContinuation
 		}
 		if err := r.toUser(&h, tracker); err != nil {

@@ -45,30 +45,30 @@ func newAgentClient(cluster string, dial func(ctx context.Context) (net.Conn, er
 // Info asks the agent about itself and its cluster.
 func (c *AgentClient) Info(ctx context.Context) (tunnel.AgentInfo, error) {
 	var info tunnel.AgentInfo
-	return info, c.call(ctx, http.MethodGet, tunnel.PathInfo, nil, &info)
+	return info, c.call(ctx, callInfo, http.MethodGet, tunnel.PathInfo, nil, &info)
 }
 
 // EnsureGrant creates or refreshes the grant of one request.
 func (c *AgentClient) EnsureGrant(ctx context.Context, spec tunnel.GrantSpec) (tunnel.GrantStatus, error) {
 	var status tunnel.GrantStatus
-	return status, c.call(ctx, http.MethodPut, tunnel.PathGrants+url.PathEscape(spec.Request), spec, &status)
+	return status, c.call(ctx, callEnsureGrant, http.MethodPut, tunnel.PathGrants+url.PathEscape(spec.Request), spec, &status)
 }
 
 // RemoveGrant deletes the grant of one request; a missing grant is success.
 func (c *AgentClient) RemoveGrant(ctx context.Context, request string) error {
-	return c.call(ctx, http.MethodDelete, tunnel.PathGrants+url.PathEscape(request), nil, nil)
+	return c.call(ctx, callRemoveGrant, http.MethodDelete, tunnel.PathGrants+url.PathEscape(request), nil, nil)
 }
 
 // Reconcile makes the cluster hold exactly the active grants.
 func (c *AgentClient) Reconcile(ctx context.Context, req tunnel.ReconcileRequest) (tunnel.ReconcileResult, error) {
 	var result tunnel.ReconcileResult
-	return result, c.call(ctx, http.MethodPost, tunnel.PathReconcile, req, &result)
+	return result, c.call(ctx, callReconcile, http.MethodPost, tunnel.PathReconcile, req, &result)
 }
 
 // Pods reads the pods of namespace with request's token.
 func (c *AgentClient) Pods(ctx context.Context, request, namespace string) (tunnel.PodList, error) {
 	var list tunnel.PodList
-	return list, c.call(ctx, http.MethodGet, tunnel.ReadPath(tunnel.PathPods, request, namespace), nil, &list)
+	return list, c.call(ctx, callPods, http.MethodGet, tunnel.ReadPath(tunnel.PathPods, request, namespace), nil, &list)
 }
 
 // Events reads the Events of namespace, or of one pod in it when pod is
@@ -79,10 +79,17 @@ func (c *AgentClient) Events(ctx context.Context, request, namespace, pod string
 		path += "?" + url.Values{tunnel.QueryPod: {pod}}.Encode()
 	}
 	var list tunnel.EventList
-	return list, c.call(ctx, http.MethodGet, path, nil, &list)
+	return list, c.call(ctx, callEvents, http.MethodGet, path, nil, &list)
 }
 
-func (c *AgentClient) call(ctx context.Context, method, path string, in, out any) error {
+// call makes one call of the agent API and counts how it went.
+func (c *AgentClient) call(ctx context.Context, name agentCall, method, path string, in, out any) error {
+	err := c.do(ctx, method, path, in, out)
+	agentCalls.WithLabelValues(string(name), callResult(err)).Inc()
+	return err
+}
+
+func (c *AgentClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)

@@ -43,6 +43,9 @@ type Server struct {
 	tunnels     map[string]int
 	clients     map[string]*AgentClient
 	listeners   []ConnectionListener
+	// unregistered are the clusters whose Cluster went while a tunnel of
+	// theirs was open: their metric series goes with the last tunnel.
+	unregistered map[string]bool
 }
 
 type clusterKey struct{}
@@ -55,12 +58,13 @@ const DefaultMaxTokenLifetime = time.Hour
 // and accepts their tokens only if they live at most maxTokenLifetime.
 func NewServer(clusters ClusterGetter, maxTokenLifetime time.Duration) *Server {
 	s := &Server{
-		identity:    NewIdentityVerifier(clusters, maxTokenLifetime),
-		handshakes:  make(chan struct{}, maxConcurrentHandshakes),
-		open:        map[string][]*openTunnel{},
-		streamConns: map[string]map[*streamConn]struct{}{},
-		tunnels:     map[string]int{},
-		clients:     map[string]*AgentClient{},
+		identity:     NewIdentityVerifier(clusters, maxTokenLifetime),
+		handshakes:   make(chan struct{}, maxConcurrentHandshakes),
+		open:         map[string][]*openTunnel{},
+		streamConns:  map[string]map[*streamConn]struct{}{},
+		tunnels:      map[string]int{},
+		clients:      map[string]*AgentClient{},
+		unregistered: map[string]bool{},
 	}
 	// Identity is verified before remotedialer sees the request; its
 	// authorizer only reads the verified cluster name back.
@@ -146,9 +150,9 @@ func (s *Server) opened(cluster string) {
 	s.mu.Lock()
 	s.tunnels[cluster]++
 	first := s.tunnels[cluster] == 1
+	connectedAgents.WithLabelValues(cluster).Inc()
 	listeners := append([]ConnectionListener(nil), s.listeners...)
 	s.mu.Unlock()
-	connectedAgents.WithLabelValues(cluster).Inc()
 	if !first {
 		return
 	}
@@ -171,13 +175,17 @@ func (s *Server) closed(cluster string) {
 	s.mu.Lock()
 	s.tunnels[cluster]--
 	last := s.tunnels[cluster] == 0
+	connectedAgents.WithLabelValues(cluster).Dec()
 	if last {
 		delete(s.tunnels, cluster)
 		delete(s.clients, cluster)
+		if s.unregistered[cluster] {
+			delete(s.unregistered, cluster)
+			connectedAgents.DeleteLabelValues(cluster)
+		}
 	}
 	listeners := append([]ConnectionListener(nil), s.listeners...)
 	s.mu.Unlock()
-	connectedAgents.WithLabelValues(cluster).Dec()
 	if last {
 		for _, l := range listeners {
 			l.AgentDisconnected(cluster)

@@ -81,7 +81,7 @@ func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, erro
 	defer cancel()
 	called := make(chan error, 1)
 	go func() {
-		called <- agent.call(ctx, http.MethodPost, tunnel.PathStreams, tunnel.StreamRequest{Ticket: ticket}, nil)
+		called <- agent.call(ctx, callOpenStream, http.MethodPost, tunnel.PathStreams, tunnel.StreamRequest{Ticket: ticket}, nil)
 	}()
 	// The agent answers once it holds the connection; wait for both, so
 	// that the call's own connection is not cut short.

@@ -92,12 +92,14 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	klog.V(2).InfoS("Provisioning", "request", ar.Name, "cluster", ar.Spec.Cluster)
 	now = now.Truncate(time.Second) // the API keeps seconds; the timer must match what is stored
 	expires := now.Add(granted)
+	began := c.clock.Now()
 	status, err := agent.EnsureGrant(ctx, tunnel.GrantSpec{
 		Request:    ar.Name,
 		Requester:  ar.Spec.Requester.Username,
 		Namespaces: ar.Spec.Namespaces,
 		ExpiresAt:  expires,
 	})
+	observeProvisioning(c.clock.Since(began), err)
 	var agentErr *tunnelserver.AgentError
 	if errors.As(err, &agentErr) {
 		// The agent rolled back what it had created; tell the requester why.

@@ -131,8 +131,8 @@ func (r *DecisionREST) Create(ctx context.Context, name string, body runtime.Obj
 		}
 		return ar, nil
 	}
-	updated, _, err := r.store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, decide),
-		rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false,
+	updated, _, err := updateObserved(ctx, r.store, name, rest.DefaultUpdatedObjectInfo(nil, decide),
+		rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc,
 		&metav1.UpdateOptions{DryRun: opts.DryRun, FieldManager: opts.FieldManager})
 	if err != nil {
 		return nil, err
