@@ -65,6 +65,9 @@ type ExtraConfig struct {
 	// NoTunnelOnAPIPort stops serving /connect on the API port, once
 	// agents use TunnelListener.
 	NoTunnelOnAPIPort bool
+	// Peering, if set, lets this replica reach the tunnels the other
+	// replicas hold.
+	Peering *Peering
 }
 
 // Config is the configuration of a Janus API server.
@@ -184,6 +187,11 @@ func (c completedConfig) New() (*JanusServer, error) {
 				}
 			}()
 			return nil
+		})
+	}
+	if c.ExtraConfig.Peering != nil {
+		genericServer.AddPostStartHookOrDie("janus-tunnel-peering", func(hook genericapiserver.PostStartHookContext) error {
+			return startPeering(hook, c.ExtraConfig, tunnels)
 		})
 	}
 	addSessionHooks(genericServer, records, sessions, recordings, requests, c.ExtraConfig.SessionRetention)

@@ -7,8 +7,29 @@
 // (streams.go). It also serves the tunnel's own port (listener.go), which
 // answers nothing but /connect.
 //
+// With several replicas they peer (peers.go), so that an agent's tunnel,
+// held by one replica, serves them all. This is remotedialer's own
+// peering: each replica dials every other's /connect with its peer ID and
+// the shared peer token, and learns over that link the agents the other
+// holds, so remotedialer's Dialer(cluster) goes through the peer holding
+// the tunnel; Agent and OpenStream need nothing else. On top of it Janus
+// adds three things remotedialer lacks: the token is compared in constant
+// time, and only from a replica the peer Service lists, before
+// remotedialer sees it; remotedialer dials peers without checking their
+// certificate, so it dials a loopback relay that reaches the peer over
+// verified TLS; and stream connections, which the agent dials back to
+// whichever replica it reaches, carry a ticket naming the replica that
+// asked for them ("<replica>.<random>"), and a replica that did not issue
+// a ticket passes the connection on to the peer that did. Relaying the
+// dial-back, instead of having the holding replica open the stream and
+// splice it over the tunnel, keeps the stream's bytes off the
+// multiplexed tunnel, which was why streams dial back at all; a ticket
+// naming a replica that is not a peer is refused like any unknown one.
+//
 // Here "agent" is the remote janus-agent of a cluster, and an AgentClient
 // is this server's client of it. The wire definitions both ends share live
 // in pkg/tunnel; this package must not define any of its own, and nothing
 // janus-agent links may import it (it brings go-oidc and the API types).
+// It decides nothing about requests: which replica acts on a connect is
+// the lifecycle controller's business, under its Lease.
 package tunnelserver

@@ -43,10 +43,17 @@ func waitFor(t *testing.T, ch <-chan string, want, what string) {
 // cluster dev against it, serving api. It returns once the tunnel is up.
 func loop(t *testing.T, s *Server, clusters *fakeClusters, iss *testIssuer, api http.Handler) events {
 	t.Helper()
-	ev := events{connected: make(chan string, 64), disconnected: make(chan string, 64)}
-	s.AddListener(ev)
 	hs := httptest.NewTLSServer(s)
 	t.Cleanup(hs.Close)
+	return connectAgent(t, s, hs, clusters, iss, api)
+}
+
+// connectAgent runs the real connector of cluster dev against s, served
+// by hs, and returns once the tunnel is up.
+func connectAgent(t *testing.T, s *Server, hs *httptest.Server, clusters *fakeClusters, iss *testIssuer, api http.Handler) events {
+	t.Helper()
+	ev := events{connected: make(chan string, 64), disconnected: make(chan string, 64)}
+	s.AddListener(ev)
 	pool := x509.NewCertPool()
 	pool.AddCert(hs.Certificate())
 	tokenFile := filepath.Join(t.TempDir(), "token")

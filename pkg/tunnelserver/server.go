@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rancher/remotedialer"
@@ -32,6 +33,8 @@ type Server struct {
 	identity *IdentityVerifier
 	dialer   *remotedialer.Server
 	streams  streamBroker
+	// peering, once enabled, reaches the tunnels other replicas hold.
+	peering atomic.Pointer[peering]
 
 	// handshakes bounds the agent handshakes verified at once.
 	handshakes chan struct{}
@@ -86,7 +89,13 @@ func (s *Server) AddListener(l ConnectionListener) {
 // agent goes away.
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Header.Get(tunnel.HeaderStreamTicket) != "" {
-		s.serveStream(w, req)
+		if !s.relayStream(w, req) {
+			s.serveStream(w, req)
+		}
+		return
+	}
+	if isPeerHandshake(req) {
+		s.servePeer(w, req)
 		return
 	}
 	select {

@@ -63,7 +63,7 @@ func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	ticket, err := newTicket()
+	ticket, err := s.issueTicket()
 	if err != nil {
 		return nil, err
 	}

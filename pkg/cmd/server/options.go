@@ -45,6 +45,7 @@ type JanusServerOptions struct {
 	Datastore          *datastore.Options
 	Recording          *RecordingOptions
 	Tunnel             *TunnelOptions
+	Peers              *PeerOptions
 	SelfManagedTLS     *SelfManagedTLSOptions
 
 	MinDuration        time.Duration
@@ -85,6 +86,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		Datastore:          datastore.NewOptions(),
 		Recording:          NewRecordingOptions(),
 		Tunnel:             NewTunnelOptions(),
+		Peers:              NewPeerOptions(),
 		SelfManagedTLS:     NewSelfManagedTLSOptions(),
 		MinDuration:        10 * time.Minute,
 		MaxDuration:        8 * time.Hour,
@@ -122,6 +124,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	o.Datastore.AddFlags(fs)
 	o.Recording.AddFlags(fs)
 	o.Tunnel.AddFlags(fs)
+	o.Peers.AddFlags(fs)
 	o.SelfManagedTLS.AddFlags(fs)
 	fs.DurationVar(&o.MinDuration, "min-duration", o.MinDuration, "Shortest access a request may ask for.")
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "Longest access a request may ask for; a Cluster's spec.maxDuration may lower it.")
@@ -151,6 +154,7 @@ func (o *JanusServerOptions) Complete() error {
 		}
 		o.ReplicaName = host
 	}
+	o.Peers.Complete()
 	return o.Datastore.Complete()
 }
 
@@ -172,6 +176,7 @@ func (o *JanusServerOptions) Validate() error {
 	errs = append(errs, recommended.Validate()...)
 	errs = append(errs, o.Recording.Validate()...)
 	errs = append(errs, o.Tunnel.Validate()...)
+	errs = append(errs, o.Peers.Validate()...)
 	errs = append(errs, o.SelfManagedTLS.Validate(o.RecommendedOptions.SecureServing.ServerCert.CertKey.CertFile, o.AlternateDNS)...)
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
@@ -281,6 +286,12 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	}
 	if err := o.Tunnel.ApplyTo(serverConfig.SecureServing, &config.ExtraConfig); err != nil {
 		return nil, err
+	}
+	if err := o.Peers.ApplyTo(&config.ExtraConfig, o.ReplicaName); err != nil {
+		return nil, err
+	}
+	if config.ExtraConfig.Peering != nil && kubeClient == nil {
+		return nil, errors.New("--peer-service needs --kubeconfig (or in-cluster config) to follow the peers' EndpointSlices")
 	}
 	return config, nil
 }

@@ -1,0 +1,154 @@
+package tunnelserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/rancher/remotedialer"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/infroware/janus/pkg/tunnel"
+)
+
+// peeredPair runs replicas a and b, peered with token, each on a TLS
+// server of its own.
+func peeredPair(t *testing.T, clusters *fakeClusters, token string) (a, b *Server, hsA, hsB *httptest.Server) {
+	t.Helper()
+	a, b = NewServer(clusters, time.Hour), NewServer(clusters, time.Hour)
+	hsA, hsB = httptest.NewTLSServer(a), httptest.NewTLSServer(b)
+	t.Cleanup(hsA.Close)
+	t.Cleanup(hsB.Close)
+	// httptest's servers share one certificate, for example.com.
+	pool := x509.NewCertPool()
+	pool.AddCert(hsA.Certificate())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for name, s := range map[string]*Server{"a": a, "b": b} {
+		if err := s.EnablePeering(ctx, PeerConfig{ReplicaName: name, Token: []byte(token), RootCAs: pool, ServerName: "example.com"}); err != nil {
+			t.Fatalf("enabling peering on %s: %v", name, err)
+		}
+	}
+	peers := []Peer{{Name: "a", Address: hsA.Listener.Addr().String()}, {Name: "b", Address: hsB.Listener.Addr().String()}}
+	// Each learns the other's agents on the connection the other dials,
+	// which it accepts only from a peer it lists: list first, then dial.
+	a.SetPeers(peers)
+	b.SetPeers(peers)
+	return a, b, hsA, hsB
+}
+
+func TestPeersReachAnAgentConnectedToAnotherReplica(t *testing.T) {
+	iss := newTestIssuer(t, "https://dev.example.com")
+	clusters := &fakeClusters{}
+	clusters.set(trustingCluster(t, "dev", iss))
+	a, b, _, hsB := peeredPair(t, clusters, "0123456789abcdef0123456789abcdef")
+	api := http.NewServeMux()
+	api.HandleFunc("GET "+tunnel.PathInfo, func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(tunnel.AgentInfo{Version: "on-b"})
+	})
+	api.HandleFunc("GET /stream", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "streamed via b") })
+	connectAgent(t, b, hsB, clusters, iss, api)
+
+	if got := a.Peers(); len(got) != 1 || got[0].Name != "b" {
+		t.Errorf("a's peers: %+v, want only b", got)
+	}
+	// The agent's session reaches a over the peer link b dialled.
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		return a.Connected("dev"), nil
+	}); err != nil {
+		t.Fatalf("replica a never saw the agent connected to b: %v", err)
+	}
+	agent, err := a.Agent("dev")
+	if err != nil {
+		t.Fatalf("Agent(dev) on a: %v", err)
+	}
+	info, err := agent.Info(t.Context())
+	if err != nil || info.Version != "on-b" {
+		t.Fatalf("Info from a through b's tunnel: %+v, %v", info, err)
+	}
+
+	// a issues the ticket, the agent dials it back to b, b passes it to a.
+	conn, err := a.OpenStream(t.Context(), "dev")
+	if err != nil {
+		t.Fatalf("OpenStream on a: %v", err)
+	}
+	defer conn.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+tunnel.AgentAddress+"/stream", nil)
+	if err := req.Write(conn); err != nil {
+		t.Fatalf("sending on the relayed stream: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("reading the relayed stream's answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "streamed via b" {
+		t.Errorf("the relayed stream answered %q", body)
+	}
+}
+
+func TestPeerHandshakesNeedTheTokenAndAListedPeer(t *testing.T) {
+	clusters := &fakeClusters{}
+	_, b, _, hsB := peeredPair(t, clusters, "the-right-token-of-32-characters")
+	for _, tc := range []struct {
+		name, id, token string
+		want            int
+	}{
+		{"wrong token", "peer:a", "the-wrong-token-of-32-characters", http.StatusUnauthorized},
+		{"no token", "peer:a", "", http.StatusUnauthorized},
+		{"a cluster name as peer", "dev", "the-right-token-of-32-characters", http.StatusUnauthorized},
+		{"unlisted replica", "peer:c", "the-right-token-of-32-characters", http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hsB.URL+tunnel.ConnectPath, nil)
+			req.Header.Set(remotedialer.ID, tc.id)
+			if tc.token != "" {
+				req.Header.Set(remotedialer.Token, tc.token)
+			}
+			resp, err := hsB.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+	// A stream ticket naming a replica that is no peer is refused like
+	// any unknown ticket, not passed anywhere.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hsB.URL+tunnel.ConnectPath, nil)
+	req.Header.Set(tunnel.HeaderStreamTicket, "evil.example.com.abc")
+	req.Header.Set(tunnel.HeaderCluster, "dev")
+	resp, err := hsB.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a ticket of an unknown replica: status %d, want 401", resp.StatusCode)
+	}
+	if _, ok := b.peering.Load().address("evil.example.com"); ok {
+		t.Error("the unknown replica became a peer")
+	}
+}
+
+func TestTicketsNameTheirIssuer(t *testing.T) {
+	for ticket, want := range map[string]string{"a.b-1.xyz": "a.b-1", "janus-0.Q2hhbmdl_": "janus-0"} {
+		if got, ok := ticketIssuer(ticket); !ok || got != want {
+			t.Errorf("ticketIssuer(%q) = %q, %v; want %q", ticket, got, ok, want)
+		}
+	}
+	for _, ticket := range []string{"noissuer", ".x", ""} {
+		if got, ok := ticketIssuer(ticket); ok {
+			t.Errorf("ticketIssuer(%q) = %q, want none", ticket, got)
+		}
+	}
+}
