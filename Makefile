@@ -76,7 +76,7 @@ release:
 codegen:
 	hack/update-codegen.sh
 
-verify: lint verify-codegen verify-web-assets verify-docs
+verify: lint verify-codegen verify-web-assets verify-docs verify-manifests
 
 ## docs: the flags reference, docs/flags/<command>.md, from the commands themselves
 .PHONY: docs verify-docs
