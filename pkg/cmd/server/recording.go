@@ -30,7 +30,7 @@ func NewRecordingOptions() *RecordingOptions {
 
 // AddFlags registers the recording flags.
 func (o *RecordingOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Store, "recording-store", o.Store, "Where exec sessions are recorded (asciicast v2, in chunks with a sha256 chain): a directory, s3://bucket/prefix for S3-compatible object storage shared by several replicas, or empty for <data-dir>/recordings.")
+	fs.StringVar(&o.Store, "recording-store", o.Store, "Where exec sessions are recorded (asciicast v2, in chunks of a second, with the sha256 of the whole document on the Session): a directory, s3://bucket/prefix for S3-compatible object storage shared by several replicas, or empty for <data-dir>/recordings.")
 	fs.StringVar(&o.S3Endpoint, "recording-s3-endpoint", o.S3Endpoint, "URL of the S3-compatible server of an s3:// --recording-store (addressed path-style); empty for AWS S3 in --recording-s3-region.")
 	fs.StringVar(&o.S3Region, "recording-s3-region", "us-east-1", "Region of an s3:// --recording-store.")
 	fs.StringVar(&o.S3Credentials, "recording-s3-credentials-file", o.S3Credentials, "AWS shared-credentials file (its [default] profile) for an s3:// --recording-store, re-read on every write; empty for AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the environment.")
