@@ -75,6 +75,9 @@ func TestReplayShowsTheRecordedSession(t *testing.T) {
 	carol.run("a wide window", chromedp.EmulateViewport(1280, 800))
 	carol.open("/sessions?request="+name, fmt.Sprintf(`[data-testid="session-%s"]`, closed.Name))
 	carol.screenshot(pageShots(), "sessions-list")
+	if got := carol.text(`nav a[aria-current="page"]`); got != "Sessions" {
+		t.Errorf("the sessions list marks %q in the navigation, want Sessions", got)
+	}
 	carol.open("/sessions/"+closed.Name, `[data-testid="replay"]`)
 	if lines := carol.replayText(); !containsLine(lines, "replay-42-done") {
 		t.Errorf("carol's replay lacks replay-42-done; it shows:\n%s", strings.Join(lines, "\n"))

@@ -107,7 +107,7 @@ func (h *Handler) sessions(w http.ResponseWriter, r *http.Request) {
 			filter = append(filter, f.param+" "+v)
 		}
 	}
-	p := page{Title: "Sessions", User: id}
+	p := page{Title: "Sessions", Nav: "sessions", User: id}
 	list, err := c.Janus.JanusV1alpha1().Sessions().List(r.Context(), metav1.ListOptions{FieldSelector: fields.SelectorFromSet(set).String()})
 	if err != nil {
 		p.APIError = APIErrorOf(err)
