@@ -177,7 +177,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 
 	controllerOpts := lifecycle.Options{PendingTimeout: c.ExtraConfig.PendingTimeout, Retention: c.ExtraConfig.Retention}
 	genericServer.AddPostStartHookOrDie("janus-lifecycle-controller", func(hook genericapiserver.PostStartHookContext) error {
-		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts)
+		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts, sessionRetention(sessions, recordings, c.ExtraConfig.SessionRetention))
 	})
 	if l := c.ExtraConfig.TunnelListener; l != nil {
 		genericServer.AddPostStartHookOrDie("janus-tunnel-listener", func(hook genericapiserver.PostStartHookContext) error {
@@ -194,7 +194,7 @@ func (c completedConfig) New() (*JanusServer, error) {
 			return startPeering(hook, c.ExtraConfig, tunnels)
 		})
 	}
-	addSessionHooks(genericServer, records, sessions, recordings, requests, c.ExtraConfig.SessionRetention)
+	addSessionHooks(genericServer, records, requests)
 	genericServer.AddPreShutdownHookOrDie("janus-event-recorder", func() error {
 		stopRecorder()
 		return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
@@ -31,7 +32,11 @@ type LeaderElection struct {
 	RetryPeriod   time.Duration
 }
 
-func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnelserver.Server, recorder record.EventRecorder, opts lifecycle.Options) error {
+// startLifecycleController runs the lifecycle controller, and with it
+// leaderWork (session retention), on the Lease holder only: grants,
+// expiries, the reconciliation of connecting agents and retention are
+// done by one replica, whichever replica holds each agent's tunnel.
+func startLifecycleController(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnelserver.Server, recorder record.EventRecorder, opts lifecycle.Options, leaderWork ...func(context.Context)) error {
 	// Expiries come in bursts and must not queue behind a client-side rate
 	// limit; loopback requests are exempt from priority and fairness.
 	loopback := rest.CopyConfig(hook.LoopbackClientConfig)
@@ -59,17 +64,43 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 	// The hook's context ends when the server stops, and with it the
 	// controller and its lease.
 	ctx := hook.Context
+	if extra.Peering != nil {
+		// Every replica follows the agents its peers hold, so that the
+		// one leading, now or later, knows every connected agent.
+		clusters := v1.Clusters().Lister()
+		go tunnels.FollowPeerTunnels(ctx, func() []string {
+			list, err := clusters.List(labels.Everything())
+			if err != nil {
+				return nil
+			}
+			names := make([]string, 0, len(list))
+			for _, c := range list {
+				names = append(names, c.Name)
+			}
+			return names
+		})
+	}
+	lead := func(ctx context.Context) {
+		for _, work := range leaderWork {
+			go work(ctx)
+		}
+		_ = controller.Run(ctx)
+	}
 	le := extra.LeaderElection
 	if extra.KubeClient == nil || !le.Enabled {
-		go func() { _ = controller.Run(ctx) }()
+		go lead(ctx)
 		return nil
 	}
-	// The identity is the host (the Pod's name): a replica restarted after
-	// a crash takes its own lease back at once instead of waiting for it to
-	// expire, so expiry timers fire on time after a kill -9.
-	host, err := os.Hostname()
-	if err != nil {
-		return fmt.Errorf("reading the host name for leader election: %w", err)
+	// The identity is the replica's name, by default the host (the Pod's
+	// name): a replica restarted after a crash takes its own lease back at
+	// once instead of waiting for it to expire, so expiry timers fire on
+	// time after a kill -9; and replicas sharing a host stay apart.
+	host := extra.ReplicaName
+	if host == "" {
+		var err error
+		if host, err = os.Hostname(); err != nil {
+			return fmt.Errorf("reading the host name for leader election: %w", err)
+		}
 	}
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
@@ -84,7 +115,7 @@ func startLifecycleController(hook genericapiserver.PostStartHookContext, extra 
 		ReleaseOnCancel: true,
 		Name:            le.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) { _ = controller.Run(ctx) },
+			OnStartedLeading: lead,
 			// Like kube-controller-manager: a replica that lost its lease
 			// restarts rather than risk acting beside the new leader.
 			OnStoppedLeading: func() {

@@ -23,20 +23,21 @@ const (
 	leftOpenRetryMax = 5 * time.Minute
 )
 
-// addSessionHooks starts, with the server, what keeps the Sessions true
-// across restarts and bounded in time: closing the ones this replica left
-// open when it died, and the retention controller. Both run on every
-// replica: each closes only its own Sessions, and retention's deletes are
-// idempotent (see sessionretention.Controller).
-func addSessionHooks(server *genericapiserver.GenericAPIServer, records *sessionregistry.Records, sessions *sessionregistry.Storage, recordings recording.Store, requests *accessrequest.Storage, retention time.Duration) {
+// addSessionHooks starts, with the server, the closing of the Sessions
+// this replica left open when it died: every replica closes only its own.
+func addSessionHooks(server *genericapiserver.GenericAPIServer, records *sessionregistry.Records, requests *accessrequest.Storage) {
 	server.AddPostStartHookOrDie("janus-sessions-left-open", func(hook genericapiserver.PostStartHookContext) error {
 		closeLeftOpenSessions(hook.Context, records, requests)
 		return nil
 	})
-	server.AddPostStartHookOrDie("janus-session-retention", func(hook genericapiserver.PostStartHookContext) error {
-		go sessionretention.New(sessions.Store, recordings, sessionretention.Options{Retention: retention}).Run(hook.Context)
-		return nil
-	})
+}
+
+// sessionRetention is the retention of closed Sessions and their
+// recordings, which the Lease holder runs beside the lifecycle controller.
+// Its deletes are idempotent (see sessionretention.Controller), but one
+// replica sweeping is enough.
+func sessionRetention(sessions *sessionregistry.Storage, recordings recording.Store, retention time.Duration) func(context.Context) {
+	return sessionretention.New(sessions.Store, recordings, sessionretention.Options{Retention: retention}).Run
 }
 
 // closeLeftOpenSessions closes the Sessions an earlier run of this replica

@@ -152,3 +152,20 @@ func TestTicketsNameTheirIssuer(t *testing.T) {
 		}
 	}
 }
+
+func TestAReplicaHearsOfTheAgentsItsPeersHold(t *testing.T) {
+	iss := newTestIssuer(t, "https://dev.example.com")
+	clusters := &fakeClusters{}
+	clusters.set(trustingCluster(t, "dev", iss))
+	a, b, _, hsB := peeredPair(t, clusters, "0123456789abcdef0123456789abcdef")
+	onA := events{connected: make(chan string, 64), disconnected: make(chan string, 64)}
+	a.AddListener(onA)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go a.FollowPeerTunnels(ctx, func() []string { return []string{"dev", "prod"} })
+
+	connectAgent(t, b, hsB, clusters, iss, http.NewServeMux())
+	waitFor(t, onA.connected, "dev", "replica a hearing of the agent connected to b")
+	b.closeUntrusted("dev", "", "the test moves on")
+	waitFor(t, onA.disconnected, "dev", "replica a hearing the agent left b")
+}

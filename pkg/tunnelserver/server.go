@@ -49,6 +49,9 @@ type Server struct {
 	// unregistered are the clusters whose Cluster went while a tunnel of
 	// theirs was open: their metric series goes with the last tunnel.
 	unregistered map[string]bool
+	// reachable are the clusters the listeners were told are connected,
+	// through a tunnel here or a peer's.
+	reachable map[string]bool
 }
 
 type clusterKey struct{}
@@ -68,6 +71,7 @@ func NewServer(clusters ClusterGetter, maxTokenLifetime time.Duration) *Server {
 		tunnels:      map[string]int{},
 		clients:      map[string]*AgentClient{},
 		unregistered: map[string]bool{},
+		reachable:    map[string]bool{},
 	}
 	// Identity is verified before remotedialer sees the request; its
 	// authorizer only reads the verified cluster name back.
@@ -166,14 +170,18 @@ func (s *Server) opened(cluster string) {
 		return
 	}
 	// remotedialer registers the session inside ServeHTTP; tell listeners
-	// once calls can flow.
+	// once calls can flow through it, even if a peer's tunnel of the
+	// cluster was reached before: a new tunnel is a new reconciliation.
 	go func() {
 		err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-			return s.dialer.HasSession(cluster), nil
+			return s.hasLocalSession(cluster), nil
 		})
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		s.reachable[cluster] = true
+		s.mu.Unlock()
 		for _, l := range listeners {
 			l.AgentConnected(cluster)
 		}
@@ -195,7 +203,18 @@ func (s *Server) closed(cluster string) {
 	}
 	listeners := append([]ConnectionListener(nil), s.listeners...)
 	s.mu.Unlock()
+	if last && s.dialer.HasSession(cluster) {
+		// The agent is reached through a peer now: it moved, which the
+		// listeners reconcile as a new connection.
+		for _, l := range listeners {
+			l.AgentConnected(cluster)
+		}
+		return
+	}
 	if last {
+		s.mu.Lock()
+		delete(s.reachable, cluster)
+		s.mu.Unlock()
 		for _, l := range listeners {
 			l.AgentDisconnected(cluster)
 		}

@@ -16,11 +16,28 @@ import (
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
-// AgentConnected reconciles the cluster with what is active centrally,
-// records the agent in the Cluster's status and re-examines the cluster's
-// requests: approved ones waiting for the agent get their grant, finished
-// ones get their removal confirmed.
+// AgentConnected notes that cluster's agent can be reached, through this
+// replica's tunnel or a peer's. Only the leader acts on it: it reconciles
+// the cluster with what is active centrally, records the agent in the
+// Cluster's status and re-examines the cluster's requests (approved ones
+// waiting for the agent get their grant, finished ones get their removal
+// confirmed). A replica that is not leading only remembers the agent, and
+// acts on it once it leads (Run).
 func (c *Controller) AgentConnected(cluster string) {
+	c.agentsMu.Lock()
+	c.connected.Insert(cluster)
+	leading := c.leading
+	c.agentsMu.Unlock()
+	if !leading {
+		klog.V(2).InfoS("Agent connected; the leader reconciles it", "cluster", cluster)
+		return
+	}
+	c.agentConnected(cluster, nil)
+}
+
+// agentConnected is the leader's work for a connected agent; reconciled,
+// if set, is called once the reconciliation is done, whatever its result.
+func (c *Controller) agentConnected(cluster string, reconciled func()) {
 	heartbeat, stop := context.WithCancel(c.life)
 	c.heartbeats.start(cluster, stop)
 	go func() {
@@ -29,11 +46,37 @@ func (c *Controller) AgentConnected(cluster string) {
 		if err := c.reconcileCluster(ctx, cluster); err != nil {
 			klog.ErrorS(err, "Reconciling cluster on connect", "cluster", cluster)
 		}
+		if reconciled != nil {
+			reconciled()
+		}
 		for _, ar := range c.requestsOf(cluster) {
 			c.queue.Add(ar.Name)
 		}
 		c.keepClusterStatus(heartbeat, cluster)
 	}()
+}
+
+// startLeading makes this controller the one that acts on agents, and
+// does for every agent already connected what AgentConnected would have:
+// a new leader reconciles the agents that connected under the old one. It
+// returns once those reconciliations are done or wait has passed.
+func (c *Controller) startLeading(wait time.Duration) {
+	c.agentsMu.Lock()
+	c.leading = true
+	clusters := sets.List(c.connected)
+	c.agentsMu.Unlock()
+	var done sync.WaitGroup
+	for _, cluster := range clusters {
+		done.Add(1)
+		c.agentConnected(cluster, done.Done)
+	}
+	finished := make(chan struct{})
+	go func() { done.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-c.clock.After(wait):
+		klog.InfoS("Starting the workers before every connected agent is reconciled", "agents", len(clusters), "waited", wait)
+	}
 }
 
 // keepClusterStatus refreshes lastSeen and the namespace list from the
@@ -60,9 +103,17 @@ func (c *Controller) keepClusterStatus(ctx context.Context, cluster string) {
 	}
 }
 
-// AgentDisconnected records the lost tunnel in the Cluster's status.
+// AgentDisconnected notes that cluster's agent can no longer be reached;
+// the leader records the lost tunnel in the Cluster's status.
 func (c *Controller) AgentDisconnected(cluster string) {
+	c.agentsMu.Lock()
+	c.connected.Delete(cluster)
+	leading := c.leading
+	c.agentsMu.Unlock()
 	c.heartbeats.stop(cluster)
+	if !leading {
+		return
+	}
 	go func() {
 		// Said even while the server stops (that closes every tunnel), so
 		// the Cluster does not claim an agent nobody holds.

@@ -3,9 +3,11 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -83,6 +85,13 @@ type Controller struct {
 	// and it repairs grants an agent lost.
 	provisioned *expiryMemory
 	heartbeats  heartbeats
+	// agentsMu guards connected and leading. connected are the clusters
+	// whose agent the tunnels reach, leading or not; leading is set once
+	// Run has synced its caches: only then does the controller act on
+	// agents, so that under leader election only the Lease holder does.
+	agentsMu  sync.Mutex
+	connected sets.Set[string]
+	leading   bool
 	// life is the parent of the work the tunnels' callbacks start
 	// (reconciling a connected agent, its status heartbeat): it ends when
 	// Run does, so none of it outlives the controller.
@@ -110,6 +119,7 @@ func New(client versioned.Interface, requests informers.AccessRequestInformer, c
 		clock:       opts.Clock,
 		opts:        opts,
 		provisioned: newExpiryMemory(),
+		connected:   sets.New[string](),
 	}
 	c.life, c.endLife = context.WithCancel(context.Background())
 	_, err := requests.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -150,7 +160,14 @@ func (c *Controller) enqueue(obj interface{}) {
 	c.queue.Add(key)
 }
 
-// Run works the queue until ctx ends.
+// takeoverReconcileWait bounds how long a new leader's workers wait for
+// the reconciliation of the agents already connected.
+const takeoverReconcileWait = 10 * time.Second
+
+// Run works the queue until ctx ends. Under leader election it is called
+// once this replica holds the Lease, and a replica that loses the Lease
+// exits; a new leader's informers list every request from storage, so
+// every timer (expiry, pending timeout, retention) is armed again.
 func (c *Controller) Run(ctx context.Context) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
@@ -159,6 +176,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
 	}
+	// The agents connected before this replica led are reconciled first:
+	// that tells each agent the whole truth before the workers repeat
+	// parts of it.
+	c.startLeading(takeoverReconcileWait)
 	for range c.opts.Workers {
 		go wait.UntilWithContext(ctx, c.work, time.Second)
 	}

@@ -248,6 +248,11 @@ func (h *harness) run() {
 		}
 	}()
 	h.t.Cleanup(func() { <-done })
+	h.eventually("the controller to lead", func() bool {
+		h.c.agentsMu.Lock()
+		defer h.c.agentsMu.Unlock()
+		return h.c.leading
+	})
 }
 
 // connectAgent connects a fake agent for cluster and tells the
