@@ -27,17 +27,20 @@ type grantKinds struct {
 	serviceAccounts, roleBindings grantKind
 }
 
-// all lists the kinds with the ServiceAccount first: deleting it
-// invalidates every token minted for it, so a removal that fails half-way
-// still ends the access.
+// all lists the kinds, the ServiceAccount first: deleting it invalidates
+// every token minted for it, so a removal must attempt it whatever else
+// fails.
 func (k grantKinds) all() []grantKind {
 	return []grantKind{k.serviceAccounts, k.roleBindings}
 }
 
+// serviceAccountKind names the kind whose deletion ends a grant's tokens.
+const serviceAccountKind = "serviceaccount"
+
 func newGrantKinds(client kubernetes.Interface, agentNamespace string) grantKinds {
 	return grantKinds{
 		serviceAccounts: grantKind{
-			name: "serviceaccount",
+			name: serviceAccountKind,
 			list: func(ctx context.Context, selector string) ([]labelledObject, error) {
 				l, err := client.CoreV1().ServiceAccounts(agentNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 				if err != nil {

@@ -90,15 +90,15 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 
 	_, hadToken := p.tokens.get(spec.Request)
 	var done undoList
-	err := p.refuse(ctx, spec)
+	stale, err := p.check(ctx, spec)
 	if err == nil {
-		err = p.grant(ctx, spec, &done)
+		err = p.grant(ctx, spec, stale, &done)
 	}
 	if err != nil {
 		// A grant without a token is of no use to anyone, so unless the
 		// previous one still works, nothing of it may stay behind.
 		removeAll := !hadToken || done.madeServiceAccount
-		if undoErr := p.undo(ctx, spec.Request, done, removeAll); undoErr != nil {
+		if undoErr := p.undo(ctx, spec.Request, &done, removeAll); undoErr != nil {
 			err = fmt.Errorf("%w (undoing the partial grant failed as well, the next reconcile removes what is left: %v)", err, undoErr)
 		}
 		klog.InfoS("Grant failed", "request", spec.Request, "namespaces", spec.Namespaces, "refused", IsRefused(err), "err", err)
@@ -122,29 +122,55 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 	return status, nil
 }
 
+// check reads what a grant depends on, all at once: whether the agent's
+// policy and the cluster allow it (refuse), and the request's RoleBindings
+// in namespaces the grant no longer covers, which it returns.
+func (p *Provisioner) check(ctx context.Context, spec tunnel.GrantSpec) (stale []labelledObject, err error) {
+	var refused, listed error
+	var wg sync.WaitGroup
+	wg.Go(func() { refused = p.refuse(ctx, spec) })
+	wg.Go(func() { stale, listed = p.staleBindings(ctx, spec) })
+	wg.Wait()
+	if refused != nil {
+		return nil, refused
+	}
+	return stale, listed
+}
+
 // refuse checks the grant against the agent's policy and the cluster: the
 // ClusterRole to bind is as shipped, and no namespace is excluded, missing
-// or being deleted.
+// or being deleted. The lookups go out at once.
 func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
-	if err := p.checkGrantClusterRole(ctx); err != nil {
-		return err
-	}
-	var refusals []string
-	for _, ns := range spec.Namespaces {
+	var roleErr error
+	refusals := make([]string, len(spec.Namespaces))
+	lookupErrs := make([]error, len(spec.Namespaces))
+	var wg sync.WaitGroup
+	wg.Go(func() { roleErr = p.checkGrantClusterRole(ctx) })
+	for i, ns := range spec.Namespaces {
 		if p.excluded.Has(ns) {
-			refusals = append(refusals, fmt.Sprintf("namespace %s is excluded by this cluster's Janus agent", ns))
+			refusals[i] = fmt.Sprintf("namespace %s is excluded by this cluster's Janus agent", ns)
 			continue
 		}
-		got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			refusals = append(refusals, fmt.Sprintf("namespace %s does not exist in this cluster", ns))
-		case err != nil:
-			return fmt.Errorf("looking up namespace %s: %w", ns, err)
-		case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
-			refusals = append(refusals, fmt.Sprintf("namespace %s is being deleted", ns))
-		}
+		wg.Go(func() {
+			got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				refusals[i] = fmt.Sprintf("namespace %s does not exist in this cluster", ns)
+			case err != nil:
+				lookupErrs[i] = fmt.Errorf("looking up namespace %s: %w", ns, err)
+			case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
+				refusals[i] = fmt.Sprintf("namespace %s is being deleted", ns)
+			}
+		})
 	}
+	wg.Wait()
+	if roleErr != nil {
+		return roleErr
+	}
+	if err := errors.Join(lookupErrs...); err != nil {
+		return err
+	}
+	refusals = slices.DeleteFunc(refusals, func(r string) bool { return r == "" })
 	if len(refusals) > 0 {
 		return refusedf("%s", strings.Join(refusals, "; "))
 	}
@@ -174,32 +200,41 @@ func (p *Provisioner) checkGrantClusterRole(ctx context.Context) error {
 	return nil
 }
 
-// grant makes or updates every object of the grant, then mints its token.
-// Everything it creates is recorded in done.
-func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *undoList) error {
-	if err := p.pruneNamespaces(ctx, spec); err != nil {
-		return err
+// grant makes or updates every object of the grant and deletes its stale
+// RoleBindings, all at once — a RoleBinding names its ServiceAccount and
+// need not wait for it —, then mints its token. Everything it creates is
+// recorded in done.
+func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, stale []labelledObject, done *undoList) error {
+	var steps []func() error
+	for _, o := range stale {
+		steps = append(steps, func() error { return deleteObject(ctx, p.kinds.roleBindings, o.namespace, o.name) })
 	}
-
 	sa := grantServiceAccount(spec, p.namespace)
-	created, err := ensureObject(ctx, p.client.CoreV1().ServiceAccounts(p.namespace), p.kinds.serviceAccounts.name, sa, updateServiceAccount)
-	if created {
-		done.madeServiceAccount = true
-		done.add(p.kinds.serviceAccounts, p.namespace, sa.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("creating serviceaccount in %s: %w", p.namespace, err)
-	}
-
-	for _, ns := range spec.Namespaces {
-		binding := grantRoleBinding(spec, ns, p.namespace)
-		created, err := ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
+	steps = append(steps, func() error {
+		created, err := ensureObject(ctx, p.client.CoreV1().ServiceAccounts(p.namespace), p.kinds.serviceAccounts.name, sa, updateServiceAccount)
 		if created {
-			done.add(p.kinds.roleBindings, ns, binding.Name)
+			done.add(p.kinds.serviceAccounts, p.namespace, sa.Name)
 		}
 		if err != nil {
-			return fmt.Errorf("creating rolebinding in %s: %w", ns, err)
+			return fmt.Errorf("creating serviceaccount in %s: %w", p.namespace, err)
 		}
+		return nil
+	})
+	for _, ns := range spec.Namespaces {
+		binding := grantRoleBinding(spec, ns, p.namespace)
+		steps = append(steps, func() error {
+			created, err := ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
+			if created {
+				done.add(p.kinds.roleBindings, ns, binding.Name)
+			}
+			if err != nil {
+				return fmt.Errorf("creating rolebinding in %s: %w", ns, err)
+			}
+			return nil
+		})
+	}
+	if err := concurrently(steps...); err != nil {
+		return err
 	}
 
 	token, err := p.mintToken(ctx, spec)
@@ -210,23 +245,30 @@ func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, done *un
 	return nil
 }
 
-// pruneNamespaces removes the request's RoleBindings from namespaces the
-// grant no longer covers.
-func (p *Provisioner) pruneNamespaces(ctx context.Context, spec tunnel.GrantSpec) error {
+// staleBindings lists the request's RoleBindings in namespaces the grant
+// no longer covers.
+func (p *Provisioner) staleBindings(ctx context.Context, spec tunnel.GrantSpec) ([]labelledObject, error) {
 	kind := p.kinds.roleBindings
 	objs, err := kind.list(ctx, grantSelector(spec.Request))
 	if err != nil {
-		return fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
+		return nil, fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
 	}
-	for _, o := range objs {
-		if slices.Contains(spec.Namespaces, o.namespace) {
-			continue
-		}
-		if err := deleteObject(ctx, kind, o.namespace, o.name); err != nil {
-			return err
-		}
+	return slices.DeleteFunc(objs, func(o labelledObject) bool { return slices.Contains(spec.Namespaces, o.namespace) }), nil
+}
+
+// concurrently runs every step at once and joins their errors: the calls
+// one grant makes to the target cluster need not wait for one another.
+func concurrently(steps ...func() error) error {
+	if len(steps) == 1 {
+		return steps[0]()
 	}
-	return nil
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Go(func() { errs[i] = step() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // mintToken asks TokenRequest for a token of the grant's ServiceAccount
@@ -248,8 +290,10 @@ func (p *Provisioner) mintToken(ctx context.Context, spec tunnel.GrantSpec) (min
 	}, nil
 }
 
-// undoList is what one Ensure created, in order.
+// undoList is what one Ensure created, in order; the steps of a grant
+// add to it concurrently.
 type undoList struct {
+	mu                 sync.Mutex
 	steps              []undoStep
 	madeServiceAccount bool
 }
@@ -260,13 +304,18 @@ type undoStep struct {
 }
 
 func (u *undoList) add(kind grantKind, namespace, name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	u.steps = append(u.steps, undoStep{kind: kind, namespace: namespace, name: name})
+	if kind.name == serviceAccountKind {
+		u.madeServiceAccount = true
+	}
 }
 
 // undo deletes what a failed Ensure created, newest first, and with
 // removeAll everything else labelled for the request and its token too. It
 // goes on after ctx ends: a caller giving up must not leave half a grant.
-func (p *Provisioner) undo(ctx context.Context, request string, done undoList, removeAll bool) error {
+func (p *Provisioner) undo(ctx context.Context, request string, done *undoList, removeAll bool) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
 	var errs []error
@@ -296,21 +345,34 @@ func (p *Provisioner) Remove(ctx context.Context, request string) error {
 	return nil
 }
 
-// removeObjects deletes everything labelled for request, the
-// ServiceAccount first.
+// removeObjects deletes everything labelled for request. The kinds are
+// listed at once, and then everything found is deleted at once: the
+// ServiceAccount's deletion, which invalidates every token minted for it,
+// never waits for a RoleBinding's, and one that fails stops none of the
+// others.
 func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
-	var errs []error
-	for _, kind := range p.kinds.all() {
-		objs, err := kind.list(ctx, grantSelector(request))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing %ss of %s: %w", kind.name, request, err))
-			continue
-		}
-		for _, o := range objs {
-			errs = append(errs, deleteObject(ctx, kind, o.namespace, o.name))
+	kinds := p.kinds.all()
+	found := make([][]labelledObject, len(kinds))
+	listed := make([]func() error, len(kinds))
+	for i, kind := range kinds {
+		listed[i] = func() (err error) {
+			if found[i], err = kind.list(ctx, grantSelector(request)); err != nil {
+				return fmt.Errorf("listing %ss of %s: %w", kind.name, request, err)
+			}
+			return nil
 		}
 	}
-	return errors.Join(errs...)
+	listErr := concurrently(listed...)
+	var deletions []func() error
+	for i, kind := range kinds {
+		for _, o := range found[i] {
+			deletions = append(deletions, func() error { return deleteObject(ctx, kind, o.namespace, o.name) })
+		}
+	}
+	if len(deletions) == 0 {
+		return listErr
+	}
+	return errors.Join(listErr, concurrently(deletions...))
 }
 
 // Reconcile makes the cluster hold exactly the grants in req.Active: it
