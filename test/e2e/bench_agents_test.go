@@ -141,8 +141,8 @@ func mintSimTokens(b *testing.B, n int) []string {
 	return files
 }
 
-// parallel runs do for every item, 16 at a time, and fails the benchmark
-// on the first error.
+// parallel runs do for every item, 16 at a time (as several approvers or
+// administrators would), and fails the benchmark on the first error.
 func parallel(b *testing.B, items []string, do func(ctx context.Context, item string) error) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
