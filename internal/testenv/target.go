@@ -58,6 +58,8 @@ type Target struct {
 	agent     *Process
 	// agentProfiling is where the agent serves pprof.
 	agentProfiling string
+	// agentHealth is where the agent serves /healthz, /readyz and /metrics.
+	agentHealth string
 }
 
 const agentNamespace = "janus"
@@ -249,6 +251,11 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		return err
 	}
 	t.agentProfiling = fmt.Sprintf("127.0.0.1:%d", profilingPort)
+	healthPort, err := FreePort()
+	if err != nil {
+		return err
+	}
+	t.agentHealth = fmt.Sprintf("127.0.0.1:%d", healthPort)
 	excluded := append([]string{"kube-system", "kube-public", "kube-node-lease"}, t.spec.AgentExcludedNamespaces...)
 	args := []string{
 		"--janus-url=https://" + t.tb.TunnelAddress(),
@@ -259,6 +266,7 @@ func (t *Target) StartAgent(ctx context.Context) error {
 		"--namespace=" + agentNamespace,
 		"--excluded-namespaces=" + strings.Join(excluded, ","),
 		"--profiling-address=" + t.agentProfiling,
+		"--health-bind-address=" + t.agentHealth,
 	}
 	proc, err := t.tb.procs.Start(t.Name+"-janus-agent", t.tb.cfg.Binaries.JanusAgent, args)
 	if err != nil {
@@ -271,6 +279,10 @@ func (t *Target) StartAgent(ctx context.Context) error {
 // ProfilingAddress is where the running agent serves /debug/pprof, on
 // loopback and without authentication.
 func (t *Target) ProfilingAddress() string { return t.agentProfiling }
+
+// HealthAddress is where the running agent serves /healthz, /readyz and
+// /metrics, on loopback over plain HTTP.
+func (t *Target) HealthAddress() string { return t.agentHealth }
 
 // KillAgent ends the agent with SIGKILL, as a crash would.
 func (t *Target) KillAgent() error {

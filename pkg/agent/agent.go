@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/agent/connector"
+	"github.com/infroware/janus/pkg/agent/health"
 )
 
 // Config is a completed and validated configuration: the target cluster's
@@ -33,6 +34,9 @@ type Config struct {
 	ExcludedNamespaces []string
 	// ProfilingAddress, if set, is where pprof is served.
 	ProfilingAddress string
+	// HealthAddress, if set, is where /healthz, /readyz and /metrics are
+	// served.
+	HealthAddress string
 }
 
 // Agent is a provisioner and the agent API it serves through the tunnel.
@@ -69,11 +73,19 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	tunnelState := health.NewTunnel()
+	if c.HealthAddress != "" {
+		if err := health.Serve(ctx, c.HealthAddress, tunnelState); err != nil {
+			return err
+		}
+	}
 	return connector.Run(ctx, connector.Config{
 		URL:       c.JanusURL,
 		Cluster:   c.Cluster,
 		TokenFile: c.TokenFile,
 		TLSConfig: c.TLSConfig,
+		OnConnect: tunnelState.Up,
+		OnDown:    tunnelState.Down,
 	}, a.Handler)
 }
 

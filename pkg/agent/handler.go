@@ -47,15 +47,15 @@ func newMux(grants Grants, streams *StreamRelay) http.Handler {
 	h := &handler{grants: grants}
 	mux := http.NewServeMux()
 	if streams != nil {
-		mux.HandleFunc(tunnel.PathExec+"{request}/{namespace}/{pod}", streams.exec)
-		mux.HandleFunc("GET "+tunnel.PathLog+"{request}/{namespace}/{pod}", streams.log)
-		mux.HandleFunc("GET "+tunnel.PathPods+"{request}/{namespace}", streams.pods)
-		mux.HandleFunc("GET "+tunnel.PathEvents+"{request}/{namespace}", streams.events)
+		mux.HandleFunc(tunnel.PathExec+"{request}/{namespace}/{pod}", served("exec", streams.exec))
+		mux.HandleFunc("GET "+tunnel.PathLog+"{request}/{namespace}/{pod}", served("log", streams.log))
+		mux.HandleFunc("GET "+tunnel.PathPods+"{request}/{namespace}", served("pods", streams.pods))
+		mux.HandleFunc("GET "+tunnel.PathEvents+"{request}/{namespace}", served("events", streams.events))
 	}
-	mux.HandleFunc("GET "+tunnel.PathInfo, h.info)
-	mux.HandleFunc("PUT "+tunnel.PathGrants+"{request}", h.putGrant)
-	mux.HandleFunc("DELETE "+tunnel.PathGrants+"{request}", h.deleteGrant)
-	mux.HandleFunc("POST "+tunnel.PathReconcile, h.reconcile)
+	mux.HandleFunc("GET "+tunnel.PathInfo, served("info", h.info))
+	mux.HandleFunc("PUT "+tunnel.PathGrants+"{request}", served("ensure_grant", h.putGrant))
+	mux.HandleFunc("DELETE "+tunnel.PathGrants+"{request}", served("remove_grant", h.deleteGrant))
+	mux.HandleFunc("POST "+tunnel.PathReconcile, served("reconcile", h.reconcile))
 	// The patterns without a method answer the methods the ones above do
 	// not take, so that those errors are tunnel.Errors too.
 	mux.Handle(tunnel.PathInfo, methodNotAllowed(http.MethodGet))
@@ -103,6 +103,7 @@ func (h *handler) putGrant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, request, err)
 		return
 	}
+	grantsEnsured.Inc()
 	writeJSON(w, http.StatusOK, status)
 }
 
@@ -116,6 +117,7 @@ func (h *handler) deleteGrant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, request, err)
 		return
 	}
+	grantsRemoved.Inc()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -129,6 +131,8 @@ func (h *handler) reconcile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "", err)
 		return
 	}
+	grantsEnsured.Add(float64(len(result.Ensured)))
+	grantsRemoved.Add(float64(len(result.Removed)))
 	writeJSON(w, http.StatusOK, result)
 }
 

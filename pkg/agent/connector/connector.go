@@ -35,6 +35,9 @@ type Config struct {
 	TLSConfig *tls.Config
 	// OnConnect, if set, is called each time a tunnel is up.
 	OnConnect func()
+	// OnDown, if set, is called with the reason each time a tunnel went
+	// down or could not be opened.
+	OnDown func(err error)
 }
 
 // Run serves handler through the tunnel until ctx ends. It reconnects
@@ -69,6 +72,7 @@ func Run(ctx context.Context, cfg Config, handler http.Handler) error {
 		token, err := os.ReadFile(cfg.TokenFile)
 		if err != nil {
 			klog.ErrorS(err, "Reading agent token", "file", cfg.TokenFile)
+			cfg.down(fmt.Errorf("reading the agent token: %w", err))
 		} else {
 			headers := http.Header{}
 			headers.Set(tunnel.HeaderCluster, cfg.Cluster)
@@ -103,6 +107,10 @@ func Run(ctx context.Context, cfg Config, handler http.Handler) error {
 				break
 			}
 			klog.InfoS("Tunnel down", "cluster", cfg.Cluster, "err", err)
+			if err == nil {
+				err = errors.New("the tunnel closed")
+			}
+			cfg.down(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -110,6 +118,12 @@ func Run(ctx context.Context, cfg Config, handler http.Handler) error {
 		}
 	}
 	return nil
+}
+
+func (cfg *Config) down(err error) {
+	if cfg.OnDown != nil {
+		cfg.OnDown(err)
+	}
 }
 
 type connKey struct{}

@@ -29,6 +29,9 @@ const (
 	DefaultNamespace = "janus"
 	// PodNamespaceEnv is set from the downward API in artifacts/agent.
 	PodNamespaceEnv = "POD_NAMESPACE"
+	// DefaultHealthBindAddress is the health and metrics port the
+	// Deployment's probes and Prometheus use.
+	DefaultHealthBindAddress = ":8080"
 )
 
 // AgentOptions are the flags of janus-agent.
@@ -53,12 +56,16 @@ type AgentOptions struct {
 	// ProfilingAddress, if set, serves net/http/pprof there. It has no
 	// authentication: keep it on loopback.
 	ProfilingAddress string
+	// HealthBindAddress serves /healthz, /readyz and /metrics; "0" turns
+	// the port off.
+	HealthBindAddress string
 }
 
 // NewAgentOptions returns the defaults.
 func NewAgentOptions() *AgentOptions {
 	return &AgentOptions{
 		TokenFile:          DefaultTokenFile,
+		HealthBindAddress:  DefaultHealthBindAddress,
 		ExcludedNamespaces: append([]string(nil), agent.DefaultExcludedNamespaces...),
 	}
 }
@@ -72,6 +79,7 @@ func (o *AgentOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The agent's own namespace, where per-request ServiceAccounts are made. Defaults to $"+PodNamespaceEnv+", else "+DefaultNamespace+".")
 	fs.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", o.ExcludedNamespaces, "Namespaces the agent never grants access to, whatever Janus asks. The agent's own namespace is always added.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the target cluster; when empty the in-cluster ServiceAccount is used.")
+	fs.StringVar(&o.HealthBindAddress, "health-bind-address", o.HealthBindAddress, "host:port to serve /healthz and /readyz (200 while the tunnel to Janus is up, else 503 with the reason) and /metrics on, without authentication; 0 turns the port off.")
 	fs.StringVar(&o.ProfilingAddress, "profiling-address", o.ProfilingAddress, "host:port to serve /debug/pprof on, without authentication (keep it on loopback); empty turns profiling off.")
 }
 
@@ -108,6 +116,11 @@ func (o *AgentOptions) Validate() error {
 	for _, ns := range o.ExcludedNamespaces {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("--excluded-namespaces: %q is not a namespace name: %v", ns, msgs))
+		}
+	}
+	if o.HealthBindAddress != "0" {
+		if _, _, err := net.SplitHostPort(o.HealthBindAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--health-bind-address %q is not host:port (or 0 to turn it off): %w", o.HealthBindAddress, err))
 		}
 	}
 	if o.ProfilingAddress != "" {
@@ -156,7 +169,16 @@ func (o *AgentOptions) Config() (*agent.Config, error) {
 		Namespace:          o.Namespace,
 		ExcludedNamespaces: o.ExcludedNamespaces,
 		ProfilingAddress:   o.ProfilingAddress,
+		HealthAddress:      o.healthAddress(),
 	}, nil
+}
+
+// healthAddress is where the health port listens; "" when it is off.
+func (o *AgentOptions) healthAddress() string {
+	if o.HealthBindAddress == "0" {
+		return ""
+	}
+	return o.HealthBindAddress
 }
 
 func (o *AgentOptions) targetRESTConfig() (*rest.Config, error) {

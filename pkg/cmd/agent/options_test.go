@@ -52,6 +52,9 @@ func TestValidateReportsEveryBadFlag(t *testing.T) {
 		{name: "no token file", modify: func(o *AgentOptions) { o.TokenFile = "" }, want: []string{"--token-file is required"}},
 		{name: "bad namespace", modify: func(o *AgentOptions) { o.Namespace = "a.b" }, want: []string{"--namespace"}},
 		{name: "bad excluded namespace", modify: func(o *AgentOptions) { o.ExcludedNamespaces = []string{"ok", "NOT_OK"} }, want: []string{`"NOT_OK"`}},
+		{name: "health port off", modify: func(o *AgentOptions) { o.HealthBindAddress = "0" }},
+		{name: "health port on loopback", modify: func(o *AgentOptions) { o.HealthBindAddress = "127.0.0.1:9090" }},
+		{name: "bad health port", modify: func(o *AgentOptions) { o.HealthBindAddress = "8080" }, want: []string{"--health-bind-address"}},
 		{
 			name:   "several at once",
 			modify: func(o *AgentOptions) { o.JanusURL, o.Cluster = "", "" },

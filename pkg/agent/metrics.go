@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+var (
+	callsServed = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: "janus",
+		Subsystem: "agent",
+		Name:      "calls_served_total",
+		Help: "Calls of the agent API janus-apiserver made through the tunnel, by call and result: ok, refused (this agent's policy), " +
+			"invalid (a malformed call) or error (the target cluster or the agent failed).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"call", "result"})
+	grantsEnsured = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      "janus",
+		Subsystem:      "agent",
+		Name:           "grants_ensured_total",
+		Help:           "Grants made or refreshed (a new token at an extension) in the target cluster, directly or by a reconcile.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	grantsRemoved = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      "janus",
+		Subsystem:      "agent",
+		Name:           "grants_removed_total",
+		Help:           "Grants removed from the target cluster, directly or by a reconcile (a removal of a grant that was already gone counts too).",
+		StabilityLevel: metrics.ALPHA,
+	})
+)
+
+func init() {
+	legacyregistry.MustRegister(callsServed, grantsEnsured, grantsRemoved)
+}
+
+// served counts the calls h answers under the name call.
+func served(call string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h(rec, r)
+		callsServed.WithLabelValues(call, resultOf(rec.status)).Inc()
+	}
+}
+
+func resultOf(status int) string {
+	switch {
+	case status == 0, status < 400:
+		return "ok"
+	case status == http.StatusUnprocessableEntity:
+		return "refused"
+	case status < 500:
+		return "invalid"
+	}
+	return "error"
+}
+
+// statusRecorder remembers the status a handler answered with; a stream
+// that upgrades (101) or is hijacked counts as ok.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the connection cannot be hijacked")
+	}
+	if s.status == 0 {
+		s.status = http.StatusSwitchingProtocols
+	}
+	return hj.Hijack()
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
