@@ -3,13 +3,10 @@ package charts
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,61 +42,16 @@ var crdKinds = []struct{ group, version, kind, plural string }{
 	{"gateway.networking.k8s.io", "v1alpha2", "TLSRoute", "tlsroutes"},
 }
 
-var cluster struct {
-	once sync.Once
-	dir  string
-	c    *testenv.BareCluster
-	err  error
-}
+// cluster is the package's etcd and kube-apiserver, with the namespaces
+// and CRDs above.
+var cluster = &testenv.PackageCluster{Name: "charts kube-apiserver", Prepare: prepareCluster}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if cluster.c != nil {
-		if err := cluster.c.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the kube-apiserver: %v\n", err)
-		}
-	}
-	if cluster.dir != "" {
-		if code == 0 && cluster.err == nil {
-			os.RemoveAll(cluster.dir)
-		} else {
-			fmt.Fprintf(os.Stderr, "kube-apiserver logs kept in %s\n", filepath.Join(cluster.dir, "logs"))
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cluster.Main(m.Run) }
 
-// kubeCluster is the package's etcd and kube-apiserver, with the
-// namespaces and CRDs above.
+// kubeCluster is the package's running kube-apiserver.
 func kubeCluster(t *testing.T) *testenv.BareCluster {
 	t.Helper()
-	cluster.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		root, err := testenv.FindRepoRoot(".")
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		binDir, err := testenv.UpstreamBinDir(ctx, root, io.Discard)
-		if err != nil {
-			cluster.err = err
-			return
-		}
-		if cluster.dir, err = os.MkdirTemp("", "janus-charts-"); err != nil {
-			cluster.err = err
-			return
-		}
-		if cluster.c, err = testenv.StartBareCluster(ctx, binDir, cluster.dir); err != nil {
-			cluster.err = err
-			return
-		}
-		cluster.err = prepareCluster(ctx, cluster.c)
-	})
-	if cluster.err != nil {
-		t.Fatalf("starting the kube-apiserver: %v", cluster.err)
-	}
-	return cluster.c
+	return cluster.Get(t)
 }
 
 func prepareCluster(ctx context.Context, c *testenv.BareCluster) error {

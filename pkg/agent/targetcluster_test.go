@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,61 +27,18 @@ const pollTimeout = 30 * time.Second
 // target is one etcd and kube-apiserver for the whole package, started by
 // the first test that needs it and stopped by TestMain. Tests keep apart by
 // using their own namespaces and request names.
-var target struct {
-	once    sync.Once
-	cluster *testenv.BareCluster
-	dir     string
-	err     error
-}
+var target = &testenv.PackageCluster{Name: "target cluster"}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if target.cluster != nil {
-		if err := target.cluster.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the target cluster: %v\n", err)
-		}
-	}
-	if target.dir != "" {
-		if code == 0 && target.err == nil {
-			os.RemoveAll(target.dir)
-		} else {
-			fmt.Fprintf(os.Stderr, "target cluster logs kept in %s\n", filepath.Join(target.dir, "logs"))
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { target.Main(m.Run) }
 
 // targetCluster returns the package's running target cluster, with the
 // ClusterRole janus-grant as rbac.yaml ships it, whatever an earlier test
 // did to it.
 func targetCluster(t *testing.T) *testenv.BareCluster {
 	t.Helper()
-	target.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		repoRoot, err := testenv.FindRepoRoot(".")
-		if err != nil {
-			target.err = err
-			return
-		}
-		binDir, err := testenv.UpstreamBinDir(ctx, repoRoot, io.Discard)
-		if err != nil {
-			target.err = err
-			return
-		}
-		if target.dir, err = os.MkdirTemp("", "janus-agent-target-"); err != nil {
-			target.err = err
-			return
-		}
-		begin := time.Now()
-		target.cluster, target.err = testenv.StartBareCluster(ctx, binDir, target.dir)
-		fmt.Fprintf(os.Stderr, "target cluster (etcd, kube-apiserver) started in %s\n", time.Since(begin).Round(10*time.Millisecond))
-	})
-	if target.err != nil {
-		t.Fatalf("starting the target cluster: %v", target.err)
-	}
-	applyGrantClusterRole(t, t.Context(), target.cluster)
-	return target.cluster
+	c := target.Get(t)
+	applyGrantClusterRole(t, t.Context(), c)
+	return c
 }
 
 func testContext(t *testing.T) context.Context {
