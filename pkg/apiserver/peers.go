@@ -22,6 +22,8 @@ type Peering struct {
 	// EndpointSlices list the replicas.
 	Namespace string
 	Service   string
+	// Static, used when Service is empty, lists the replicas.
+	Static []tunnelserver.Peer
 	// Config is this replica's side of the peering.
 	Config tunnelserver.PeerConfig
 }
@@ -34,6 +36,13 @@ const peerPortName = "tunnel"
 // the Service's EndpointSlices list.
 func startPeering(hook genericapiserver.PostStartHookContext, extra *ExtraConfig, tunnels *tunnelserver.Server) error {
 	p := extra.Peering
+	if p.Service == "" {
+		if err := tunnels.EnablePeering(hook.Context, p.Config); err != nil {
+			return err
+		}
+		tunnels.SetPeers(p.Static)
+		return nil
+	}
 	if extra.KubeClient == nil {
 		return fmt.Errorf("peering through Service %s/%s needs a client of the central cluster (--kubeconfig)", p.Namespace, p.Service)
 	}

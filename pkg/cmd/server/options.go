@@ -290,7 +290,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	if err := o.Peers.ApplyTo(&config.ExtraConfig, o.ReplicaName); err != nil {
 		return nil, err
 	}
-	if config.ExtraConfig.Peering != nil && kubeClient == nil {
+	if config.ExtraConfig.Peering != nil && config.ExtraConfig.Peering.Service != "" && kubeClient == nil {
 		return nil, errors.New("--peer-service needs --kubeconfig (or in-cluster config) to follow the peers' EndpointSlices")
 	}
 	return config, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -23,8 +24,13 @@ const minPeerTokenBytes = 32
 // reached from all of them.
 type PeerOptions struct {
 	// Service is <namespace>/<name> of the headless Service listing the
-	// replicas; empty turns peering off (a single replica).
-	Service    string
+	// replicas; empty, with Static empty too, turns peering off (a single
+	// replica).
+	Service string
+	// Static lists the replicas as name=host:port, for deployments
+	// without a peer Service (and the loopback testbed, whose addresses
+	// no EndpointSlice may hold).
+	Static     []string
 	TokenFile  string
 	CAFile     string
 	ServerName string
@@ -38,6 +44,7 @@ func NewPeerOptions() *PeerOptions { return &PeerOptions{} }
 // AddFlags registers the peering flags.
 func (o *PeerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Service, "peer-service", o.Service, "<namespace>/<name> of the headless Service whose EndpointSlices list the janus-apiserver replicas (at their port named \"tunnel\", or their only port; each endpoint named by its hostname or Pod, which is that replica's --replica-name). Set, the replicas peer over /connect so that grants, exec and log reach an agent connected to any of them. Needs --peer-token-file and --peer-ca-file.")
+	fs.StringSliceVar(&o.Static, "peers", o.Static, "The janus-apiserver replicas as <replica-name>=<host>:<port> of their /connect, instead of --peer-service: for replicas that are not Pods behind a Service. Needs --peer-token-file, --peer-ca-file and --peer-server-name.")
 	fs.StringVar(&o.TokenFile, "peer-token-file", o.TokenFile, "File holding the secret every replica shares to authenticate peer connections (at least 32 bytes; surrounding white space is ignored). Read once at start.")
 	fs.StringVar(&o.CAFile, "peer-ca-file", o.CAFile, "CA bundle (PEM) that verifies the serving certificates of the peers' port named in --peer-service before the peer token is sent.")
 	fs.StringVar(&o.ServerName, "peer-server-name", o.ServerName, "Name the peers' serving certificates are verified for; empty is <name>.<namespace>.svc of --peer-service.")
@@ -55,30 +62,44 @@ func (o *PeerOptions) Complete() {
 
 // Validate reports problems with the peering flags.
 func (o *PeerOptions) Validate() []error {
-	if o.Service == "" {
+	if o.Service == "" && len(o.Static) == 0 {
 		if o.TokenFile != "" || o.CAFile != "" || o.ServerName != "" {
-			return []error{errors.New("--peer-token-file, --peer-ca-file and --peer-server-name need --peer-service")}
+			return []error{errors.New("--peer-token-file, --peer-ca-file and --peer-server-name need --peer-service or --peers")}
 		}
 		return nil
 	}
 	var errs []error
-	ns, name, ok := strings.Cut(o.Service, "/")
-	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1035Label(name)) > 0 {
-		errs = append(errs, fmt.Errorf("--peer-service %q is not <namespace>/<service name>", o.Service))
+	if o.Service != "" {
+		if len(o.Static) > 0 {
+			errs = append(errs, errors.New("--peer-service and --peers are mutually exclusive"))
+		}
+		ns, name, ok := strings.Cut(o.Service, "/")
+		if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1035Label(name)) > 0 {
+			errs = append(errs, fmt.Errorf("--peer-service %q is not <namespace>/<service name>", o.Service))
+		}
+	} else if o.ServerName == "" {
+		errs = append(errs, errors.New("--peers needs --peer-server-name: the name the peers' certificates are verified for"))
+	}
+	if _, err := o.staticPeers(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.TokenFile == "" {
-		errs = append(errs, errors.New("--peer-service needs --peer-token-file: peers authenticate with it"))
+		errs = append(errs, errors.New("peering needs --peer-token-file: peers authenticate with it"))
 	}
 	if o.CAFile == "" {
-		errs = append(errs, errors.New("--peer-service needs --peer-ca-file: the peer token goes only to a verified peer"))
+		errs = append(errs, errors.New("peering needs --peer-ca-file: the peer token goes only to a verified peer"))
 	}
 	return errs
 }
 
 // ApplyTo reads the token and the CA and configures peering as replica.
 func (o *PeerOptions) ApplyTo(extra *apiserver.ExtraConfig, replica string) error {
-	if o.Service == "" {
+	if o.Service == "" && len(o.Static) == 0 {
 		return nil
+	}
+	static, err := o.staticPeers()
+	if err != nil {
+		return err
 	}
 	raw, err := os.ReadFile(o.TokenFile)
 	if err != nil {
@@ -99,7 +120,24 @@ func (o *PeerOptions) ApplyTo(extra *apiserver.ExtraConfig, replica string) erro
 	extra.Peering = &apiserver.Peering{
 		Namespace: o.namespace,
 		Service:   o.name,
+		Static:    static,
 		Config:    tunnelserver.PeerConfig{ReplicaName: replica, Token: token, RootCAs: pool, ServerName: o.ServerName},
 	}
 	return nil
+}
+
+// staticPeers parses --peers.
+func (o *PeerOptions) staticPeers() ([]tunnelserver.Peer, error) {
+	var peers []tunnelserver.Peer
+	for _, p := range o.Static {
+		name, address, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--peers entry %q is not <replica-name>=<host>:<port>", p)
+		}
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return nil, fmt.Errorf("--peers entry %q: %w", p, err)
+		}
+		peers = append(peers, tunnelserver.Peer{Name: name, Address: address})
+	}
+	return peers, nil
 }

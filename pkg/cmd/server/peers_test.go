@@ -21,6 +21,10 @@ func TestPeerFlagsNeedATokenFileAndACA(t *testing.T) {
 		{"service without CA", PeerOptions{Service: "janus/peers", TokenFile: "t"}, "--peer-ca-file"},
 		{"not ns/name", PeerOptions{Service: "peers", TokenFile: "t", CAFile: "ca"}, "is not <namespace>/<service name>"},
 		{"complete", PeerOptions{Service: "janus/peers", TokenFile: "t", CAFile: "ca"}, ""},
+		{"both lists", PeerOptions{Service: "janus/peers", Static: []string{"a=127.0.0.1:1"}, TokenFile: "t", CAFile: "ca"}, "mutually exclusive"},
+		{"static without server name", PeerOptions{Static: []string{"a=127.0.0.1:1"}, TokenFile: "t", CAFile: "ca"}, "--peer-server-name"},
+		{"static without port", PeerOptions{Static: []string{"a=127.0.0.1"}, TokenFile: "t", CAFile: "ca", ServerName: "x"}, "missing port"},
+		{"static complete", PeerOptions{Static: []string{"a=127.0.0.1:1", "b=127.0.0.2:1"}, TokenFile: "t", CAFile: "ca", ServerName: "x"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var msgs []string
