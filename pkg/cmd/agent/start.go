@@ -5,11 +5,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/infroware/janus/pkg/logging"
 	"github.com/infroware/janus/pkg/version"
 )
 
 // NewCommandStartAgent returns the janus-agent command.
 func NewCommandStartAgent(ctx context.Context, o *AgentOptions) *cobra.Command {
+	logs := logging.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "janus-agent",
 		Short: "Provision Janus grants in this cluster for janus-apiserver",
@@ -21,6 +23,10 @@ give time-limited exec access to pods. Namespaces in --excluded-namespaces
 are never granted, whatever Janus asks.`,
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
+			// First, so that everything after logs in the chosen format.
+			if err := logs.Apply(nil); err != nil {
+				return err
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -32,6 +38,7 @@ are never granted, whatever Janus asks.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	logs.AddFlags(cmd.Flags())
 	version.AddFlag(cmd)
 	return cmd
 }

@@ -5,11 +5,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/infroware/janus/pkg/logging"
 	"github.com/infroware/janus/pkg/version"
 )
 
 // NewCommandStartJanusServer returns the janus-apiserver command.
 func NewCommandStartJanusServer(ctx context.Context, o *JanusServerOptions) *cobra.Command {
+	logs := logging.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "janus-apiserver",
 		Short: "Serve the janus.infroware.io API: just-in-time, time-limited exec access to pods",
@@ -19,6 +21,10 @@ the approve/deny/revoke/extend subresources, and Kubernetes RBAC decides who
 may do what.`,
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
+			// First, so that everything after logs in the chosen format.
+			if err := logs.Apply(nil); err != nil {
+				return err
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -30,6 +36,7 @@ may do what.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	logs.AddFlags(cmd.Flags())
 	version.AddFlag(cmd)
 	return cmd
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/infroware/janus/pkg/logging"
 )
 
 // NewCommand returns the janus-console command.
 func NewCommand(ctx context.Context, o *Options) *cobra.Command {
+	logs := logging.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "janus-console",
 		Short: "The Janus web console: request, approve and watch access, as yourself",
@@ -17,6 +20,10 @@ decides what each page may do, as it does for kubectl. Its own identity
 needs only the impersonate rights of artifacts/console/rbac.yaml.`,
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
+			// First, so that everything after logs in the chosen format.
+			if err := logs.Apply(nil); err != nil {
+				return err
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -32,5 +39,6 @@ needs only the impersonate rights of artifacts/console/rbac.yaml.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	logs.AddFlags(cmd.Flags())
 	return cmd
 }
