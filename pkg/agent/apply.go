@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
@@ -22,16 +23,17 @@ type objectClient[T metav1.Object] interface {
 // ensureObject creates want or, if the agent made an object of that name for
 // the same request before, brings it in line with want. It never takes over
 // an object someone else made. created says whether this call made the
-// object, so that a failed grant can undo exactly what it did.
+// object, so that a failed grant can undo exactly what it did; uid is the
+// object's as it now stands.
 //
 // Create comes first because a new grant, the case that must be fast,
 // then costs one call per object.
-func ensureObject[T metav1.Object](ctx context.Context, c objectClient[T], kind string, want T, update func(have, want T) (T, bool)) (created bool, err error) {
+func ensureObject[T metav1.Object](ctx context.Context, c objectClient[T], kind string, want T, update func(have, want T) (T, bool)) (created bool, uid types.UID, err error) {
 	request := want.GetLabels()[RequestLabel]
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		_, err := c.Create(ctx, want, metav1.CreateOptions{})
+		made, err := c.Create(ctx, want, metav1.CreateOptions{})
 		if err == nil {
-			created = true
+			created, uid = true, made.GetUID()
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -48,7 +50,10 @@ func ensureObject[T metav1.Object](ctx context.Context, c objectClient[T], kind 
 		}
 		updated, ok := update(have, want)
 		if ok {
-			_, err = c.Update(ctx, updated, metav1.UpdateOptions{})
+			written, err := c.Update(ctx, updated, metav1.UpdateOptions{})
+			if err == nil {
+				uid = written.GetUID()
+			}
 			return err
 		}
 		// What cannot be updated in place is replaced. The UID precondition
@@ -57,11 +62,12 @@ func ensureObject[T metav1.Object](ctx context.Context, c objectClient[T], kind 
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		if _, err = c.Create(ctx, want, metav1.CreateOptions{}); err != nil {
+		made, err = c.Create(ctx, want, metav1.CreateOptions{})
+		if err != nil {
 			return err
 		}
-		created = true
+		created, uid = true, made.GetUID()
 		return nil
 	})
-	return created, err
+	return created, uid, err
 }

@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -17,8 +18,8 @@ type labelledObject struct {
 // grantKind is one kind of object a grant is made of, found by its labels.
 type grantKind struct {
 	name   string
-	list   func(ctx context.Context, selector string) ([]labelledObject, error)
-	delete func(ctx context.Context, namespace, name string) error
+	list   func(ctx context.Context, opts metav1.ListOptions) ([]labelledObject, error)
+	delete func(ctx context.Context, namespace, name string, opts metav1.DeleteOptions) error
 }
 
 // grantKinds are the kinds of a grant's objects: one ServiceAccount, in
@@ -41,28 +42,28 @@ func newGrantKinds(client kubernetes.Interface, agentNamespace string) grantKind
 	return grantKinds{
 		serviceAccounts: grantKind{
 			name: serviceAccountKind,
-			list: func(ctx context.Context, selector string) ([]labelledObject, error) {
-				l, err := client.CoreV1().ServiceAccounts(agentNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			list: func(ctx context.Context, opts metav1.ListOptions) ([]labelledObject, error) {
+				l, err := client.CoreV1().ServiceAccounts(agentNamespace).List(ctx, opts)
 				if err != nil {
 					return nil, err
 				}
 				return labelledObjects(l.Items), nil
 			},
-			delete: func(ctx context.Context, namespace, name string) error {
-				return client.CoreV1().ServiceAccounts(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+			delete: func(ctx context.Context, namespace, name string, opts metav1.DeleteOptions) error {
+				return client.CoreV1().ServiceAccounts(namespace).Delete(ctx, name, opts)
 			},
 		},
 		roleBindings: grantKind{
 			name: "rolebinding",
-			list: func(ctx context.Context, selector string) ([]labelledObject, error) {
-				l, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			list: func(ctx context.Context, opts metav1.ListOptions) ([]labelledObject, error) {
+				l, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, opts)
 				if err != nil {
 					return nil, err
 				}
 				return labelledObjects(l.Items), nil
 			},
-			delete: func(ctx context.Context, namespace, name string) error {
-				return client.RbacV1().RoleBindings(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+			delete: func(ctx context.Context, namespace, name string, opts metav1.DeleteOptions) error {
+				return client.RbacV1().RoleBindings(namespace).Delete(ctx, name, opts)
 			},
 		},
 	}
@@ -82,8 +83,28 @@ func labelledObjects[T any, PT interface {
 
 // deleteObject deletes one object; one that is gone already is no error.
 func deleteObject(ctx context.Context, kind grantKind, namespace, name string) error {
-	if err := kind.delete(ctx, namespace, name); err != nil && !apierrors.IsNotFound(err) {
+	if err := kind.delete(ctx, namespace, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting %s %s/%s: %w", kind.name, namespace, name, err)
+	}
+	return nil
+}
+
+// madeObject is one object of a grant as this agent made or last updated
+// it: its UID makes sure a removal by name deletes exactly that object.
+type madeObject struct {
+	kind            grantKind
+	namespace, name string
+	uid             types.UID
+}
+
+// deleteMade deletes obj if it is still the object the agent made. One
+// that is gone already, or was replaced meanwhile (a conflict on the UID
+// precondition: the sweep by label decides on the replacement), is no
+// error.
+func deleteMade(ctx context.Context, obj madeObject) error {
+	err := obj.kind.delete(ctx, obj.namespace, obj.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &obj.uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting %s %s/%s: %w", obj.kind.name, obj.namespace, obj.name, err)
 	}
 	return nil
 }

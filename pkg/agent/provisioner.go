@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -48,6 +49,7 @@ type Provisioner struct {
 	now       func() time.Time
 	tokens    *tokenStore
 	locks     *requestLocks
+	made      *madeObjects
 }
 
 // NewProvisioner returns a provisioner that works through client, keeps
@@ -65,6 +67,7 @@ func NewProvisioner(client kubernetes.Interface, namespace string, excludedNames
 		now:       time.Now,
 		tokens:    newTokenStore(time.Now),
 		locks:     newRequestLocks(),
+		made:      newMadeObjects(),
 	}
 }
 
@@ -203,33 +206,43 @@ func (p *Provisioner) checkGrantClusterRole(ctx context.Context) error {
 // grant makes or updates every object of the grant and deletes its stale
 // RoleBindings, all at once — a RoleBinding names its ServiceAccount and
 // need not wait for it —, then mints its token. Everything it creates is
-// recorded in done.
+// recorded in done, and once the grant works, every object of it in
+// p.made.
 func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, stale []labelledObject, done *undoList) error {
+	var mu sync.Mutex
+	var made []madeObject
+	keep := func(kind grantKind, namespace, name string, uid types.UID) {
+		mu.Lock()
+		defer mu.Unlock()
+		made = append(made, madeObject{kind: kind, namespace: namespace, name: name, uid: uid})
+	}
 	var steps []func() error
 	for _, o := range stale {
 		steps = append(steps, func() error { return deleteObject(ctx, p.kinds.roleBindings, o.namespace, o.name) })
 	}
 	sa := grantServiceAccount(spec, p.namespace)
 	steps = append(steps, func() error {
-		created, err := ensureObject(ctx, p.client.CoreV1().ServiceAccounts(p.namespace), p.kinds.serviceAccounts.name, sa, updateServiceAccount)
+		created, uid, err := ensureObject(ctx, p.client.CoreV1().ServiceAccounts(p.namespace), p.kinds.serviceAccounts.name, sa, updateServiceAccount)
 		if created {
 			done.add(p.kinds.serviceAccounts, p.namespace, sa.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("creating serviceaccount in %s: %w", p.namespace, err)
 		}
+		keep(p.kinds.serviceAccounts, p.namespace, sa.Name, uid)
 		return nil
 	})
 	for _, ns := range spec.Namespaces {
 		binding := grantRoleBinding(spec, ns, p.namespace)
 		steps = append(steps, func() error {
-			created, err := ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
+			created, uid, err := ensureObject(ctx, p.client.RbacV1().RoleBindings(ns), p.kinds.roleBindings.name, binding, updateRoleBinding)
 			if created {
 				done.add(p.kinds.roleBindings, ns, binding.Name)
 			}
 			if err != nil {
 				return fmt.Errorf("creating rolebinding in %s: %w", ns, err)
 			}
+			keep(p.kinds.roleBindings, ns, binding.Name, uid)
 			return nil
 		})
 	}
@@ -242,14 +255,20 @@ func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, stale []
 		return err
 	}
 	p.tokens.put(spec.Request, token)
+	p.made.put(spec.Request, made)
 	return nil
 }
 
 // staleBindings lists the request's RoleBindings in namespaces the grant
-// no longer covers.
+// does not cover. A request's namespaces never change, so these can only
+// be leftovers of an earlier request of the same name, written long ago:
+// the list is read from the target's watch cache (resourceVersion 0),
+// which does not wait, as a consistent list does, for the cache to catch
+// up with etcd (tens of milliseconds, up to the 100 ms between progress
+// requests, on a loopback testbed).
 func (p *Provisioner) staleBindings(ctx context.Context, spec tunnel.GrantSpec) ([]labelledObject, error) {
 	kind := p.kinds.roleBindings
-	objs, err := kind.list(ctx, grantSelector(spec.Request))
+	objs, err := kind.list(ctx, metav1.ListOptions{LabelSelector: grantSelector(spec.Request), ResourceVersion: "0"})
 	if err != nil {
 		return nil, fmt.Errorf("listing %ss of %s: %w", kind.name, spec.Request, err)
 	}
@@ -345,18 +364,34 @@ func (p *Provisioner) Remove(ctx context.Context, request string) error {
 	return nil
 }
 
-// removeObjects deletes everything labelled for request. The kinds are
-// listed at once, and then everything found is deleted at once: the
+// removeObjects deletes everything of request's grant. The objects this
+// agent made are deleted at once, by name and UID, which is when the
+// access ends; meanwhile a sweep lists everything labelled for the
+// request, consistently, and deletes what it finds, so that leftovers of
+// a crash or of an earlier agent go too, and the removal is confirmed
+// only once both are done.
+func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
+	made := p.made.take(request)
+	deletions := make([]func() error, 0, len(made)+1)
+	for _, obj := range made {
+		deletions = append(deletions, func() error { return deleteMade(ctx, obj) })
+	}
+	deletions = append(deletions, func() error { return p.sweep(ctx, request) })
+	return concurrently(deletions...)
+}
+
+// sweep deletes everything labelled for request. The kinds are listed at
+// once, and then everything found is deleted at once: the
 // ServiceAccount's deletion, which invalidates every token minted for it,
 // never waits for a RoleBinding's, and one that fails stops none of the
 // others.
-func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
+func (p *Provisioner) sweep(ctx context.Context, request string) error {
 	kinds := p.kinds.all()
 	found := make([][]labelledObject, len(kinds))
 	listed := make([]func() error, len(kinds))
 	for i, kind := range kinds {
 		listed[i] = func() (err error) {
-			if found[i], err = kind.list(ctx, grantSelector(request)); err != nil {
+			if found[i], err = kind.list(ctx, metav1.ListOptions{LabelSelector: grantSelector(request)}); err != nil {
 				return fmt.Errorf("listing %ss of %s: %w", kind.name, request, err)
 			}
 			return nil
@@ -455,7 +490,7 @@ func (p *Provisioner) removeUnlessGrantedSince(ctx context.Context, request stri
 func (p *Provisioner) grantedRequests(ctx context.Context) (sets.Set[string], error) {
 	requests := sets.New[string]()
 	for _, kind := range p.kinds.all() {
-		objs, err := kind.list(ctx, anyGrantSelector())
+		objs, err := kind.list(ctx, metav1.ListOptions{LabelSelector: anyGrantSelector()})
 		if err != nil {
 			return nil, fmt.Errorf("listing %ss: %w", kind.name, err)
 		}

@@ -685,6 +685,44 @@ func TestRemoveDeletesEverythingAndTheTokenStopsWorking(t *testing.T) {
 	}
 }
 
+// TestRemoveLeavesAnObjectThatReplacedTheGrantsAlone: Remove deletes the
+// objects the agent made by name and UID, so one of the same name that
+// somebody put in place of a RoleBinding of the grant is not deleted,
+// while a leftover labelled for the request that this agent did not make
+// (an earlier agent's, say) is swept away all the same.
+func TestRemoveLeavesAnObjectThatReplacedTheGrantsAlone(t *testing.T) {
+	g := newGrantTest(t)
+	c, ctx, p, agentNS := g.cluster, g.ctx, g.provisioner, g.agentNS
+	payments, orders, request := g.payments, g.orders, g.request
+	if _, err := p.Ensure(ctx, grantSpec(request, payments, orders)); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	name := "janus-" + request
+	rbac := c.Admin.RbacV1()
+	if err := rbac.RoleBindings(orders).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := foreignRoleBinding(name, orders)
+	if _, err := rbac.RoleBindings(orders).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A leftover only the label ties to the request.
+	other := NewProvisioner(c.Admin, agentNS, DefaultExcludedNamespaces)
+	third := newNamespace(t, ctx, c.Admin, "third")
+	if _, err := other.Ensure(ctx, grantSpec(request, third)); err != nil {
+		t.Fatalf("Ensure by another agent: %v", err)
+	}
+
+	if err := p.Remove(ctx, request); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	requireNoGrantObjects(t, ctx, c.Admin, request)
+	got, err := rbac.RoleBindings(orders).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || got.RoleRef != foreign.RoleRef {
+		t.Errorf("the rolebinding that replaced the grant's was changed or removed: %+v, %v", got, err)
+	}
+}
+
 func TestReconcileRemovesLeftoversAndRestoresActiveGrants(t *testing.T) {
 	c := targetCluster(t)
 	ctx := testContext(t)
