@@ -365,19 +365,24 @@ func (p *Provisioner) Remove(ctx context.Context, request string) error {
 }
 
 // removeObjects deletes everything of request's grant. The objects this
-// agent made are deleted at once, by name and UID, which is when the
-// access ends; meanwhile a sweep lists everything labelled for the
-// request, consistently, and deletes what it finds, so that leftovers of
-// a crash or of an earlier agent go too, and the removal is confirmed
-// only once both are done.
+// agent made are deleted first, at once, by name and UID, without a list
+// before them: that is when the access ends. Then a sweep lists
+// everything labelled for the request, consistently, and deletes what it
+// finds, so that leftovers of a crash or of an earlier agent go too; the
+// removal is confirmed only once it is done. (Sweeping while the first
+// deletions are under way would delete most objects twice, which a burst
+// of expiries pays for.)
 func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
 	made := p.made.take(request)
-	deletions := make([]func() error, 0, len(made)+1)
+	deletions := make([]func() error, 0, len(made))
 	for _, obj := range made {
 		deletions = append(deletions, func() error { return deleteMade(ctx, obj) })
 	}
-	deletions = append(deletions, func() error { return p.sweep(ctx, request) })
-	return concurrently(deletions...)
+	var madeErr error
+	if len(deletions) > 0 {
+		madeErr = concurrently(deletions...)
+	}
+	return errors.Join(madeErr, p.sweep(ctx, request))
 }
 
 // sweep deletes everything labelled for request. The kinds are listed at
