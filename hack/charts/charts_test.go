@@ -53,7 +53,8 @@ var combinations = []combination{{
 			t.Errorf("self-managed APIService comes with a caBundle")
 		}
 		for _, absent := range [][2]string{{"Namespace", "janus"}, {"Deployment", "janus-console"}, {"PodDisruptionBudget", "janus-apiserver"},
-			{"NetworkPolicy", "janus-apiserver"}, {"ServiceMonitor", "janus-apiserver"}, {"Service", "janus-apiserver-tunnel"}, {"Certificate", "janus-apiserver-tls"}} {
+			{"NetworkPolicy", "janus-apiserver"}, {"ServiceMonitor", "janus-apiserver"}, {"Service", "janus-apiserver-tunnel"}, {"Certificate", "janus-apiserver-tls"},
+			{"PrometheusRule", "janus"}, {"ConfigMap", "janus-grafana-dashboard"}} {
 			if r.find(absent[0], absent[1]) != nil {
 				t.Errorf("%s %s rendered by default", absent[0], absent[1])
 			}
@@ -179,10 +180,11 @@ var combinations = []combination{{
 		}
 	},
 }, {
-	name: "ServiceMonitor, audit policy and every policy flag", chart: centralChart, namespace: centralNamespace,
+	name: "ServiceMonitor, PrometheusRule, Grafana dashboard, audit policy and every policy flag", chart: centralChart, namespace: centralNamespace,
 	values: []string{ci(centralChart, "observability-values.yaml")},
 	check: func(t *testing.T, r rendered) {
 		r.mustFind(t, "ServiceMonitor", "janus-apiserver")
+		checkMonitoring(t, r)
 		r.mustFind(t, "ClusterRole", "janus-metrics-reader")
 		r.mustFind(t, "ConfigMap", "janus-apiserver-audit-policy")
 		wantArgs(t, r.containerArgs(t, "janus-apiserver"), "--min-duration=5m", "--max-duration=4h",
@@ -201,7 +203,8 @@ var combinations = []combination{{
 	values: []string{ci(agentChart, "artifacts-values.yaml")},
 	check: func(t *testing.T, r rendered) {
 		wantArgs(t, r.containerArgs(t, "janus-agent"), "--janus-url=https://janus.example.com:443", "--cluster=prod-eu",
-			"--janus-ca-file=/etc/janus/ca/ca.crt")
+			"--janus-ca-file=/etc/janus/ca/ca.crt", "--health-bind-address=:8080")
+		checkAgentProbes(t, r)
 		r.mustFind(t, "ClusterRole", "janus-grant")
 		r.mustFind(t, "Cluster", "prod-eu")
 	},

@@ -39,6 +39,7 @@ const (
 var crdKinds = []struct{ group, version, kind, plural string }{
 	{"cert-manager.io", "v1", "Certificate", "certificates"},
 	{"monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"},
+	{"monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"},
 	{"gateway.networking.k8s.io", "v1alpha2", "TLSRoute", "tlsroutes"},
 }
 
