@@ -23,31 +23,15 @@ const janusTokenLifetime = 7 * 24 * time.Hour
 // every request are delegated to the kube-apiserver (TokenReview,
 // SubjectAccessReview), so RBAC decides.
 func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
+	if tb.cfg.SecondReplica {
+		return tb.startReplicas(ctx, extraArgs...)
+	}
 	kubeconfig, err := tb.writeJanusKubeconfig(ctx)
 	if err != nil {
 		return err
 	}
 	p := tb.pki
-	args := []string{
-		"--bind-address=" + tb.janusIP.String(),
-		fmt.Sprintf("--secure-port=%d", janusServicePort),
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--data-dir=" + filepath.Join(tb.cfg.WorkDir, "janus-data"),
-		"--audit-policy-file=" + filepath.Join(tb.cfg.RepoRoot, "artifacts", "central", "kube-apiserver", "audit-policy.yaml"),
-		"--audit-log-path=" + tb.JanusAuditLogPath(),
-		// No kubelet rotates the agents' token files here: they are
-		// minted once, for agentTokenLifetime.
-		"--agent-token-max-lifetime=" + agentTokenLifetime.String(),
-		// Agents connect to a tunnel port of its own, under its own
-		// certificate; /connect stays on the API port too (the default),
-		// where tests try handshakes against it.
-		"--tunnel-bind-address=" + tb.janusIP.String(),
-		fmt.Sprintf("--tunnel-port=%d", janusTunnelPort),
-		"--tunnel-cert-file=" + p.tunnelCertFile,
-		"--tunnel-private-key-file=" + p.tunnelKeyFile,
-	}
+	args := tb.janusArgs(tb.janusIP, kubeconfig, filepath.Join(tb.cfg.WorkDir, "janus-data"), tb.JanusAuditLogPath())
 	if tb.cfg.SelfManagedTLS {
 		args = append(args, selfManagedArgs()...)
 	} else {
@@ -63,6 +47,32 @@ func (tb *Testbed) startJanus(ctx context.Context, extraArgs ...string) error {
 		return tb.waitSelfManagedServing(ctx, proc)
 	}
 	return WaitServing(ctx, proc, "https://"+tb.JanusAddress(), "/readyz", p.janusCA.CertPEM, "", "")
+}
+
+// janusArgs are the flags every janus-apiserver of the testbed gets: it
+// listens on ip, keeps its files in dataDir and its audit log at auditLog.
+func (tb *Testbed) janusArgs(ip net.IP, kubeconfig, dataDir, auditLog string) []string {
+	p := tb.pki
+	return []string{
+		"--bind-address=" + ip.String(),
+		fmt.Sprintf("--secure-port=%d", janusServicePort),
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--data-dir=" + dataDir,
+		"--audit-policy-file=" + filepath.Join(tb.cfg.RepoRoot, "artifacts", "central", "kube-apiserver", "audit-policy.yaml"),
+		"--audit-log-path=" + auditLog,
+		// No kubelet rotates the agents' token files here: they are
+		// minted once, for agentTokenLifetime.
+		"--agent-token-max-lifetime=" + agentTokenLifetime.String(),
+		// Agents connect to a tunnel port of its own, under its own
+		// certificate; /connect stays on the API port too (the default),
+		// where tests try handshakes against it.
+		"--tunnel-bind-address=" + ip.String(),
+		fmt.Sprintf("--tunnel-port=%d", janusTunnelPort),
+		"--tunnel-cert-file=" + p.tunnelCertFile,
+		"--tunnel-private-key-file=" + p.tunnelKeyFile,
+	}
 }
 
 // runJanus starts janus-apiserver with args: the binary, or what
@@ -85,9 +95,15 @@ const janusTunnelPort = 8132
 // tunnelCAFileName holds the CA of the tunnel port's certificate.
 const tunnelCAFileName = "janus-tunnel-ca.crt"
 
-// TunnelAddress is where janus-apiserver serves the agents' tunnel: host:port.
+// TunnelAddress is where janus-apiserver serves the agents' tunnel:
+// host:port. With a second replica it is replica B's, so that every agent
+// is connected to B.
 func (tb *Testbed) TunnelAddress() string {
-	return net.JoinHostPort(tb.janusIP.String(), fmt.Sprint(janusTunnelPort))
+	ip := tb.janusIP
+	if len(tb.replicas) > 1 {
+		ip = tb.replicas[1].ip
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(janusTunnelPort))
 }
 
 // TunnelCAFile is the CA of the tunnel port's certificate, which agents

@@ -39,6 +39,12 @@ type TestbedConfig struct {
 	// and registers the APIService without a caBundle: it becomes
 	// Available only once janus-apiserver wrote its CA into it.
 	SelfManagedTLS bool
+	// SecondReplica runs two janus-apiservers, A and B, each on a
+	// loopback address of its own, sharing a fresh PostgreSQL database
+	// (unless JanusArgs name a datastore), both leader-elected and peered
+	// with --peers. The Service's ClusterIP is a TCP balancer over both
+	// (RouteAPIService), and every agent connects to B.
+	SecondReplica bool
 }
 
 // Timing is how long one step of the start-up took.
@@ -55,6 +61,11 @@ type Testbed struct {
 	janusIP net.IP
 	// janusIPLock reserves janusIP on this machine until Stop.
 	janusIPLock *os.File
+	// replicas, with SecondReplica, are A and B behind balancer.
+	replicas []*replica
+	balancer *Balancer
+	// dropDatabase drops the PostgreSQL database the replicas share.
+	dropDatabase func()
 
 	etcdURL   string
 	serverURL string
@@ -125,7 +136,10 @@ func (tb *Testbed) start(ctx context.Context) error {
 			return err
 		}
 		tb.janusIP, tb.janusIPLock = ip, lock
-		tb.pki, err = newPKI(filepath.Join(tb.cfg.WorkDir, "pki"), ip)
+		if err := tb.reserveReplicas(); err != nil {
+			return err
+		}
+		tb.pki, err = newPKI(filepath.Join(tb.cfg.WorkDir, "pki"), ip, tb.replicaIPs()...)
 		return err
 	})
 	if err != nil {
@@ -214,6 +228,7 @@ func (tb *Testbed) Stop() error {
 		if tb.janusIPLock != nil {
 			tb.janusIPLock.Close()
 		}
+		tb.releaseReplicas()
 	})
 	return tb.stopErr
 }

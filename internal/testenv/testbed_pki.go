@@ -45,8 +45,9 @@ type pki struct {
 }
 
 // newPKI writes a fresh PKI for one testbed into dir. janusIP is the
-// ClusterIP of the janus-apiserver Service, where janus-apiserver listens.
-func newPKI(dir string, janusIP net.IP) (*pki, error) {
+// ClusterIP of the janus-apiserver Service, where janus-apiserver listens;
+// replicaIPs, where the replicas listen when there are several.
+func newPKI(dir string, janusIP net.IP, replicaIPs ...net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 	p.janusCertFile, p.janusKeyFile = w.Issue(p.janusCA, "janus-apiserver", CertSpec{
 		CommonName: "janus-apiserver.janus.svc",
 		DNSNames:   []string{"janus-apiserver.janus.svc", "janus-apiserver.janus.svc.cluster.local", "localhost"},
-		IPs:        []net.IP{janusIP},
+		IPs:        append([]net.IP{janusIP}, replicaIPs...),
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 
@@ -101,7 +102,7 @@ func newPKI(dir string, janusIP net.IP) (*pki, error) {
 	p.tunnelCertFile, p.tunnelKeyFile = w.Issue(p.tunnelCA, "janus-tunnel", CertSpec{
 		CommonName: "janus-tunnel.janus.test",
 		DNSNames:   []string{"janus-tunnel.janus.test", "localhost"},
-		IPs:        []net.IP{janusIP},
+		IPs:        append([]net.IP{janusIP}, replicaIPs...),
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 
