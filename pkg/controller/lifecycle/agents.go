@@ -70,6 +70,7 @@ func (c *Controller) startLeading(wait time.Duration) {
 		done.Add(1)
 		c.agentConnected(cluster, done.Done)
 	}
+	go c.forgetAgentsNobodyHolds()
 	finished := make(chan struct{})
 	go func() { done.Wait(); close(finished) }()
 	select {
@@ -190,6 +191,48 @@ func (c *Controller) updateClusterStatus(ctx context.Context, cluster string, mu
 	})
 	if err != nil {
 		klog.ErrorS(err, "Updating cluster status", "cluster", cluster)
+	}
+}
+
+// staleAgentGrace is how long a new leader waits before it records as
+// disconnected the agents a Cluster still claims and no tunnel reaches:
+// time for the peer links of a replica that just started to come up.
+const staleAgentGrace = 30 * time.Second
+
+// forgetAgentsNobodyHolds records as disconnected, staleAgentGrace after
+// this controller started leading, the Clusters whose status says their
+// agent is connected while no tunnel, here or at a peer, reaches it: an
+// agent that left while no replica led (or while the old leader died)
+// would otherwise be claimed connected for good.
+func (c *Controller) forgetAgentsNobodyHolds() {
+	timer := c.clock.NewTimer(staleAgentGrace)
+	defer timer.Stop()
+	select {
+	case <-c.life.Done():
+		return
+	case <-timer.C():
+	}
+	clusters, err := c.clusters.List(everything)
+	if err != nil {
+		return
+	}
+	for _, cluster := range clusters {
+		c.agentsMu.Lock()
+		held := c.connected.Has(cluster.Name)
+		c.agentsMu.Unlock()
+		if held || !cluster.Status.Agent.Connected {
+			continue
+		}
+		klog.InfoS("Recording an agent no tunnel reaches as disconnected", "cluster", cluster.Name)
+		ctx, cancel := context.WithTimeout(c.life, 30*time.Second)
+		c.updateClusterStatus(ctx, cluster.Name, func(s *v1alpha1.ClusterStatus) {
+			c.agentsMu.Lock()
+			defer c.agentsMu.Unlock()
+			if !c.connected.Has(cluster.Name) {
+				s.Agent.Connected = false
+			}
+		})
+		cancel()
 	}
 }
 

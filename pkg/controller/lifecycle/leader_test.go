@@ -79,3 +79,23 @@ func TestANewLeaderArmsEveryTimerFromStorage(t *testing.T) {
 	h.stepTo(deleteAt)
 	h.eventually("ended deleted after its retention", func() bool { return h.stored("ended") == nil })
 }
+
+// TestANewLeaderForgetsAgentsNoTunnelReaches: a Cluster still claiming an
+// agent that left while nobody led is recorded as disconnected once the
+// new leader gave the tunnels staleAgentGrace to show up; one whose agent
+// is reached keeps its claim.
+func TestANewLeaderForgetsAgentsNoTunnelReaches(t *testing.T) {
+	gone, held := cluster("gone"), cluster("held")
+	for _, c := range []*v1alpha1.Cluster{gone, held} {
+		c.Status.Agent = v1alpha1.AgentStatus{Connected: true, Version: "v1.2.3"}
+	}
+	h := newHarness(t, Options{}, gone, held)
+	h.connectAgent("held")
+	h.run()
+	h.waitArmed(start.Add(staleAgentGrace))
+	h.stepTo(start.Add(staleAgentGrace))
+	h.waitCluster("gone", "recorded as disconnected", func(c *v1alpha1.Cluster) bool { return !c.Status.Agent.Connected })
+	if c := h.waitCluster("held", "still connected", func(*v1alpha1.Cluster) bool { return true }); !c.Status.Agent.Connected {
+		t.Errorf("the cluster whose agent is reached was recorded as disconnected")
+	}
+}
