@@ -247,7 +247,7 @@ func TestCommandStatusEndsTheSessionAsTheCommandSaid(t *testing.T) {
 	}
 	expectClose(t, conn, websocket.CloseNormalClosure)
 	s := obs.wait(t)
-	if s.Reason != "command ended" || s.Cut || s.BytesOut == 0 {
+	if s.Reason != "command ended" || s.Cause != EndCommand || s.Cut || s.BytesOut == 0 {
 		t.Errorf("summary %+v, want the command's end, not a cut, with its output counted", s)
 	}
 }
@@ -275,11 +275,11 @@ func TestAgentGoneWithoutStatusIsAFailureThatSaysWhy(t *testing.T) {
 			_ = conn.WriteMessage(websocket.BinaryMessage, []byte{0, 'x'})
 			expectChannel(t, conn, channelStderr, "\r\n"+tc.want+"\r\n")
 			expectFailure(t, conn, tc.want)
-			reason := tc.why
+			reason, cause := tc.why, EndAccessEnded
 			if reason == "" {
-				reason = "connection to the pod lost"
+				reason, cause = "connection to the pod lost", EndConnectionLost
 			}
-			if s := obs.wait(t); !s.Cut || s.Reason != reason {
+			if s := obs.wait(t); !s.Cut || s.Reason != reason || s.Cause != cause {
 				t.Errorf("summary %+v, want a cut for %q", s, reason)
 			}
 		})
@@ -307,7 +307,7 @@ func TestExpiryCutsTheSessionAndExtensionMovesIt(t *testing.T) {
 	clock.Step(time.Hour)
 	expectChannel(t, conn, channelStderr, "\r\njanus: access expired at 2026-12-01T22:00:00Z\r\n")
 	expectFailure(t, conn, "janus: access expired at 2026-12-01T22:00:00Z")
-	if s := obs.wait(t); !s.Cut || s.Reason != "access expired at 2026-12-01T22:00:00Z" {
+	if s := obs.wait(t); !s.Cut || s.Reason != "access expired at 2026-12-01T22:00:00Z" || s.Cause != EndAccessEnded {
 		t.Errorf("summary %+v", s)
 	}
 }
@@ -338,7 +338,7 @@ func TestIdleSessionIsWarnedThenClosed(t *testing.T) {
 	clock.Step(time.Minute)
 	expectChannel(t, conn, channelStderr, "\r\njanus: session closed after 10m idle\r\n")
 	expectFailure(t, conn, "janus: session closed after 10m idle")
-	if s := obs.wait(t); s.Reason != "idle" || !s.Cut || s.BytesIn != 2 || s.BytesOut != 2 {
+	if s := obs.wait(t); s.Reason != "idle" || s.Cause != EndIdle || !s.Cut || s.BytesIn != 2 || s.BytesOut != 2 {
 		t.Errorf("summary %+v, want idle with one byte each way (plus channel)", s)
 	}
 }
@@ -351,7 +351,7 @@ func TestUserClosingEndsTheSession(t *testing.T) {
 	_ = conn.WriteMessage(websocket.BinaryMessage, []byte{0, 'a'})
 	expectChannel(t, conn, channelStdout, "a")
 	_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	if s := obs.wait(t); s.Reason != "closed by the user" || s.Cut {
+	if s := obs.wait(t); s.Reason != "closed by the user" || s.Cause != EndUserClosed || s.Cut {
 		t.Errorf("summary %+v", s)
 	}
 }
@@ -363,7 +363,7 @@ func TestOversizedUserMessageEndsTheSession(t *testing.T) {
 	conn := u.dial(t, "command=cat")
 	_ = conn.WriteMessage(websocket.BinaryMessage, append([]byte{0}, make([]byte, maxClientMessage)...))
 	expectClose(t, conn, websocket.CloseMessageTooBig)
-	if s := obs.wait(t); s.Reason != "the user sent a message over 65536 bytes" {
+	if s := obs.wait(t); s.Reason != "the user sent a message over 65536 bytes" || s.Cause != EndLimit {
 		t.Errorf("summary %+v", s)
 	}
 }
@@ -473,7 +473,7 @@ func TestTargetRefusalReachesTheUser(t *testing.T) {
 	if status.Message != "pods/exec is forbidden by the target" {
 		t.Errorf("message %q", status.Message)
 	}
-	if s := obs.wait(t); !strings.HasPrefix(s.Reason, "refused") {
+	if s := obs.wait(t); !strings.HasPrefix(s.Reason, "refused") || s.Cause != EndRefused {
 		t.Errorf("summary %+v", s)
 	}
 }
