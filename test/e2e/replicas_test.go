@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -185,7 +186,7 @@ func (r *twoReplicas) exec(ctx context.Context, request string, command ...strin
 // TestReplicasServeAnAgentConnectedToTheOther: the agent of dev is
 // connected to replica B, and every request of the API goes to replica A
 // (the Service's ClusterIP balances to A only). A leads: approve → grant
-// in the target, exec and revoke → grant removed all go through A and,
+// in the target, exec, log and revoke → grant removed all go through A and,
 // over the peer link, B's tunnel. Then A, the leader, is killed with
 // SIGKILL while a grant is pending expiry: B takes the Lease, the expiry
 // still removes the grant on time, the APIService stays Available, and a
@@ -228,6 +229,19 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	cancel()
 	if err != nil || strings.TrimSpace(out) != "through-a-over-b" {
 		t.Fatalf("exec through replica A: %q, %v", out, err)
+	}
+
+	// Log through A, over the same relayed stream dial-back.
+	logs, err := r.janus("alice").JanusV1alpha1().RESTClient().Get().Resource("accessrequests").Name(ar.Name).SubResource("log").
+		Param("namespace", "payments").Param("pod", "payments-api-0").Param("container", "main").Stream(ctx)
+	if err != nil {
+		t.Fatalf("reading logs through replica A: %v", err)
+	}
+	buf := make([]byte, 4096)
+	n, err := io.ReadAtLeast(logs, buf, len("starting payments-api"))
+	logs.Close()
+	if err != nil || !strings.Contains(string(buf[:n]), "starting payments-api") {
+		t.Fatalf("logs through replica A: %q, %v", buf[:n], err)
 	}
 
 	// Revoke through A: the grant leaves the target.
