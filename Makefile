@@ -136,7 +136,7 @@ bench:
 	$(GO) test ./test/console -run '^$$' -bench 'ApprovalsPageWith1000Requests' -benchtime 50x
 
 ## soak: the load suite of issue 14, on loopback and bounded by its
-## timeouts (about 15 minutes here): approve → Active and revoke → grant
+## timeouts (about 5 minutes here): approve → Active and revoke → grant
 ## removed (100 each), 100 requests expiring in one second, create +
 ## approve throughput on SQLite and on PostgreSQL, and 1,000 connected
 ## agents; the figures are the benchmarks' metrics. Not part of make test.
