@@ -3,6 +3,7 @@ package charts
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -95,6 +96,49 @@ var combinations = []combination{{
 		r.mustFind(t, "PodDisruptionBudget", "janus-apiserver")
 		if r.find("PersistentVolumeClaim", "janus-data") != nil {
 			t.Errorf("a SQLite volume is made for Postgres")
+		}
+		// Self-managed TLS has no CA to mount for the peers: auto leaves
+		// peering off.
+		noArgPrefix(t, args, "--peer-", "--replica-name")
+		if r.find("Service", "janus-apiserver-peers") != nil || r.find("Role", "janus-apiserver:peers") != nil {
+			t.Errorf("self-managed TLS renders peering")
+		}
+	},
+}, {
+	name: "two replicas peering on the tunnel port, cert-manager's CA, a generated peer token", chart: centralChart, namespace: centralNamespace,
+	values: []string{ci(centralChart, "peering-values.yaml")},
+	check: func(t *testing.T, r rendered) {
+		wantArgs(t, r.containerArgs(t, "janus-apiserver"), "--replica-name=$(POD_NAME)", "--peer-service=janus/janus-apiserver-peers",
+			"--peer-token-file=/var/run/janus/peer-token/token", "--peer-ca-file=/var/run/janus/tls/ca.crt",
+			"--peer-server-name=janus-apiserver.janus.svc")
+		checkPeerService(t, r, 8444, "tunnel")
+		checkPeerRole(t, r)
+		checkPeerTokenMount(t, r, "janus-apiserver-peer-token")
+		token := r.mustFind(t, "Secret", "janus-apiserver-peer-token")
+		if v, _, _ := unstructured.NestedString(token.Object, "data", "token"); len(v) != 64 { // base64 of 48 bytes
+			t.Errorf("generated peer token %q is not 48 bytes", v)
+		}
+		if token.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("the generated peer token is deleted with the release")
+		}
+	},
+}, {
+	name: "two replicas peering on the API port, a Secret's CA, the user's peer token, a NetworkPolicy", chart: centralChart, namespace: centralNamespace,
+	values: []string{ci(centralChart, "postgres-ha-values.yaml"), ci(centralChart, "existing-secret-values.yaml")},
+	sets:   []string{"peering.tokenSecret.name=my-peer-token", "peering.tokenSecret.key=shared", "networkPolicy.enabled=true", "networkPolicy.apiServerCIDRs[0]=10.0.0.0/24"},
+	check: func(t *testing.T, r rendered) {
+		wantArgs(t, r.containerArgs(t, "janus-apiserver"), "--peer-service=janus/janus-apiserver-peers",
+			"--peer-token-file=/var/run/janus/peer-token/shared", "--peer-ca-file=/var/run/janus/tls/ca.crt",
+			"--peer-server-name=janus-apiserver.janus.svc")
+		checkPeerService(t, r, 8443, "https")
+		checkPeerRole(t, r)
+		checkPeerTokenMount(t, r, "my-peer-token")
+		if r.find("Secret", "janus-apiserver-peer-token") != nil {
+			t.Errorf("a peer token is generated beside the user's")
+		}
+		np := jsonOf(t, r.mustFind(t, "NetworkPolicy", "janus-apiserver").Object)
+		if !strings.Contains(np, `"podSelector":{"matchLabels":{"app.kubernetes.io/name":"janus-apiserver"}}}]`) {
+			t.Errorf("NetworkPolicy does not let the peers reach the API port: %s", np)
 		}
 	},
 }, {
@@ -414,6 +458,10 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{centralChart, []string{"tls.mode=cert-manager"}, "tls.certManager.issuerRef.name"},
 		{centralChart, []string{"networkPolicy.enabled=true"}, "networkPolicy.apiServerCIDRs"},
 		{centralChart, []string{"console.enabled=true"}, "console.oidc.issuerURL"},
+		{centralChart, []string{"peering.enabled=sometimes"}, "/peering/enabled"},
+		{centralChart, []string{"peering.enabled=true"}, "/tls/mode"},
+		{centralChart, []string{"apiserver.replicas=2", "datastore.type=postgres", "datastore.postgres.existingSecret=pg", "tls.mode=existingSecret",
+			"tunnel.enabled=true", "tunnel.existingSecret=tunnel-tls"}, "peering.serverName"},
 		{agentChart, []string{"clusterName=dev"}, "janusURL is required"},
 		{agentChart, []string{"janusURL=http://janus.example.com", "clusterName=dev"}, "/janusURL"},
 		{agentChart, []string{"janusURL=https://janus.example.com", "clusterName=dev", "janusCa.pem=x"}, "additional properties 'janusCa'"},
@@ -493,5 +541,60 @@ func TestDryRunCatchesAPodSecurityViolation(t *testing.T) {
 	}
 	if err := a.apply(t.Context(), podOf(t, d)); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
 		t.Errorf("a pod allowing privilege escalation was not refused by Pod Security: %v", err)
+	}
+}
+
+// checkPeerService: the headless Service the replicas find each other by
+// lists them ready or not, on one port named tunnel.
+func checkPeerService(t *testing.T, r rendered, port int64, target string) {
+	t.Helper()
+	svc := r.mustFind(t, "Service", "janus-apiserver-peers")
+	if ip, _, _ := unstructured.NestedString(svc.Object, "spec", "clusterIP"); ip != "None" {
+		t.Errorf("peer Service clusterIP %q, want None", ip)
+	}
+	if p, _, _ := unstructured.NestedBool(svc.Object, "spec", "publishNotReadyAddresses"); !p {
+		t.Errorf("peer Service leaves out replicas that are not ready")
+	}
+	if sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector"); sel["app.kubernetes.io/name"] != "janus-apiserver" || len(sel) != 1 {
+		t.Errorf("peer Service selects %v", sel)
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	want := fmt.Sprintf(`[{"name":"tunnel","port":%d,"protocol":"TCP","targetPort":%q}]`, port, target)
+	if got := jsonOf(t, ports); got != want {
+		t.Errorf("peer Service ports %s, want %s", got, want)
+	}
+}
+
+// checkPeerRole: janus-apiserver reads EndpointSlices in its namespace
+// only, through a Role bound to its ServiceAccount.
+func checkPeerRole(t *testing.T, r rendered) {
+	t.Helper()
+	role := r.mustFind(t, "Role", "janus-apiserver:peers")
+	if role.GetNamespace() != centralNamespace {
+		t.Errorf("peer Role in %q", role.GetNamespace())
+	}
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	if got, want := jsonOf(t, rules), `[{"apiGroups":["discovery.k8s.io"],"resources":["endpointslices"],"verbs":["get","list","watch"]}]`; got != want {
+		t.Errorf("peer Role rules %s, want %s", got, want)
+	}
+	rb := jsonOf(t, r.mustFind(t, "RoleBinding", "janus-apiserver:peers").Object)
+	if !strings.Contains(rb, `"kind":"ServiceAccount","name":"janus-apiserver"`) || !strings.Contains(rb, `"name":"janus-apiserver:peers"`) {
+		t.Errorf("peer RoleBinding does not bind the Role to janus-apiserver: %s", rb)
+	}
+}
+
+// checkPeerTokenMount: the peer token's Secret is mounted, and the Pod's
+// name reaches --replica-name.
+func checkPeerTokenMount(t *testing.T, r rendered, secret string) {
+	t.Helper()
+	d := jsonOf(t, r.mustFind(t, "Deployment", "janus-apiserver").Object)
+	for _, want := range []string{
+		`{"name":"peer-token","secret":{"items":[`, fmt.Sprintf(`"secretName":%q`, secret),
+		`{"mountPath":"/var/run/janus/peer-token","name":"peer-token","readOnly":true}`,
+		`{"name":"POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}`,
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Deployment lacks %s: %s", want, d)
+		}
 	}
 }

@@ -97,6 +97,12 @@ janus-apiserver-tls
 {{- if and (eq .Values.datastore.type "etcd") (not .Values.datastore.etcd.servers) }}
 {{- fail "datastore.type etcd needs datastore.etcd.servers" }}
 {{- end }}
+{{- if and (eq (toString .Values.peering.enabled) "true") (eq .Values.tls.mode "self-managed") }}
+{{- fail "peering.enabled needs tls.mode cert-manager or existingSecret: peers verify each other with the serving certificate's CA, which under self-managed exists only at runtime" }}
+{{- end }}
+{{- if and (include "janus.peering" .) (include "janus.peerOnTunnelCert" .) (not .Values.peering.serverName) }}
+{{- fail "peering with tunnel.existingSecret needs peering.serverName: the name the tunnel certificate is issued for" }}
+{{- end }}
 {{- if and (eq .Values.tls.mode "cert-manager") (not .Values.tls.certManager.issuerRef.name) }}
 {{- fail "tls.mode cert-manager needs tls.certManager.issuerRef.name" }}
 {{- end }}
@@ -123,4 +129,27 @@ janus-apiserver-tls
 {{- fail "console.enabled needs console.publicURL" }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Whether the replicas peer their agent tunnels: peering.enabled true, or
+auto with apiserver.replicas > 1 and a serving certificate whose CA the
+chart can mount (not tls.mode self-managed, whose CA exists only at
+runtime).
+*/}}
+{{- define "janus.peering" -}}
+{{- $p := .Values.peering.enabled -}}
+{{- if eq (toString $p) "auto" -}}
+{{- if and (gt (int .Values.apiserver.replicas) 1) (ne .Values.tls.mode "self-managed") }}true{{ end -}}
+{{- else if $p }}true{{ end -}}
+{{- end -}}
+
+{{/* The Secret holding the peer token: the user's, or the chart's own. */}}
+{{- define "janus.peerTokenSecretName" -}}
+{{- .Values.peering.tokenSecret.name | default "janus-apiserver-peer-token" -}}
+{{- end -}}
+
+{{/* Whether peers reach each other on the tunnel port's own certificate. */}}
+{{- define "janus.peerOnTunnelCert" -}}
+{{- if and .Values.tunnel.enabled .Values.tunnel.existingSecret }}true{{ end -}}
 {{- end -}}
