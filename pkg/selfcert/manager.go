@@ -65,6 +65,7 @@ type Manager struct {
 	mu        sync.Mutex
 	certPEM   []byte
 	keyPEM    []byte
+	caPEM     []byte
 	listeners []dynamiccertificates.Listener
 }
 
@@ -121,6 +122,15 @@ func (m *Manager) CurrentCertKeyContent() ([]byte, []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.certPEM, m.keyPEM
+}
+
+// CABundle is the Secret's bundle of CAs to trust (ca.crt) last read,
+// which verifies every replica's serving certificate; empty until the
+// first Sync succeeded.
+func (m *Manager) CABundle() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.caPEM
 }
 
 // AddListener is told when the certificate changes.
@@ -208,6 +218,9 @@ func (m *Manager) Sync(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	m.serve(secret.Data[ServingCertKey], secret.Data[ServingKeyKey])
+	m.mu.Lock()
+	m.caPEM = secret.Data[CABundleKey]
+	m.mu.Unlock()
 	if err := m.syncAPIService(ctx, secret); err != nil {
 		return time.Time{}, err
 	}

@@ -141,8 +141,14 @@ func (l *countingListener) Enqueue() { l.n++ }
 func TestFirstReplicaCreatesTheSecretAndSetsTheCABundle(t *testing.T) {
 	b := newTestbed(t)
 	m := b.replica()
+	if got := m.CABundle(); len(got) != 0 {
+		t.Errorf("CABundle before the first Sync: %q", got)
+	}
 	b.sync(m)
 	s := b.secret()
+	if got := string(m.CABundle()); got != string(s.Data[CABundleKey]) {
+		t.Errorf("CABundle %q, want the Secret's %s %q", got, CABundleKey, s.Data[CABundleKey])
+	}
 	if s.Type != corev1.SecretTypeTLS || s.Labels[ManagedByLabel] != ManagedByValue {
 		t.Errorf("Secret type %q labels %v, want kubernetes.io/tls managed by %s", s.Type, s.Labels, ManagedByValue)
 	}
@@ -204,6 +210,9 @@ func TestCARotationTrustsBothCAsDuringTheOverlap(t *testing.T) {
 		t.Fatalf("at the CA's renewal the caBundle holds %d CAs (first is old: %v), want old and new", len(bundle), bundle[0].Equal(oldCA))
 	}
 	newCA := bundle[1]
+	if got := string(m.CABundle()); got != string(b.secret().Data[CABundleKey]) {
+		t.Errorf("CABundle during the overlap does not follow the Secret's %s", CABundleKey)
+	}
 	if leaf := b.served(m); !signedBy(leaf, oldCA) {
 		t.Fatalf("during the overlap the serving certificate is signed by the new CA")
 	}
@@ -228,6 +237,9 @@ func TestCARotationTrustsBothCAsDuringTheOverlap(t *testing.T) {
 	b.sync(m)
 	if bundle = b.caBundle(); len(bundle) != 1 || !bundle[0].Equal(newCA) {
 		t.Fatalf("a serving lifetime after the switch the caBundle holds %d CAs, want only the new one", len(bundle))
+	}
+	if got := string(m.CABundle()); got != string(b.secret().Data[CABundleKey]) {
+		t.Errorf("CABundle after the old CA is dropped does not follow the Secret's %s", CABundleKey)
 	}
 	b.served(m)
 }

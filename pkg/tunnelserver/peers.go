@@ -33,6 +33,11 @@ type PeerConfig struct {
 	// the token is sent to it.
 	RootCAs    *x509.CertPool
 	ServerName string
+	// CABundle, when set, replaces RootCAs: each handshake verifies the
+	// peer against the PEM bundle it returns then, so that CAs which
+	// rotate while the replica runs (a self-managed certificate's) are
+	// followed.
+	CABundle func() []byte
 }
 
 // Peer is another replica: its name and the host:port serving its
@@ -77,11 +82,19 @@ func (s *Server) EnablePeering(ctx context.Context, cfg PeerConfig) error {
 	if cfg.ReplicaName == "" || len(cfg.Token) == 0 {
 		return errors.New("peering needs a replica name and a peer token")
 	}
+	tlsConfig := &tls.Config{RootCAs: cfg.RootCAs, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if cfg.CABundle != nil {
+		// crypto/tls's own check takes fixed roots; VerifyConnection does
+		// the same check with the roots of the moment.
+		tlsConfig.RootCAs = nil
+		tlsConfig.InsecureSkipVerify = true
+		tlsConfig.VerifyConnection = verifyPeerWith(cfg.CABundle, cfg.ServerName)
+	}
 	p := &peering{
 		self:  cfg.ReplicaName,
 		token: cfg.Token,
 		transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
+			TLSClientConfig:     tlsConfig,
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout: 10 * time.Second,
 			IdleConnTimeout:     90 * time.Second,
@@ -273,4 +286,31 @@ func (s *Server) issueTicket() (string, error) {
 		ticket = issuer + "." + ticket
 	}
 	return ticket, nil
+}
+
+// verifyPeerWith verifies a peer's certificate chain for serverName against
+// the CAs bundle returns at the handshake: what crypto/tls does with
+// RootCAs, with roots that may change between dials.
+func verifyPeerWith(bundle func() []byte, serverName string) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the peer presented no certificate")
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(bundle()) {
+			return errors.New("no CA to verify the peer with yet")
+		}
+		intermediates := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			intermediates.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: intermediates, DNSName: serverName,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		})
+		if err != nil {
+			return fmt.Errorf("verifying the peer's certificate for %s: %w", serverName, err)
+		}
+		return nil
+	}
 }

@@ -5,14 +5,18 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rancher/remotedialer"
 	"k8s.io/apimachinery/pkg/util/wait"
+	certutil "k8s.io/client-go/util/cert"
 
 	"github.com/infroware/janus/pkg/tunnel"
 )
@@ -168,4 +172,51 @@ func TestAReplicaHearsOfTheAgentsItsPeersHold(t *testing.T) {
 	waitFor(t, onA.connected, "dev", "replica a hearing of the agent connected to b")
 	b.closeUntrusted("dev", "", "the test moves on")
 	waitFor(t, onA.disconnected, "dev", "replica a hearing the agent left b")
+}
+
+// TestPeerTLSVerifiesWithTheCABundleOfTheMoment: with CABundle (the
+// self-managed Secret's CAs) each handshake to a peer trusts the CAs the
+// bundle holds then, for ServerName only.
+func TestPeerTLSVerifiesWithTheCABundleOfTheMoment(t *testing.T) {
+	hs := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(hs.Close)
+	servedCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})
+	otherCA, _, err := certutil.GenerateSelfSignedCertKey("other-ca", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle atomic.Pointer[[]byte]
+	bundle.Store(&otherCA)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dial := func(serverName string) error {
+		s := NewServer(&fakeClusters{}, time.Hour)
+		if err := s.EnablePeering(ctx, PeerConfig{ReplicaName: "a", Token: []byte("token"), ServerName: serverName,
+			CABundle: func() []byte { return *bundle.Load() }}); err != nil {
+			t.Fatal(err)
+		}
+		transport := s.peering.Load().transport
+		defer transport.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hs.URL, nil)
+		resp, err := transport.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := dial("example.com"); err == nil || !strings.Contains(err.Error(), "unknown authority") {
+		t.Errorf("a peer whose CA is not in the bundle: %v, want unknown authority", err)
+	}
+	bundle.Store(&servedCA)
+	if err := dial("example.com"); err != nil {
+		t.Errorf("the bundle now holds the peer's CA: %v", err)
+	}
+	if err := dial("janus-apiserver.janus.svc"); err == nil || !strings.Contains(err.Error(), "janus-apiserver.janus.svc") {
+		t.Errorf("a peer certificate for another name: %v, want refused", err)
+	}
+	empty := []byte{}
+	bundle.Store(&empty)
+	if err := dial("example.com"); err == nil || !strings.Contains(err.Error(), "no CA") {
+		t.Errorf("an empty bundle: %v, want refused", err)
+	}
 }

@@ -155,6 +155,9 @@ func (o *JanusServerOptions) Complete() error {
 		o.ReplicaName = host
 	}
 	o.Peers.Complete()
+	if o.SelfManagedTLS.Enabled() {
+		o.Peers.SelfManagedCA = o.SelfManagedTLS.CABundle
+	}
 	return o.Datastore.Complete()
 }
 

@@ -34,6 +34,10 @@ type PeerOptions struct {
 	TokenFile  string
 	CAFile     string
 	ServerName string
+	// SelfManagedCA, set with --tls-self-managed-secret, stands in for an
+	// empty CAFile: it returns that Secret's CAs as they are at each dial
+	// (nil before its Manager is built).
+	SelfManagedCA func() []byte
 
 	namespace, name string
 }
@@ -43,10 +47,10 @@ func NewPeerOptions() *PeerOptions { return &PeerOptions{} }
 
 // AddFlags registers the peering flags.
 func (o *PeerOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Service, "peer-service", o.Service, "<namespace>/<name> of the headless Service whose EndpointSlices list the janus-apiserver replicas (at their port named \"tunnel\", or their only port; each endpoint named by its hostname or Pod, which is that replica's --replica-name). Set, the replicas peer over /connect so that grants, exec and log reach an agent connected to any of them. Needs --peer-token-file and --peer-ca-file.")
+	fs.StringVar(&o.Service, "peer-service", o.Service, "<namespace>/<name> of the headless Service whose EndpointSlices list the janus-apiserver replicas (at their port named \"tunnel\", or their only port; each endpoint named by its hostname or Pod, which is that replica's --replica-name). Set, the replicas peer over /connect so that grants, exec and log reach an agent connected to any of them. Needs --peer-token-file and --peer-ca-file (or --tls-self-managed-secret).")
 	fs.StringSliceVar(&o.Static, "peers", o.Static, "The janus-apiserver replicas as <replica-name>=<host>:<port> of their /connect, instead of --peer-service: for replicas that are not Pods behind a Service. Needs --peer-token-file, --peer-ca-file and --peer-server-name.")
 	fs.StringVar(&o.TokenFile, "peer-token-file", o.TokenFile, "File holding the secret every replica shares to authenticate peer connections (at least 32 bytes; surrounding white space is ignored). Read once at start.")
-	fs.StringVar(&o.CAFile, "peer-ca-file", o.CAFile, "CA bundle (PEM) that verifies the serving certificates of the peers' port named in --peer-service before the peer token is sent.")
+	fs.StringVar(&o.CAFile, "peer-ca-file", o.CAFile, "CA bundle (PEM) that verifies the serving certificates of the peers' port named in --peer-service before the peer token is sent. Empty with --tls-self-managed-secret: the CAs in that Secret, as they are at each dial (the peers then serve its certificate: with --tunnel-port, not --tunnel-cert-file).")
 	fs.StringVar(&o.ServerName, "peer-server-name", o.ServerName, "Name the peers' serving certificates are verified for; empty is <name>.<namespace>.svc of --peer-service.")
 }
 
@@ -86,8 +90,8 @@ func (o *PeerOptions) Validate() []error {
 	if o.TokenFile == "" {
 		errs = append(errs, errors.New("peering needs --peer-token-file: peers authenticate with it"))
 	}
-	if o.CAFile == "" {
-		errs = append(errs, errors.New("peering needs --peer-ca-file: the peer token goes only to a verified peer"))
+	if o.CAFile == "" && o.SelfManagedCA == nil {
+		errs = append(errs, errors.New("peering needs --peer-ca-file (or --tls-self-managed-secret): the peer token goes only to a verified peer"))
 	}
 	return errs
 }
@@ -109,19 +113,25 @@ func (o *PeerOptions) ApplyTo(extra *apiserver.ExtraConfig, replica string) erro
 	if len(token) < minPeerTokenBytes {
 		return fmt.Errorf("--peer-token-file %s holds %d bytes; a peer token has at least %d", o.TokenFile, len(token), minPeerTokenBytes)
 	}
-	caPEM, err := os.ReadFile(o.CAFile)
-	if err != nil {
-		return fmt.Errorf("reading --peer-ca-file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("--peer-ca-file %s holds no PEM certificate", o.CAFile)
+	cfg := tunnelserver.PeerConfig{ReplicaName: replica, Token: token, ServerName: o.ServerName}
+	if o.CAFile != "" {
+		caPEM, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("reading --peer-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return fmt.Errorf("--peer-ca-file %s holds no PEM certificate", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	} else {
+		cfg.CABundle = o.SelfManagedCA
 	}
 	extra.Peering = &apiserver.Peering{
 		Namespace: o.namespace,
 		Service:   o.name,
 		Static:    static,
-		Config:    tunnelserver.PeerConfig{ReplicaName: replica, Token: token, RootCAs: pool, ServerName: o.ServerName},
+		Config:    cfg,
 	}
 	return nil
 }

@@ -21,6 +21,17 @@ type SelfManagedTLSOptions struct {
 	Secret string
 	// APIServiceName is the APIService whose spec.caBundle is kept.
 	APIServiceName string
+
+	manager *selfcert.Manager
+}
+
+// CABundle is the CAs in the Secret as last read, which verify every
+// replica's serving certificate; nil before ApplyTo.
+func (o *SelfManagedTLSOptions) CABundle() []byte {
+	if o.manager == nil {
+		return nil
+	}
+	return o.manager.CABundle()
 }
 
 // NewSelfManagedTLSOptions returns the defaults: off.
@@ -96,5 +107,6 @@ func (o *SelfManagedTLSOptions) ApplyTo(config *genericapiserver.RecommendedConf
 		return err
 	}
 	config.SecureServing.Cert = manager
+	o.manager = manager
 	return nil
 }
