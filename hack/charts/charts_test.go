@@ -76,7 +76,7 @@ var combinations = []combination{{
 		r.mustFind(t, "PodDisruptionBudget", "janus-console")
 	},
 }, {
-	name: "postgres from an existing Secret, two replicas with a PodDisruptionBudget, recordings in S3", chart: centralChart, namespace: centralNamespace,
+	name: "postgres from an existing Secret, two replicas with a PodDisruptionBudget peering on the self-managed CAs, recordings in S3", chart: centralChart, namespace: centralNamespace,
 	values: []string{ci(centralChart, "postgres-ha-values.yaml")},
 	check: func(t *testing.T, r rendered) {
 		args := r.containerArgs(t, "janus-apiserver")
@@ -97,12 +97,14 @@ var combinations = []combination{{
 		if r.find("PersistentVolumeClaim", "janus-data") != nil {
 			t.Errorf("a SQLite volume is made for Postgres")
 		}
-		// Self-managed TLS has no CA to mount for the peers: auto leaves
-		// peering off.
-		noArgPrefix(t, args, "--peer-", "--replica-name")
-		if r.find("Service", "janus-apiserver-peers") != nil || r.find("Role", "janus-apiserver:peers") != nil {
-			t.Errorf("self-managed TLS renders peering")
-		}
+		// Two replicas peer; under self-managed TLS they trust the
+		// Secret's CAs, so no --peer-ca-file.
+		wantArgs(t, args, "--replica-name=$(POD_NAME)", "--peer-service=janus/janus-apiserver-peers",
+			"--peer-token-file=/var/run/janus/peer-token/token", "--peer-server-name=janus-apiserver.janus.svc")
+		noArgPrefix(t, args, "--peer-ca-file")
+		checkPeerService(t, r, 8443, "https")
+		checkPeerRole(t, r)
+		checkPeerTokenMount(t, r, "janus-apiserver-peer-token")
 	},
 }, {
 	name: "two replicas peering on the tunnel port, cert-manager's CA, a generated peer token", chart: centralChart, namespace: centralNamespace,
@@ -459,7 +461,6 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{centralChart, []string{"networkPolicy.enabled=true"}, "networkPolicy.apiServerCIDRs"},
 		{centralChart, []string{"console.enabled=true"}, "console.oidc.issuerURL"},
 		{centralChart, []string{"peering.enabled=sometimes"}, "/peering/enabled"},
-		{centralChart, []string{"peering.enabled=true"}, "/tls/mode"},
 		{centralChart, []string{"apiserver.replicas=2", "datastore.type=postgres", "datastore.postgres.existingSecret=pg", "tls.mode=existingSecret",
 			"tunnel.enabled=true", "tunnel.existingSecret=tunnel-tls"}, "peering.serverName"},
 		{agentChart, []string{"clusterName=dev"}, "janusURL is required"},

@@ -97,9 +97,6 @@ janus-apiserver-tls
 {{- if and (eq .Values.datastore.type "etcd") (not .Values.datastore.etcd.servers) }}
 {{- fail "datastore.type etcd needs datastore.etcd.servers" }}
 {{- end }}
-{{- if and (eq (toString .Values.peering.enabled) "true") (eq .Values.tls.mode "self-managed") }}
-{{- fail "peering.enabled needs tls.mode cert-manager or existingSecret: peers verify each other with the serving certificate's CA, which under self-managed exists only at runtime" }}
-{{- end }}
 {{- if and (include "janus.peering" .) (include "janus.peerOnTunnelCert" .) (not .Values.peering.serverName) }}
 {{- fail "peering with tunnel.existingSecret needs peering.serverName: the name the tunnel certificate is issued for" }}
 {{- end }}
@@ -133,14 +130,12 @@ janus-apiserver-tls
 
 {{/*
 Whether the replicas peer their agent tunnels: peering.enabled true, or
-auto with apiserver.replicas > 1 and a serving certificate whose CA the
-chart can mount (not tls.mode self-managed, whose CA exists only at
-runtime).
+auto with apiserver.replicas > 1.
 */}}
 {{- define "janus.peering" -}}
 {{- $p := .Values.peering.enabled -}}
 {{- if eq (toString $p) "auto" -}}
-{{- if and (gt (int .Values.apiserver.replicas) 1) (ne .Values.tls.mode "self-managed") }}true{{ end -}}
+{{- if gt (int .Values.apiserver.replicas) 1 }}true{{ end -}}
 {{- else if $p }}true{{ end -}}
 {{- end -}}
 
