@@ -22,8 +22,8 @@ import (
 )
 
 // peeredPair runs replicas a and b, peered with token, each on a TLS
-// server of its own.
-func peeredPair(t *testing.T, clusters *fakeClusters, token string) (a, b *Server, hsA, hsB *httptest.Server) {
+// server of its own; tweaks change both replicas' PeerConfig.
+func peeredPair(t *testing.T, clusters *fakeClusters, token string, tweaks ...func(*PeerConfig)) (a, b *Server, hsA, hsB *httptest.Server) {
 	t.Helper()
 	a, b = NewServer(clusters, time.Hour), NewServer(clusters, time.Hour)
 	hsA, hsB = httptest.NewTLSServer(a), httptest.NewTLSServer(b)
@@ -35,7 +35,11 @@ func peeredPair(t *testing.T, clusters *fakeClusters, token string) (a, b *Serve
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for name, s := range map[string]*Server{"a": a, "b": b} {
-		if err := s.EnablePeering(ctx, PeerConfig{ReplicaName: name, Token: []byte(token), RootCAs: pool, ServerName: "example.com"}); err != nil {
+		cfg := PeerConfig{ReplicaName: name, Token: []byte(token), RootCAs: pool, ServerName: "example.com"}
+		for _, tweak := range tweaks {
+			tweak(&cfg)
+		}
+		if err := s.EnablePeering(ctx, cfg); err != nil {
 			t.Fatalf("enabling peering on %s: %v", name, err)
 		}
 	}
@@ -218,5 +222,45 @@ func TestPeerTLSVerifiesWithTheCABundleOfTheMoment(t *testing.T) {
 	bundle.Store(&empty)
 	if err := dial("example.com"); err == nil || !strings.Contains(err.Error(), "no CA") {
 		t.Errorf("an empty bundle: %v, want refused", err)
+	}
+}
+
+// TestPeersVerifiedByACABundleReachEachOthersAgents: the peer link itself
+// (remotedialer through the relay) verifies with CABundle when it is set,
+// not RootCAs.
+func TestPeersVerifiedByACABundleReachEachOthersAgents(t *testing.T) {
+	iss := newTestIssuer(t, "https://dev.example.com")
+	clusters := &fakeClusters{}
+	clusters.set(trustingCluster(t, "dev", iss))
+	// The bundle is empty until the servers exist: the first peer dials
+	// may fail, and the link comes once it holds their CA.
+	var served atomic.Pointer[[]byte]
+	a, b, hsA, hsB := peeredPair(t, clusters, "0123456789abcdef0123456789abcdef", func(cfg *PeerConfig) {
+		cfg.RootCAs = x509.NewCertPool() // trusts nothing: only the bundle can verify
+		cfg.CABundle = func() []byte {
+			if p := served.Load(); p != nil {
+				return *p
+			}
+			return nil
+		}
+	})
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hsA.Certificate().Raw})
+	served.Store(&ca)
+	api := http.NewServeMux()
+	api.HandleFunc("GET "+tunnel.PathInfo, func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(tunnel.AgentInfo{Version: "on-b"})
+	})
+	connectAgent(t, b, hsB, clusters, iss, api)
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		return a.Connected("dev"), nil
+	}); err != nil {
+		t.Fatalf("replica a never saw the agent connected to b over a peer link verified by the bundle: %v", err)
+	}
+	agent, err := a.Agent("dev")
+	if err != nil {
+		t.Fatalf("Agent(dev) on a: %v", err)
+	}
+	if info, err := agent.Info(t.Context()); err != nil || info.Version != "on-b" {
+		t.Fatalf("Info from a through b's tunnel: %+v, %v", info, err)
 	}
 }
