@@ -17,7 +17,8 @@
 // time, and only from a replica the peer Service lists, before
 // remotedialer sees it; remotedialer dials peers without checking their
 // certificate, so it dials a loopback relay that reaches the peer over
-// verified TLS; and stream connections, which the agent dials back to
+// verified TLS (against fixed roots, or a CA bundle read at each handshake
+// for CAs that rotate, the self-managed certificate's); and stream connections, which the agent dials back to
 // whichever replica it reaches, carry a ticket naming the replica that
 // asked for them ("<replica>.<random>"), and a replica that did not issue
 // a ticket passes the connection on to the peer that did. Relaying the
