@@ -125,6 +125,15 @@ var combinations = []combination{{
 		}
 	},
 }, {
+	name: "two replicas peering on a tunnel port with a certificate of its own", chart: centralChart, namespace: centralNamespace,
+	values: []string{ci(centralChart, "postgres-ha-values.yaml")},
+	sets:   []string{"tunnel.enabled=true", "tunnel.existingSecret=janus-tunnel-tls", "peering.serverName=janus-tunnel.example.com"},
+	check: func(t *testing.T, r rendered) {
+		wantArgs(t, r.containerArgs(t, "janus-apiserver"), "--tunnel-cert-file=/var/run/janus/tunnel-tls/tls.crt",
+			"--peer-ca-file=/var/run/janus/tunnel-tls/ca.crt", "--peer-server-name=janus-tunnel.example.com")
+		checkPeerService(t, r, 8444, "tunnel")
+	},
+}, {
 	name: "two replicas peering on the API port, a Secret's CA, the user's peer token, a NetworkPolicy", chart: centralChart, namespace: centralNamespace,
 	values: []string{ci(centralChart, "postgres-ha-values.yaml"), ci(centralChart, "existing-secret-values.yaml")},
 	sets:   []string{"peering.tokenSecret.name=my-peer-token", "peering.tokenSecret.key=shared", "networkPolicy.enabled=true", "networkPolicy.apiServerCIDRs[0]=10.0.0.0/24"},
