@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 )
 
 // objectsPerGrant is what a one-namespace grant holds in the target: its
@@ -22,6 +25,8 @@ type grantRemovals struct {
 	mu       sync.Mutex
 	removals map[string]*grantRemoval
 	changed  chan struct{}
+	// watchErr is the first error a watch reported.
+	watchErr error
 }
 
 // grantRemoval is what the watches saw of one request's grant going.
@@ -46,11 +51,23 @@ func watchGrantRemovals(b *testing.B, target kubernetes.Interface) *grantRemoval
 	if err != nil {
 		b.Fatal(err)
 	}
-	saWatch, err := target.CoreV1().ServiceAccounts("").Watch(ctx, metav1.ListOptions{LabelSelector: requestLabel, ResourceVersion: sas.ResourceVersion})
+	// Retry watchers resume from the last resourceVersion they saw when
+	// the target closes a watch, so a long benchmark loses no deletion.
+	saWatch, err := watchtools.NewRetryWatcherWithContext(ctx, sas.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = requestLabel
+			return target.CoreV1().ServiceAccounts("").Watch(ctx, o)
+		},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rbWatch, err := target.RbacV1().RoleBindings("").Watch(ctx, metav1.ListOptions{LabelSelector: requestLabel, ResourceVersion: rbs.ResourceVersion})
+	rbWatch, err := watchtools.NewRetryWatcherWithContext(ctx, rbs.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = requestLabel
+			return target.RbacV1().RoleBindings("").Watch(ctx, o)
+		},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,6 +78,12 @@ func watchGrantRemovals(b *testing.B, target kubernetes.Interface) *grantRemoval
 
 func (g *grantRemovals) record(w watch.Interface) {
 	for ev := range w.ResultChan() {
+		if ev.Type == watch.Error {
+			g.mu.Lock()
+			g.watchErr = fmt.Errorf("the target's watch failed: %v", ev.Object)
+			g.mu.Unlock()
+			continue
+		}
 		obj, _ := ev.Object.(metav1.Object)
 		if ev.Type != watch.Deleted || obj == nil {
 			continue
@@ -105,7 +128,10 @@ func (g *grantRemovals) waitRemoved(b *testing.B, names []string, timeout time.D
 		select {
 		case <-g.changed:
 		case <-deadline:
-			b.Fatalf("saw every object of %d of %d grants deleted within %s", len(done), len(names), timeout)
+			g.mu.Lock()
+			err := g.watchErr
+			g.mu.Unlock()
+			b.Fatalf("saw every object of %d of %d grants deleted within %s (watch error: %v)", len(done), len(names), timeout, err)
 		}
 	}
 }
