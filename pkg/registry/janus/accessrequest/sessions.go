@@ -148,15 +148,19 @@ func (o *sessionObserver) describe() string {
 func accessEnded(ar *janus.AccessRequest, now time.Time) string {
 	phase := strings.ToLower(string(ar.Status.Phase))
 	d := ar.Status.Decision
+	// A deleted request is revoked first (the grant finalizer): while it
+	// is Active the grant goes before the phase changes, as at expiry, and
+	// a session may be told after the revocation was written; either way
+	// it was the deletion.
+	revokedByDeletion := ar.Status.Phase == janus.AccessRequestRevoked && d != nil && d.Reason == janus.DecisionReasonDeleted
+	if ar.DeletionTimestamp != nil && (ar.Status.Phase == janus.AccessRequestActive || revokedByDeletion) {
+		if d != nil && d.User != "" {
+			return "access ended: the request was deleted by " + d.User
+		}
+		return "access ended: the request was deleted"
+	}
 	switch ar.Status.Phase {
 	case janus.AccessRequestActive:
-		if ar.DeletionTimestamp != nil {
-			// The grant goes before the phase changes, as at expiry.
-			if d != nil && d.User != "" {
-				return "access ended: the request was deleted by " + d.User
-			}
-			return "access ended: the request was deleted"
-		}
 		if ar.Status.ExpiresAt == nil || now.Before(ar.Status.ExpiresAt.Time) {
 			return ""
 		}

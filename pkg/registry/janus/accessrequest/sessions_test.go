@@ -35,7 +35,8 @@ func TestAccessEndedSaysWhyAccessIsOver(t *testing.T) {
 		{"failed", janus.AccessRequestStatus{Phase: janus.AccessRequestFailed}, "access ended: the request is Failed", false},
 		{"active and deleted", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later, Decision: &janus.Decision{User: "admin", Reason: janus.DecisionReasonDeleted}}, "access ended: the request was deleted by admin", true},
 		{"active and deleted by someone unknown", janus.AccessRequestStatus{Phase: janus.AccessRequestActive, ExpiresAt: &later}, "access ended: the request was deleted", true},
-		{"revoked as it was deleted", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: &janus.Decision{User: "admin", Reason: janus.DecisionReasonDeleted}}, "access revoked by admin: deleted", true},
+		{"revoked as it was deleted", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: &janus.Decision{User: "admin", Reason: janus.DecisionReasonDeleted}}, "access ended: the request was deleted by admin", true},
+		{"revoked by carol, deleted since", janus.AccessRequestStatus{Phase: janus.AccessRequestRevoked, Decision: decision}, "access revoked by carol: INC closed", true},
 	}
 	for _, tc := range cases {
 		ar := &janus.AccessRequest{Status: tc.status}
