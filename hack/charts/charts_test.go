@@ -1,7 +1,6 @@
 package charts
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -10,13 +9,10 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/infroware/janus/pkg/apis/janus"
-	"github.com/infroware/janus/pkg/apis/janus/install"
+	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
-	"github.com/infroware/janus/pkg/apis/janus/validation"
 )
 
 const (
@@ -349,8 +345,8 @@ func TestValueCombinationsRenderAndPassServerDryRun(t *testing.T) {
 					t.Errorf("the pod of Deployment %s is not admitted: %v", obj.GetName(), err)
 				}
 			}
-			if len(a.warnings.seen) > 0 {
-				t.Errorf("the dry run drew warnings: %q", a.warnings.seen)
+			if len(a.warnings.Warnings()) > 0 {
+				t.Errorf("the dry run drew warnings: %q", a.warnings.Warnings())
 			}
 		})
 	}
@@ -384,26 +380,14 @@ func validateCluster(t *testing.T, obj *unstructured.Unstructured) {
 
 func validateClusterJSON(t *testing.T, data []byte) *v1alpha1.Cluster {
 	t.Helper()
-	var versioned v1alpha1.Cluster
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&versioned); err != nil {
-		t.Fatalf("the rendered Cluster is not a v1alpha1 Cluster: %v\n%s", err, data)
+	cl, err := testenv.DecodeCluster(data)
+	if cl == nil {
+		t.Fatalf("the rendered Cluster: %v\n%s", err, data)
 	}
-	if versioned.Kind != "Cluster" || versioned.APIVersion != v1alpha1.SchemeGroupVersion.String() {
-		t.Errorf("rendered a %s %s, want a Cluster", versioned.APIVersion, versioned.Kind)
+	if err != nil {
+		t.Errorf("the rendered Cluster is %v", err)
 	}
-	scheme := runtime.NewScheme()
-	install.Install(scheme)
-	scheme.Default(&versioned)
-	var internal janus.Cluster
-	if err := scheme.Convert(&versioned, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	if errs := validation.ValidateCluster(&internal); len(errs) > 0 {
-		t.Errorf("the rendered Cluster is invalid: %v", errs.ToAggregate())
-	}
-	return &versioned
+	return cl
 }
 
 // TestAgentNotesPrintTheClusterToApplyOnCentral: helm install prints a
@@ -546,7 +530,7 @@ func TestDryRunCatchesAPodSecurityViolation(t *testing.T) {
 	if err := a.apply(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.warnings.seen) == 0 {
+	if len(a.warnings.Warnings()) == 0 {
 		t.Errorf("a Deployment allowing privilege escalation drew no warning")
 	}
 	if err := a.apply(t.Context(), podOf(t, d)); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -117,30 +116,18 @@ func prepareCluster(ctx context.Context, c *testenv.BareCluster) error {
 	})
 }
 
-// warnings collects the API server's warnings, Pod Security's among them.
-type warnings struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.seen = append(w.seen, text)
-}
-
 // dryRunApplier applies objects with server-side apply and dryRun=All, as
 // `kubectl apply --server-side --dry-run=server` does, and records every
 // warning.
 type dryRunApplier struct {
 	dyn      dynamic.Interface
 	mapper   meta.RESTMapper
-	warnings *warnings
+	warnings *testenv.WarningRecorder
 }
 
 func newDryRunApplier(t *testing.T, c *testenv.BareCluster) *dryRunApplier {
 	t.Helper()
-	w := &warnings{}
+	w := &testenv.WarningRecorder{}
 	cfg := rest.CopyConfig(c.AdminConfig)
 	cfg.WarningHandler = w
 	dyn, err := dynamic.NewForConfig(cfg)

@@ -1,15 +1,12 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -21,10 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/infroware/janus/internal/testenv"
-	"github.com/infroware/janus/pkg/apis/janus"
-	"github.com/infroware/janus/pkg/apis/janus/install"
-	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
-	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/tunnel"
 )
 
@@ -48,19 +41,6 @@ func readManifests(t *testing.T, files ...string) []*unstructured.Unstructured {
 	return objs
 }
 
-// warningRecorder collects the API server's warnings, Pod Security's among
-// them.
-type warningRecorder struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
 // applyAgentArtifacts applies the target cluster's manifests as the admin.
 func applyAgentArtifacts(t *testing.T, ctx context.Context, c *testenv.BareCluster) {
 	t.Helper()
@@ -78,7 +58,7 @@ func applyGrantClusterRole(t *testing.T, ctx context.Context, c *testenv.BareClu
 // fails on any warning.
 func applyManifests(t *testing.T, ctx context.Context, c *testenv.BareCluster, objs []*unstructured.Unstructured) {
 	t.Helper()
-	warnings := &warningRecorder{}
+	warnings := &testenv.WarningRecorder{}
 	config := rest.CopyConfig(c.AdminConfig)
 	config.WarningHandler = warnings
 	applier, err := testenv.NewApplier(config)
@@ -88,8 +68,8 @@ func applyManifests(t *testing.T, ctx context.Context, c *testenv.BareCluster, o
 	if err := applier.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings.warnings) > 0 {
-		t.Errorf("applying artifacts/agent drew warnings: %q", warnings.warnings)
+	if w := warnings.Warnings(); len(w) > 0 {
+		t.Errorf("applying artifacts/agent drew warnings: %q", w)
 	}
 }
 
@@ -264,24 +244,12 @@ func TestClusterExampleIsAValidCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var versioned v1alpha1.Cluster
-	decoder := json.NewDecoder(bytes.NewReader(jsonData))
-	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(&versioned); err != nil {
-		t.Fatalf("cluster.yaml is not a v1alpha1 Cluster: %v", err)
+	versioned, err := testenv.DecodeCluster(jsonData)
+	if versioned == nil {
+		t.Fatalf("cluster.yaml: %v", err)
 	}
-	if versioned.APIVersion != v1alpha1.SchemeGroupVersion.String() || versioned.Kind != "Cluster" {
-		t.Errorf("cluster.yaml is a %s %s", versioned.APIVersion, versioned.Kind)
-	}
-	scheme := runtime.NewScheme()
-	install.Install(scheme)
-	scheme.Default(&versioned)
-	var internal janus.Cluster
-	if err := scheme.Convert(&versioned, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	if errs := validation.ValidateCluster(&internal); len(errs) > 0 {
-		t.Errorf("cluster.yaml is invalid: %v", errs.ToAggregate())
+	if err != nil {
+		t.Errorf("cluster.yaml is %v", err)
 	}
 
 	// It must name the agent the target manifests create.
