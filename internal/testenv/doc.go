@@ -2,8 +2,9 @@
 // the e2e tests, the integration tests, the agent's tests and
 // janus-playground: certificates, supervised processes (started, logged to
 // files, waited for, stopped by PID), the upstream binaries that
-// hack/testbin.sh builds, a bare etcd and kube-apiserver, and the full
-// testbed built from those parts — a central control plane on loopback with
+// hack/testbin.sh builds, a bare etcd and kube-apiserver, a PostgreSQL
+// server of a test's own that it may restart, and the full testbed built
+// from those parts — a central control plane on loopback with
 // janus-apiserver aggregated into it through the manifests in
 // artifacts/central, target clusters with kwok pods and connected agents,
 // and demo users whose RBAC decides what they may do.

@@ -58,7 +58,7 @@ func StartCommand(name, logDir string, cmd *exec.Cmd) (*Process, error) {
 
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
+	attr := &syscall.SysProcAttr{
 		// Its own process group: a Ctrl-C in the terminal reaches only the
 		// owner, which stops everything in order.
 		Setpgid: true,
@@ -66,6 +66,11 @@ func StartCommand(name, logDir string, cmd *exec.Cmd) (*Process, error) {
 		// timeout), the kernel stops the component too.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	// The caller's user to run as is kept: PostgreSQL refuses root.
+	if cmd.SysProcAttr != nil {
+		attr.Credential = cmd.SysProcAttr.Credential
+	}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", name, cmd.Path, err)

@@ -166,8 +166,8 @@ func (tb *Testbed) peerTokenFile() (string, error) {
 }
 
 // sharedDatastore is the flag pointing the replicas at one datastore: a
-// fresh PostgreSQL database of this testbed, dropped at Stop, unless
-// JanusArgs name one.
+// fresh PostgreSQL database of this testbed on TestbedConfig.PostgresURL's
+// server, dropped at Stop, unless JanusArgs name one.
 func (tb *Testbed) sharedDatastore(ctx context.Context) ([]string, error) {
 	for _, a := range tb.cfg.JanusArgs {
 		if strings.HasPrefix(a, "--datastore-endpoint") || strings.HasPrefix(a, "--etcd-servers") {
@@ -178,7 +178,10 @@ func (tb *Testbed) sharedDatastore(ctx context.Context) ([]string, error) {
 	if _, err := os.Stat(endpointFile); err == nil {
 		return []string{"--datastore-endpoint-file=" + endpointFile}, nil
 	}
-	server := PostgresURL()
+	server := tb.cfg.PostgresURL
+	if server == "" {
+		server = PostgresURL()
+	}
 	createCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(createCtx, server)

@@ -45,6 +45,10 @@ type TestbedConfig struct {
 	// with --peers. The Service's ClusterIP is a TCP balancer over both
 	// (RouteAPIService), and every agent connects to B.
 	SecondReplica bool
+	// PostgresURL is the PostgreSQL server SecondReplica creates the
+	// replicas' database on (a superuser's URL, as PostgresServer.URL);
+	// empty for PostgresURL(), the machine's.
+	PostgresURL string
 }
 
 // Timing is how long one step of the start-up took.
