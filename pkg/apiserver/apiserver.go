@@ -144,10 +144,15 @@ func (c completedConfig) New() (*JanusServer, error) {
 		Authorizer: c.GenericConfig.Authorization.Authorizer,
 		Recordings: recordings,
 		Live:       engine,
+		// Attach and terminate work from any replica: the one relaying a
+		// session serves the others' peer calls about it.
+		Peers:       tunnels,
+		ReplicaName: c.ExtraConfig.ReplicaName,
 	})
 	if err != nil {
 		return nil, err
 	}
+	tunnels.HandlePeerCalls(sessionregistry.PeerCalls(engine))
 	records := sessionregistry.NewRecords(sessions, c.ExtraConfig.ReplicaName, recordings)
 
 	recorder, stopRecorder := events.NewRecorder(c.ExtraConfig.KubeClient)

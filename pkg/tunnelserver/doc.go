@@ -26,10 +26,17 @@
 // splice it over the tunnel, keeps the stream's bytes off the
 // multiplexed tunnel, which was why streams dial back at all; a ticket
 // naming a replica that is not a peer is refused like any unknown one.
+// Replicas also call each other (peercalls.go) for what only one holds,
+// the live sessions it relays: a plain HTTP request on the peer's
+// /connect over the same verified TLS, naming the caller and carrying the
+// peer token, compared in constant time, from a listed peer only, before
+// the handler the server was given sees it; what a call means is that
+// handler's business, not this package's.
 //
 // Here "agent" is the remote janus-agent of a cluster, and an AgentClient
 // is this server's client of it. The wire definitions both ends share live
-// in pkg/tunnel; this package must not define any of its own, and nothing
+// in pkg/tunnel; this package must not define any of its own (the peer
+// calls' headers are between replicas, both ends of them here), and nothing
 // janus-agent links may import it (it brings go-oidc and the API types).
 // It decides nothing about requests: which replica acts on a connect is
 // the lifecycle controller's business, under its Lease.

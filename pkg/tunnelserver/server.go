@@ -35,6 +35,8 @@ type Server struct {
 	streams  streamBroker
 	// peering, once enabled, reaches the tunnels other replicas hold.
 	peering atomic.Pointer[peering]
+	// peerCalls serves the calls peers make on this replica.
+	peerCalls atomic.Pointer[http.Handler]
 
 	// handshakes bounds the agent handshakes verified at once.
 	handshakes chan struct{}
@@ -96,6 +98,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if !s.relayStream(w, req) {
 			s.serveStream(w, req)
 		}
+		return
+	}
+	if isPeerCall(req) {
+		s.servePeerCall(w, req)
 		return
 	}
 	if isPeerHandshake(req) {

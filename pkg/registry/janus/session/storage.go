@@ -67,6 +67,11 @@ type Options struct {
 	Recordings recording.Store
 	// Live are the sessions this replica relays.
 	Live LiveSessions
+	// Peers reach the replicas relaying the others; nil without peering.
+	Peers Peers
+	// ReplicaName is this replica's name, as Sessions' status.server
+	// holds it.
+	ReplicaName string
 }
 
 // NewStorage returns the storage of Sessions.
@@ -89,11 +94,12 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return nil, fmt.Errorf("completing session storage: %w", err)
 	}
 	g := gate{authorizer: opts.Authorizer}
+	rl := relay{store: store, peers: opts.Peers, self: opts.ReplicaName}
 	return &Storage{
 		Session:   &REST{store: store},
 		Recording: &RecordingREST{store: store, recordings: opts.Recordings, gate: g},
-		Attach:    &AttachREST{store: store, live: opts.Live, gate: g},
-		Terminate: &TerminateREST{store: store, live: opts.Live, gate: g},
+		Attach:    &AttachREST{store: store, live: opts.Live, gate: g, relay: rl},
+		Terminate: &TerminateREST{store: store, live: opts.Live, gate: g, relay: rl},
 		Store:     store,
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,11 +28,15 @@ const closeWait = 5 * time.Second
 
 // TerminateREST serves sessions/NAME/terminate: POST a SessionTermination
 // to cut that one session, with the reason on its user's terminal. The
-// cluster's approvers may.
+// cluster's approvers may, through any replica: one that does not relay
+// the session has the one that does cut it, over the peer link.
 type TerminateREST struct {
 	store *genericregistry.Store
 	live  LiveSessions
 	gate  gate
+	// relay has the replica relaying a session cut it when another one
+	// answers.
+	relay relay
 }
 
 var (
@@ -78,12 +84,18 @@ func (r *TerminateREST) Create(ctx context.Context, name string, body runtime.Ob
 	}
 	u, _ := caller(ctx)
 	why := fmt.Sprintf("session terminated by %s: %s", u.GetName(), t.Reason)
+	relayedBy := r.relay.self
 	if err := r.live.Terminate(name, why); errors.Is(err, session.ErrSessionNotOpen) {
-		return nil, elsewhere(s)
+		resp, err := r.relay.call(ctx, s, http.MethodPost, "terminate", strings.NewReader(why))
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		relayedBy = s.Status.Server
 	} else if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	klog.InfoS("Session terminated", "session", name, "request", s.Spec.Request, "user", u.GetName(), "sessionUser", s.Spec.User.Username)
+	klog.InfoS("Session terminated", "session", name, "request", s.Spec.Request, "user", u.GetName(), "sessionUser", s.Spec.User.Username, "relayedBy", relayedBy)
 	closed := s
 	_ = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, closeWait, true, func(ctx context.Context) (bool, error) {
 		got, err := getSession(ctx, r.store, name)

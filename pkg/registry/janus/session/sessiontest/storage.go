@@ -17,8 +17,8 @@ import (
 )
 
 // NewStorage returns the storage of Sessions on a datastore of the test's
-// own, stopped when the test ends.
-func NewStorage(t testing.TB) *sessionregistry.Storage {
+// own, stopped when the test ends; opts, if given, are the subresources'.
+func NewStorage(t testing.TB, opts ...sessionregistry.Options) *sessionregistry.Storage {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -39,7 +39,7 @@ func NewStorage(t testing.TB) *sessionregistry.Storage {
 		Decorator:               generic.UndecoratedStorage,
 		DeleteCollectionWorkers: 1,
 		ResourcePrefix:          resource.Group + "/" + resource.Resource,
-	}, sessionregistry.Options{})
+	}, append(opts, sessionregistry.Options{})[0])
 	if err != nil {
 		t.Fatalf("building the session storage: %v", err)
 	}
