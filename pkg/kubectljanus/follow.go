@@ -100,9 +100,10 @@ func (f *followOptions) run(ctx context.Context) error {
 }
 
 // attach opens the live stream, sessions/NAME/attach (kube-apiserver
-// spares attach, unlike other subresources, its request timeout). Only
-// the replica relaying the session can serve it; another answers 503, so
-// a few tries reach it behind a load balancer.
+// spares attach, unlike other subresources, its request timeout). Any
+// replica serves it, through the replica relaying the session; a 503 says
+// that one could not be reached (a peer link not up yet, the replica
+// restarting), which a few tries may outlast.
 func (f *followOptions) attach(ctx context.Context, c *clients) (io.ReadCloser, error) {
 	var (
 		stream io.ReadCloser
