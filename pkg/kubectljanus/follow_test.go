@@ -71,9 +71,10 @@ func TestFollowThatEndsWhileTheSessionIsOpenFails(t *testing.T) {
 	}
 }
 
-// TestFollowTriesAgainWhereAnotherReplicaAnswered: only the replica
-// relaying a session can serve its stream; another answers 503.
-func TestFollowTriesAgainWhereAnotherReplicaAnswered(t *testing.T) {
+// TestFollowTriesAgainWhileTheRelayingReplicaIsUnreachable: a replica
+// that cannot reach the one relaying the session answers 503; follow
+// tries again a few times, then shows the last 503.
+func TestFollowTriesAgainWhileTheRelayingReplicaIsUnreachable(t *testing.T) {
 	const name = "alice-x7k2p-s1"
 	api := newSessionAPI(t, openSessionObject(name))
 	api.follow[name] = func(w io.Writer) { _, _ = io.WriteString(w, castHeader(name)+`[0.1, "o", "live"]`+"\n") }
@@ -83,7 +84,7 @@ func TestFollowTriesAgainWhereAnotherReplicaAnswered(t *testing.T) {
 		api.sessions[name].Status.Phase = v1alpha1.SessionClosed
 	}
 	refusals := 2
-	elsewhere := apierrors.NewServiceUnavailable(`session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1", not by the one that answered; try again`)
+	elsewhere := apierrors.NewServiceUnavailable(`session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1", which this replica cannot reach (dial tcp 10.0.0.7:8132: connect: connection refused); if that replica is gone, the session is closed when it starts again`)
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/attach") && refusals > 0 {
 			refusals--
