@@ -24,7 +24,11 @@ type Balancer struct {
 	// conns are the open connections, by backend, so that Route cuts
 	// those to backends taken out (clients keep connections alive).
 	conns map[string]map[net.Conn]struct{}
-	done  chan struct{}
+	// keeping marks the connections opened while it is set as kept:
+	// Route leaves kept connections open.
+	keeping bool
+	kept    map[net.Conn]struct{}
+	done    chan struct{}
 }
 
 // StartBalancer listens on address and balances over backends.
@@ -33,14 +37,33 @@ func StartBalancer(address string, backends ...string) (*Balancer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s for the balancer: %w", address, err)
 	}
-	b := &Balancer{listener: l, backends: backends, conns: map[string]map[net.Conn]struct{}{}, done: make(chan struct{})}
+	b := &Balancer{listener: l, backends: backends, conns: map[string]map[net.Conn]struct{}{}, kept: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	go b.serve()
 	return b, nil
 }
 
 // Route makes backends the only ones new connections go to, and closes
-// the open connections to the others.
+// the open connections to the others, but for those kept (Keep).
 func (b *Balancer) Route(backends ...string) {
+	b.route(false, backends...)
+}
+
+// Keep has the connections opened from now on, until the function it
+// returns is called, survive Route: an exec session's connection, which
+// the aggregator dials for that one upgrade, stays on its backend while
+// Route sends everything else elsewhere. Close still cuts them.
+func (b *Balancer) Keep() (stop func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.keeping = true
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.keeping = false
+	}
+}
+
+func (b *Balancer) route(cutKept bool, backends ...string) {
 	b.mu.Lock()
 	b.backends = append([]string(nil), backends...)
 	var cut []net.Conn
@@ -49,6 +72,9 @@ func (b *Balancer) Route(backends ...string) {
 			continue
 		}
 		for c := range conns {
+			if _, kept := b.kept[c]; kept && !cutKept {
+				continue
+			}
 			cut = append(cut, c)
 		}
 	}
@@ -62,7 +88,7 @@ func (b *Balancer) Route(backends ...string) {
 func (b *Balancer) Close() {
 	close(b.done)
 	b.listener.Close()
-	b.Route()
+	b.route(true)
 }
 
 func (b *Balancer) serve() {
@@ -113,10 +139,15 @@ func (b *Balancer) track(backend string, client, server net.Conn, open bool) {
 	if open {
 		b.conns[backend][client] = struct{}{}
 		b.conns[backend][server] = struct{}{}
+		if b.keeping {
+			b.kept[client], b.kept[server] = struct{}{}, struct{}{}
+		}
 		return
 	}
 	delete(b.conns[backend], client)
 	delete(b.conns[backend], server)
+	delete(b.kept, client)
+	delete(b.kept, server)
 }
 
 // pipe copies both ways until either side ends, then closes both.

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -87,5 +89,47 @@ func TestBalancerSkipsDeadBackendsAndFollowsRoutes(t *testing.T) {
 		} else {
 			c.Close()
 		}
+	}
+}
+
+// TestBalancerKeepsTheConnectionsOpenedWhileKeeping: Route cuts a routed-
+// out backend's connections but those opened between Keep and its stop;
+// Close cuts those too.
+func TestBalancerKeepsTheConnectionsOpenedWhileKeeping(t *testing.T) {
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
+	lb, err := StartBalancer("127.0.0.1:0", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closeOnce sync.Once
+	closing := func() { closeOnce.Do(lb.Close) }
+	defer closing()
+	address := lb.listener.Addr().String()
+	_, before := answer(t, address)
+	stop := lb.Keep()
+	_, kept := answer(t, address)
+	stop()
+	_, after := answer(t, address)
+	lb.Route(a)
+	closed := func(c net.Conn, wait time.Duration) bool {
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	if !closed(before, 5*time.Second) || !closed(after, 5*time.Second) {
+		t.Error("a connection to b opened before Keep or after its stop stayed open after b was routed out")
+	}
+	if closed(kept, 200*time.Millisecond) {
+		t.Error("the connection opened while keeping was cut by Route")
+	}
+	if name, c := answer(t, address); name != "a" {
+		t.Errorf("routed to a only, %s answered", name)
+	} else {
+		c.Close()
+	}
+	closing()
+	if !closed(kept, 5*time.Second) {
+		t.Error("Close left the kept connection open")
 	}
 }

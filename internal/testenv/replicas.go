@@ -254,6 +254,16 @@ func (tb *Testbed) ReplicaAddress(name string) (string, error) {
 	return r.address(), nil
 }
 
+// ReplicaTunnelAddress is where replica name serves its tunnel port, the
+// one its peers dial: host:port.
+func (tb *Testbed) ReplicaTunnelAddress(name string) (string, error) {
+	r, err := tb.replica(name)
+	if err != nil {
+		return "", err
+	}
+	return r.tunnelAddress(), nil
+}
+
 // RouteAPIService sends the connections to the Service's ClusterIP, the
 // aggregator's, to the replicas named only, cutting those open to the
 // others; with no names, to every replica.
@@ -274,6 +284,17 @@ func (tb *Testbed) RouteAPIService(names ...string) error {
 	}
 	tb.balancer.Route(backends...)
 	return nil
+}
+
+// KeepAPIServiceConnections has the connections to the Service's
+// ClusterIP opened from now on, until the function it returns is called,
+// survive RouteAPIService (Balancer.Keep): open an exec session on one
+// replica meanwhile, and it stays there while the API goes to the other.
+func (tb *Testbed) KeepAPIServiceConnections() (stop func(), err error) {
+	if tb.balancer == nil {
+		return nil, errors.New("testbed: KeepAPIServiceConnections needs SecondReplica")
+	}
+	return tb.balancer.Keep(), nil
 }
 
 // KillReplica ends replica name with SIGKILL, as a crash would.

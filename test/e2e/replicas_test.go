@@ -187,9 +187,11 @@ func (r *twoReplicas) exec(ctx context.Context, request string, command ...strin
 // connected to replica B, and every request of the API goes to replica A
 // (the Service's ClusterIP balances to A only). A leads: approve → grant
 // in the target, exec, log and revoke → grant removed all go through A and,
-// over the peer link, B's tunnel. Then A, the leader, is killed with
+// over the peer link, B's tunnel; sessions relayed by B are attached to
+// and terminated through A. Then A, the leader, is killed with
 // SIGKILL while a grant is pending expiry: B takes the Lease, the expiry
-// still removes the grant on time, the APIService stays Available, and a
+// still removes the grant on time, attach and terminate of the session A
+// relayed answer 503 naming A, the APIService stays Available, and a
 // namespace of the central cluster deletes as usual.
 func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	r := startTwoReplicas(t)
@@ -244,6 +246,12 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 		t.Fatalf("logs through replica A: %q, %v", buf[:n], err)
 	}
 
+	// Sessions relayed by B, attached to and terminated through A.
+	r.attachAndTerminateThroughTheOtherReplica()
+	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
+		t.Fatal(err)
+	}
+
 	// Revoke through A: the grant leaves the target.
 	begin = time.Now()
 	if _, err := r.janus("bob").JanusV1alpha1().AccessRequests().Revoke(ctx, ar.Name, &v1alpha1.Revocation{Reason: "e2e"}, metav1.CreateOptions{}); err != nil {
@@ -260,6 +268,7 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	pending := r.request(duration)
 	active := r.waitPhase(pending.Name, v1alpha1.AccessRequestActive, 60*time.Second)
 	expiresAt := active.Status.ExpiresAt.Time
+	onA := r.sessionOn(testenv.ReplicaA, pending.Name)
 	if err := r.tb.RouteAPIService(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +280,8 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 		return r.leaseHolder(ctx) == testenv.ReplicaB, nil
 	})
 	t.Logf("leader A killed with SIGKILL; B took the Lease %s later, %s before expiresAt", time.Since(killed).Round(time.Millisecond), time.Until(expiresAt).Round(time.Millisecond))
+	// The session A relayed died with it; B says so, naming A.
+	r.relayGoneSays(onA, testenv.ReplicaA)
 
 	// With A down the APIService stays Available and a namespace deletes.
 	apiServices := dynamic.NewForConfigOrDie(r.adminConfig()).Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
