@@ -11,8 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
 	"github.com/infroware/janus/pkg/apis/janus"
@@ -93,15 +95,35 @@ func (o *sessionObserver) Started(context.Context) error {
 	return nil
 }
 
+// endWriteBackoff spaces the retries of the writes of a session's end,
+// about 40 s in all: a datastore restart fails writes for a second or
+// two, and without them the Session would say Open, and the request
+// count it active, until this replica restarts (the soak's PostgreSQL
+// restart left one so). Should a failed decrement have been stored after
+// all, the retry counts the end twice; activeSessions never drops below
+// zero, and the Sessions are the record.
+var endWriteBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 10, Cap: 10 * time.Second}
+
+// retriableEndWrite: a write of a session's end that storage failed may
+// succeed again; one of a Session or request that is gone, or refused as
+// invalid, never will.
+func retriableEndWrite(err error) bool {
+	return !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err)
+}
+
 func (o *sessionObserver) Ended(_ context.Context, s session.Summary) {
 	end := sessionregistry.End{Ended: metav1.NewTime(s.Ended), BytesIn: s.BytesIn, BytesOut: s.BytesOut, Reason: s.Reason, Recording: s.Recording}
-	if err := o.records.Close(o.ctx, o.session.Name, end); err != nil {
+	if err := retry.OnError(endWriteBackoff, retriableEndWrite, func() error {
+		return o.records.Close(o.ctx, o.session.Name, end)
+	}); err != nil {
 		klog.ErrorS(err, "Recording the end of a session", "request", o.request, "session", o.session.Name)
 	}
-	err := o.update(func(ar *janus.AccessRequest) {
-		if ar.Status.ActiveSessions > 0 {
-			ar.Status.ActiveSessions--
-		}
+	err := retry.OnError(endWriteBackoff, retriableEndWrite, func() error {
+		return o.update(func(ar *janus.AccessRequest) {
+			if ar.Status.ActiveSessions > 0 {
+				ar.Status.ActiveSessions--
+			}
+		})
 	})
 	switch {
 	case apierrors.IsNotFound(err):
