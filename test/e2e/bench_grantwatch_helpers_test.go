@@ -135,3 +135,15 @@ func (g *grantRemovals) waitRemoved(b *testing.B, names []string, timeout time.D
 		}
 	}
 }
+
+// removedAt is when the watches saw the last object of the request's
+// grant deleted, if they saw every one go.
+func (g *grantRemovals) removedAt(name string) (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.removals[name]
+	if r == nil || r.deleted < objectsPerGrant {
+		return time.Time{}, false
+	}
+	return r.last, true
+}
