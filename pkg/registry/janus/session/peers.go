@@ -122,8 +122,16 @@ type relay struct {
 // replica, which a client may retry.
 func (r relay) call(ctx context.Context, s *janus.Session, method, subresource string, body io.Reader) (*http.Response, error) {
 	server := s.Status.Server
-	if r.peers == nil || server == "" || server == r.self {
-		return nil, r.unreachable(ctx, s, "it no longer holds the session (it restarted, or the session just ended)")
+	if server == "" || server == r.self {
+		// This replica relayed it and holds it no more: it just ended, or
+		// a restart cut it and recovery is closing its record.
+		if err := r.closedNow(ctx, s); err != nil {
+			return nil, err
+		}
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("session %s is no longer live on janus-apiserver replica %q, which relayed it; its record is being closed, try again", s.Name, server))
+	}
+	if r.peers == nil {
+		return nil, r.unreachable(ctx, s, "peering is off")
 	}
 	resp, err := r.peers.CallPeer(ctx, server, method, peerCall(s.Name, subresource), body)
 	if err != nil {
@@ -148,10 +156,16 @@ func (r relay) call(ctx context.Context, s *janus.Session, method, subresource s
 // unreachable is the answer when the relaying replica cannot do it: 409 if
 // the Session closed meanwhile, 503 naming the replica and why otherwise.
 func (r relay) unreachable(ctx context.Context, s *janus.Session, why string) error {
-	if now, err := getSession(ctx, r.store, s.Name); err == nil {
-		if err := notLive(now); err != nil {
-			return err
-		}
+	if err := r.closedNow(ctx, s); err != nil {
+		return err
 	}
 	return apierrors.NewServiceUnavailable(fmt.Sprintf("session %s is relayed by janus-apiserver replica %q, which this replica cannot reach (%s); if that replica is gone, the session is closed when it starts again", s.Name, s.Status.Server, why))
+}
+
+// closedNow is notLive's 409 if s is closed by now.
+func (r relay) closedNow(ctx context.Context, s *janus.Session) error {
+	if now, err := getSession(ctx, r.store, s.Name); err == nil {
+		return notLive(now)
+	}
+	return nil
 }

@@ -166,3 +166,29 @@ func TestAttachAndTerminateSayWhenTheRelayingReplicaCannotBeReached(t *testing.T
 		})
 	}
 }
+
+// TestAttachToASessionThisReplicaNoLongerHolds: a Session still Open on
+// this replica's name, which it does not relay any more (it just ended,
+// or recovery is closing it), is a 503 naming this replica, never a peer
+// call to itself.
+func TestAttachToASessionThisReplicaNoLongerHolds(t *testing.T) {
+	calls := 0
+	storage := sessiontest.NewStorage(t, sessionregistry.Options{
+		Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer(), Live: notLiveHere{}, ReplicaName: "janus-b",
+		Peers: peersFunc(func(string, string, string, io.Reader) (*http.Response, error) {
+			calls++
+			return answer(http.StatusOK, nil, ""), nil
+		}),
+	})
+	ctx := genericapirequest.WithUser(genericapirequest.WithNamespace(context.Background(), metav1.NamespaceNone), &user.DefaultInfo{Name: "carol"})
+	if _, err := sessionregistry.NewRecords(storage, "janus-b", nil).Open(ctx, newSession("req-b1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := storage.Attach.Get(ctx, "req-b1", &metav1.GetOptions{})
+	if says := `no longer live on janus-apiserver replica "janus-b"`; !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), says) {
+		t.Errorf("attaching: %v, want 503 saying %q", err, says)
+	}
+	if calls != 0 {
+		t.Errorf("%d peer calls, want none", calls)
+	}
+}
