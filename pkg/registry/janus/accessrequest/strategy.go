@@ -107,6 +107,10 @@ func (s accessRequestStrategy) Validate(ctx context.Context, obj runtime.Object)
 		return append(allErrs, field.NotFound(field.NewPath("spec", "cluster"), ar.Spec.Cluster))
 	case err != nil:
 		return append(allErrs, field.InternalError(field.NewPath("spec", "cluster"), fmt.Errorf("reading cluster %q: %w", ar.Spec.Cluster, err)))
+	case ar.Status.RequiredApprovals < 1:
+		// PrepareForCreate could not read the Cluster a moment ago, so the
+		// quorum is not fixed; a retry is (create answers this with 500).
+		allErrs = append(allErrs, field.InternalError(field.NewPath("status", "requiredApprovals"), fmt.Errorf("cluster %q could not be read to fix the quorum", ar.Spec.Cluster)))
 	}
 	return append(allErrs, validation.ValidateAccessRequestPolicy(&ar.Spec, s.policy.ForCluster(cluster))...)
 }

@@ -2,11 +2,13 @@ package accessrequest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -166,5 +168,31 @@ func TestRequiredApprovalsFallsBackToTheClusterForOldRequests(t *testing.T) {
 	}
 	if got := requiredApprovals(&janus.AccessRequest{}, cluster); got != 3 {
 		t.Errorf("quorum %d for a request from before it was recorded, want the Cluster's 3", got)
+	}
+}
+
+// TestCreateWithoutAFixedQuorumIsAServerError: when PrepareForCreate
+// could not read the Cluster (the datastore restarting) but Validate
+// can, the request is not created with no quorum fixed: validation says
+// so as an internal error, which create answers with 500.
+func TestCreateWithoutAFixedQuorumIsAServerError(t *testing.T) {
+	for _, firstReadFails := range []bool{true, false} {
+		reads := 0
+		clusters := clusterGetterFunc(func(_ context.Context, name string) (*janus.Cluster, error) {
+			if reads++; reads == 1 && firstReadFails {
+				return nil, errors.New("FATAL: the database system is shutting down")
+			}
+			return &janus.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: janus.ClusterSpec{Approval: janus.ApprovalPolicy{Required: 2}}}, nil
+		})
+		s := accessRequestStrategy{clusters: clusters}
+		ar := &janus.AccessRequest{Spec: janus.AccessRequestSpec{Cluster: "prod", Namespaces: []string{"payments"}, Duration: metav1.Duration{Duration: time.Hour}, Reason: "INC-1"}}
+		s.PrepareForCreate(context.Background(), ar)
+		errs := s.Validate(context.Background(), ar)
+		internal := slices.ContainsFunc(errs, func(e *field.Error) bool {
+			return e.Type == field.ErrorTypeInternal && e.Field == "status.requiredApprovals"
+		})
+		if internal != firstReadFails {
+			t.Errorf("first read fails %v: internal error on status.requiredApprovals %v (errors %v)", firstReadFails, internal, errs)
+		}
 	}
 }
