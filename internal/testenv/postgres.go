@@ -173,6 +173,42 @@ func (s *PostgresServer) Restart(ctx context.Context) error {
 	return s.start(ctx)
 }
 
+// Crash kills every process of the server with SIGKILL at once, as a
+// power cut or the OOM killer taking the node would, and starts it again
+// on the same data: it comes up through crash recovery, replaying its
+// write-ahead log, so a transaction it had acknowledged as committed is
+// there again. It returns once the server takes connections.
+func (s *PostgresServer) Crash(ctx context.Context) error {
+	if s.proc == nil {
+		return errors.New("PostgreSQL is not running")
+	}
+	s.proc.mu.Lock()
+	s.proc.stopping = true
+	s.proc.mu.Unlock()
+	// The postmaster leads its own process group (StartCommand), and every
+	// backend and worker it forks is in it.
+	if err := syscall.Kill(-s.proc.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing PostgreSQL's processes (group %d): %w", s.proc.PID, err)
+	}
+	if !s.proc.waitExited(postgresStopTimeout) {
+		return fmt.Errorf("PostgreSQL (pid %d) survived SIGKILL", s.proc.PID)
+	}
+	// A backend not yet gone still holds the shared memory, and the new
+	// postmaster refuses to start beside it: try again for a while.
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = s.start(ctx); err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return err
+}
+
 // stop asks for a fast shutdown (SIGINT): open transactions are rolled
 // back, clients disconnected, and a checkpoint written.
 func (s *PostgresServer) stop() error {

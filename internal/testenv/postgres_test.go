@@ -2,16 +2,18 @@ package testenv
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// TestPostgresServerKeepsCommittedRowsOverARestart: a row committed
-// before Restart is read after it, a connection open across the restart
-// is ended by it, and Stop leaves no directory behind.
-func TestPostgresServerKeepsCommittedRowsOverARestart(t *testing.T) {
+// TestPostgresServerKeepsCommittedRowsOverARestartAndACrash: a row
+// committed before Restart is read after it, a connection open across
+// the restart is ended by it, rows committed before Crash are there after
+// crash recovery, and Stop leaves nothing running.
+func TestPostgresServerKeepsCommittedRowsOverARestartAndACrash(t *testing.T) {
 	if _, err := postgresBinDir(); err != nil {
 		t.Skip(err)
 	}
@@ -49,6 +51,24 @@ func TestPostgresServerKeepsCommittedRowsOverARestart(t *testing.T) {
 	var n int
 	if err := again.QueryRow(ctx, "SELECT count(*) FROM acknowledged WHERE id = 1").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the committed row after the restart: count %d, %v; want 1", n, err)
+	}
+
+	if _, err := again.Exec(ctx, "INSERT INTO acknowledged VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Crash(ctx); err != nil {
+		t.Fatalf("crashing and starting again: %v", err)
+	}
+	recovered, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		t.Fatalf("connecting after the crash: %v", err)
+	}
+	defer recovered.Close(context.Background())
+	if err := recovered.QueryRow(ctx, "SELECT count(*) FROM acknowledged").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("committed rows after the crash: %d, %v; want 2", n, err)
+	}
+	if log := TailFile(s.proc.LogFile, 200); !strings.Contains(log, "automatic recovery in progress") {
+		t.Errorf("the server's log after Crash does not tell of crash recovery:\n%s", lastLines(log, 20))
 	}
 
 	if err := s.Stop(); err != nil {
