@@ -29,7 +29,7 @@ import (
 // exec'd into and expired across two replicas on a PostgreSQL server of
 // the benchmark's own and three target clusters, while the Lease holder is
 // killed with SIGKILL, one agent is killed with SIGKILL, and PostgreSQL is
-// restarted; each comes back. Afterwards no acknowledged write may be
+// restarted, then killed with SIGKILL; each comes back. Afterwards no acknowledged write may be
 // lost, no grant may be left in a target for a request that is not
 // Active, the requests that expire after the last recovery must expire on
 // time (p99 ≤ 1 s late), and every session must have survived or ended
@@ -41,8 +41,8 @@ const (
 	faultRequests = 1000
 	// faultRate is how many requests are begun per second, by
 	// faultClients at most at once: about 140 s for the 1,000, so that the
-	// faults fall in the first 100 s and a third of the requests expire
-	// after the last recovery.
+	// faults fall in the first 115 s and about 200 requests expire after
+	// the last recovery.
 	faultRate    = 7
 	faultClients = 16
 	// faultDuration is how long each request is granted for; it expires
@@ -75,6 +75,7 @@ var (
 	faultLeaderKillAt      = 20 * time.Second
 	faultAgentKillAt       = 60 * time.Second
 	faultPostgresRestartAt = 100 * time.Second
+	faultPostgresCrashAt   = 115 * time.Second
 )
 
 // BenchmarkFaults runs the load and the faults once per iteration on a
@@ -355,7 +356,7 @@ func (r *faultRun) withdraw(name string) {
 	}
 }
 
-// injectFaults runs the three faults in order, each once the one before
+// injectFaults runs the faults in order, each once the one before
 // has recovered and not before its offset. It runs beside the load, so a
 // fault that goes wrong fails the benchmark with Errorf and ends the
 // faults; the run goes on to its checks.
@@ -367,6 +368,7 @@ func (r *faultRun) injectFaults() {
 		{faultLeaderKillAt, r.killLeader},
 		{faultAgentKillAt, r.killAgent},
 		{faultPostgresRestartAt, r.restartPostgres},
+		{faultPostgresCrashAt, r.crashPostgres},
 	} {
 		// Scheduling the fault, not waiting for a condition.
 		time.Sleep(time.Until(r.start.Add(f.at)))
@@ -470,17 +472,30 @@ func (r *faultRun) killAgent() (faultEvent, error) {
 	return ev, nil
 }
 
-// restartPostgres restarts PostgreSQL (fast shutdown, start), and
-// counts the testbed recovered when five reads in a row through the
-// aggregator, to whichever replica, reached the database.
+// restartPostgres restarts PostgreSQL with a fast shutdown, as an
+// administrator would.
 func (r *faultRun) restartPostgres() (faultEvent, error) {
+	return r.postgresDown("restart of PostgreSQL (fast shutdown)", "postgres", r.pg.Restart)
+}
+
+// crashPostgres kills every process of PostgreSQL with SIGKILL and starts
+// it again: what it had acknowledged must come back through its crash
+// recovery.
+func (r *faultRun) crashPostgres() (faultEvent, error) {
+	return r.postgresDown("SIGKILL of PostgreSQL (crash recovery)", "postgres-crash", r.pg.Crash)
+}
+
+// postgresDown runs bounce, and counts the testbed recovered when five
+// reads in a row through the aggregator, to whichever replica, reached the
+// database.
+func (r *faultRun) postgresDown(what, metric string, bounce func(context.Context) error) (faultEvent, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ev := faultEvent{what: "restart of PostgreSQL", at: time.Now()}
-	if err := r.pg.Restart(ctx); err != nil {
+	ev := faultEvent{what: what, at: time.Now()}
+	if err := bounce(ctx); err != nil {
 		return ev, err
 	}
-	ev.figures = append(ev.figures, faultFigure{"PostgreSQL taking connections again", "postgres-down-s", time.Since(ev.at)})
+	ev.figures = append(ev.figures, faultFigure{"PostgreSQL taking connections again", metric + "-down-s", time.Since(ev.at)})
 	inARow := 0
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		// A list without resourceVersion is read from storage, not a cache.
@@ -493,10 +508,10 @@ func (r *faultRun) restartPostgres() (faultEvent, error) {
 		return inARow == 5, nil
 	})
 	if err != nil {
-		return ev, errors.New("the API did not read from PostgreSQL within 2 minutes of its restart")
+		return ev, errors.New("the API did not read from PostgreSQL within 2 minutes")
 	}
 	ev.recovered = time.Now()
-	ev.figures = append(ev.figures, faultFigure{"API reading from it again", "postgres-recovery-s", ev.recovered.Sub(ev.at)})
+	ev.figures = append(ev.figures, faultFigure{"API reading from it again", metric + "-recovery-s", ev.recovered.Sub(ev.at)})
 	return ev, nil
 }
 
