@@ -140,7 +140,7 @@ bench:
 ## removed (100 each), 100 requests expiring in one second, create +
 ## approve throughput on SQLite and on PostgreSQL, 1,000 connected
 ## agents, and 1,000 requests through a leader's SIGKILL, an agent's
-## SIGKILL and a PostgreSQL restart (BenchmarkFaults, about 4 minutes,
+## SIGKILL, a PostgreSQL restart and crash (BenchmarkFaults, about 4 minutes,
 ## failing if a write or a grant is lost or left); the figures are the
 ## benchmarks' metrics. Not part of make test.
 soak:
