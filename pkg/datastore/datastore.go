@@ -36,11 +36,20 @@ type Options struct {
 	DataDir string
 	// EtcdTLS reaches an https:// etcd.
 	EtcdTLS EtcdTLS
+	// MaxConcurrentCalls caps the calls this replica's embedded kine
+	// runs against PostgreSQL at once.
+	MaxConcurrentCalls int
 }
+
+// defaultMaxConcurrentCalls keeps two replicas, and others, within
+// PostgreSQL's default max_connections of 100: kine opens a connection
+// for each query it runs at once, two for a write, and past the server's
+// limit its writes fail.
+const defaultMaxConcurrentCalls = 20
 
 // NewOptions returns the defaults: embedded SQLite under ./janus-data.
 func NewOptions() *Options {
-	return &Options{DataDir: "janus-data"}
+	return &Options{DataDir: "janus-data", MaxConcurrentCalls: defaultMaxConcurrentCalls}
 }
 
 // AddFlags registers the datastore flags.
@@ -50,6 +59,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EndpointFile, "datastore-endpoint-file", o.EndpointFile,
 		"File holding the --datastore-endpoint value (surrounding whitespace is ignored), for endpoints with a password: mount it from a Secret rather than putting it in the command line. Read once at start.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded SQLite database.")
+	fs.IntVar(&o.MaxConcurrentCalls, "datastore-max-concurrent-calls", o.MaxConcurrentCalls,
+		"Most storage calls this replica runs against PostgreSQL at once; the rest wait their turn. Each takes up to two connections, so keep replicas × 2 × this (plus a few for watches) below the server's max_connections. 0 is no limit.")
 	o.EtcdTLS.addFlags(fs)
 }
 
@@ -111,6 +122,9 @@ func (o *Options) Validate() []error {
 		if u, err := url.Parse(o.endpoint()); err != nil || u.Host == "" {
 			errs = append(errs, errors.New("--datastore-endpoint is not a valid postgres:// URL (percent-encode special characters in the password)"))
 		}
+		if o.MaxConcurrentCalls < 0 {
+			errs = append(errs, fmt.Errorf("--datastore-max-concurrent-calls is %d; it must be 0 (no limit) or more", o.MaxConcurrentCalls))
+		}
 	case Etcd:
 		errs = append(errs, o.validateEtcd()...)
 	default:
@@ -163,7 +177,11 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	}
 	done := make(chan listened, 1)
 	go func() {
-		e, err := listenKine(ctx, kineConfig{Socket: socket, Endpoint: dsn})
+		cfg := kineConfig{Socket: socket, Endpoint: dsn, SerializeWrites: kind == SQLite}
+		if kind == Postgres {
+			cfg.MaxConcurrentCalls = o.MaxConcurrentCalls
+		}
+		e, err := listenKine(ctx, cfg)
 		done <- listened{e, err}
 	}()
 	var endpoint string

@@ -29,6 +29,12 @@ type kineConfig struct {
 	Socket string
 	// Endpoint is the database's DSN (sqlite://, postgres://).
 	Endpoint string
+	// SerializeWrites has the etcd API take one write at a time
+	// (limits.go); for SQLite, which takes one writer at a time anyway.
+	SerializeWrites bool
+	// MaxConcurrentCalls caps the etcd API calls kine runs at once
+	// (limits.go); 0 is no cap.
+	MaxConcurrentCalls int
 }
 
 // These are kine's own defaults (its CLI's and endpoint package's); kine's
@@ -75,14 +81,21 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 		return "", fmt.Errorf("starting the kine backend: %w", err)
 	}
 
-	grpcServer := grpc.NewServer(
+	var serverOpts []grpc.ServerOption
+	if cfg.SerializeWrites {
+		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(serializeWrites()))
+	}
+	if cfg.MaxConcurrentCalls > 0 {
+		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(limitCalls(cfg.MaxConcurrentCalls)))
+	}
+	grpcServer := grpc.NewServer(append(serverOpts,
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: grpcKeepAliveMinTime}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: grpcKeepAliveInterval, Timeout: grpcKeepAliveTimeout}),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.MaxRecvMsgSize(grpcMaxRequestBytes),
 		grpc.MaxSendMsgSize(math.MaxInt32),
-	)
-	server.New(backend, "unix", kineNotifyInterval, kineEmulatedETCDVersion).Register(grpcServer)
+	)...)
+	server.New(checkedCreates{backend}, "unix", kineNotifyInterval, kineEmulatedETCDVersion).Register(grpcServer)
 
 	if err := os.Remove(cfg.Socket); err != nil && !os.IsNotExist(err) {
 		return "", fmt.Errorf("removing the stale socket %s: %w", cfg.Socket, err)
