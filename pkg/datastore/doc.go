@@ -13,4 +13,10 @@
 // uses CGO_ENABLED=1. The static images of `make image` are built with
 // CGO_ENABLED=0, where kine's build constraints link modernc.org/sqlite
 // instead (kine's own pure-Go path, same DSN translated).
+//
+// In front of the embedded kine it adds what kine lacks: every create kine
+// reports is read back, so a create it reports but did not store is never
+// acknowledged (creates.go); on SQLite the etcd API takes one write at a
+// time, and on PostgreSQL at most --datastore-max-concurrent-calls calls
+// (limits.go).
 package datastore
