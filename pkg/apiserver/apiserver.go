@@ -198,6 +198,11 @@ func (c completedConfig) New() (*JanusServer, error) {
 		genericServer.AddPostStartHookOrDie("janus-tunnel-peering", func(hook genericapiserver.PostStartHookContext) error {
 			return startPeering(hook, c.ExtraConfig, tunnels)
 		})
+		// Not ready before the peers' links are up: a restarted replica
+		// would answer exec for the agents they hold with 503.
+		if err := genericServer.AddReadyzChecks(tunnels.PeersSynced()); err != nil {
+			return nil, fmt.Errorf("adding the peers readiness check: %w", err)
+		}
 	}
 	addSessionHooks(genericServer, records, requests)
 	genericServer.AddPreShutdownHookOrDie("janus-event-recorder", func() error {

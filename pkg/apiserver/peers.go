@@ -71,6 +71,13 @@ func startPeering(hook genericapiserver.PostStartHookContext, extra *ExtraConfig
 		return fmt.Errorf("following the EndpointSlices of Service %s/%s: %w", p.Namespace, p.Service, err)
 	}
 	factory.Start(hook.Done())
+	// A list with no slice adds none: set the peers once the first list
+	// is in, so that readiness knows the peers were read.
+	go func() {
+		if cache.WaitForCacheSync(hook.Done(), slices.Informer().HasSynced) {
+			update(nil)
+		}
+	}()
 	return nil
 }
 

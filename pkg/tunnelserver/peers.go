@@ -64,6 +64,9 @@ type peering struct {
 	// relayURL is the loopback relay remotedialer dials its peers through.
 	relayURL string
 
+	// links follows the peers' links to this replica, for readiness.
+	links *peerSync
+
 	mu    sync.Mutex
 	peers map[string]string // name → address
 }
@@ -99,6 +102,7 @@ func (s *Server) EnablePeering(ctx context.Context, cfg PeerConfig) error {
 			TLSHandshakeTimeout: 10 * time.Second,
 			IdleConnTimeout:     90 * time.Second,
 		},
+		links: newPeerSync(time.Now),
 		peers: map[string]string{},
 	}
 	// remotedialer dials its peers with certificate checks turned off and
@@ -145,6 +149,11 @@ func (s *Server) SetPeers(peers []Peer) {
 	previous := p.peers
 	p.peers = next
 	p.mu.Unlock()
+	names := make([]string, 0, len(next))
+	for name := range next {
+		names = append(names, name)
+	}
+	p.links.setPeers(names)
 	for name := range previous {
 		if _, ok := next[name]; !ok {
 			klog.InfoS("Peer left", "peer", name)
@@ -203,7 +212,7 @@ func (s *Server) servePeer(w http.ResponseWriter, req *http.Request) {
 	}
 	req.Header.Set(remotedialer.Token, token)
 	klog.InfoS("Peer connected", "peer", name, "remote", req.RemoteAddr)
-	s.dialer.ServeHTTP(w, req)
+	s.dialer.ServeHTTP(peerLinkWriter{ResponseWriter: w, accepted: func() { p.links.linkAccepted(name) }}, req)
 	klog.InfoS("Peer disconnected", "peer", name, "remote", req.RemoteAddr)
 }
 
