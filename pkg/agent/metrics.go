@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -33,10 +34,37 @@ var (
 		Help:           "Grants removed from the target cluster, directly or by a reconcile (a removal of a grant that was already gone counts too).",
 		StabilityLevel: metrics.ALPHA,
 	})
+	grantStepDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
+		Namespace: "janus",
+		Subsystem: "agent",
+		Name:      "grant_step_duration_seconds",
+		Help: "Time each step of making or removing a grant took in the target cluster, by step: check (the ClusterRole, namespace and " +
+			"stale-RoleBinding reads, at once), objects (the ServiceAccount and RoleBindings, at once), token (the TokenRequest); " +
+			"delete (the objects this agent made, at once, by UID: the access ends here) and sweep (the consistent list by label " +
+			"and the deletion of what it found, which confirms the removal).",
+		Buckets:        metrics.ExponentialBuckets(0.001, 2, 14),
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"step"})
 )
 
 func init() {
-	legacyregistry.MustRegister(callsServed, grantsEnsured, grantsRemoved)
+	legacyregistry.MustRegister(callsServed, grantsEnsured, grantsRemoved, grantStepDuration)
+}
+
+// The steps grantStepDuration times.
+const (
+	stepCheck   = "check"
+	stepObjects = "objects"
+	stepToken   = "token"
+	stepDelete  = "delete"
+	stepSweep   = "sweep"
+)
+
+// timeStep records how long step took since began, and returns it.
+func timeStep(step string, began time.Time) time.Duration {
+	took := time.Since(began)
+	grantStepDuration.WithLabelValues(step).Observe(took.Seconds())
+	return took
 }
 
 // served counts the calls h answers under the name call.

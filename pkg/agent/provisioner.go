@@ -93,7 +93,9 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 
 	_, hadToken := p.tokens.get(spec.Request)
 	var done undoList
+	began := time.Now()
 	stale, err := p.check(ctx, spec)
+	checked := timeStep(stepCheck, began)
 	if err == nil {
 		err = p.grant(ctx, spec, stale, &done)
 	}
@@ -122,6 +124,7 @@ func (p *Provisioner) Ensure(ctx context.Context, spec tunnel.GrantSpec) (tunnel
 	token, _ := p.tokens.get(spec.Request)
 	klog.InfoS("Granted", "request", spec.Request, "requester", spec.Requester, "namespaces", spec.Namespaces,
 		"expiresAt", spec.ExpiresAt.UTC().Format(time.RFC3339), "tokenExpiresAt", token.expiresAt.UTC().Format(time.RFC3339))
+	klog.V(4).InfoS("Grant timing", "request", spec.Request, "check", checked, "total", time.Since(began))
 	return status, nil
 }
 
@@ -246,14 +249,20 @@ func (p *Provisioner) grant(ctx context.Context, spec tunnel.GrantSpec, stale []
 			return nil
 		})
 	}
-	if err := concurrently(steps...); err != nil {
-		return err
-	}
-
-	token, err := p.mintToken(ctx, spec)
+	began := time.Now()
+	err := concurrently(steps...)
+	objects := timeStep(stepObjects, began)
 	if err != nil {
 		return err
 	}
+
+	began = time.Now()
+	token, err := p.mintToken(ctx, spec)
+	minted := timeStep(stepToken, began)
+	if err != nil {
+		return err
+	}
+	klog.V(4).InfoS("Grant objects and token timing", "request", spec.Request, "objects", objects, "token", minted)
 	p.tokens.put(spec.Request, token)
 	p.made.put(spec.Request, made)
 	return nil
@@ -379,10 +388,17 @@ func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
 		deletions = append(deletions, func() error { return deleteMade(ctx, obj) })
 	}
 	var madeErr error
+	var deleted time.Duration
 	if len(deletions) > 0 {
+		began := time.Now()
 		madeErr = concurrently(deletions...)
+		deleted = timeStep(stepDelete, began)
 	}
-	return errors.Join(madeErr, p.sweep(ctx, request))
+	began := time.Now()
+	sweepErr := p.sweep(ctx, request)
+	swept := timeStep(stepSweep, began)
+	klog.V(4).InfoS("Removal timing", "request", request, "delete", deleted, "sweep", swept)
+	return errors.Join(madeErr, sweepErr)
 }
 
 // sweep deletes everything labelled for request. The kinds are listed at

@@ -99,7 +99,8 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 		Namespaces: ar.Spec.Namespaces,
 		ExpiresAt:  expires,
 	})
-	observeProvisioning(c.clock.Since(began), err)
+	provisioned := c.clock.Since(began)
+	observeProvisioning(provisioned, err)
 	var agentErr *tunnelserver.AgentError
 	if errors.As(err, &agentErr) {
 		// The agent rolled back what it had created; tell the requester why.
@@ -117,7 +118,10 @@ func (c *Controller) activate(ctx context.Context, ar *v1alpha1.AccessRequest, n
 	active.Status.Message = fmt.Sprintf("active in cluster %s until %s", ar.Spec.Cluster, expires.UTC().Format(time.RFC3339))
 	msg := fmt.Sprintf("granted in cluster %s, namespaces %s, until %s", ar.Spec.Cluster, strings.Join(ar.Spec.Namespaces, ","), expires.UTC().Format(time.RFC3339))
 	setCondition(active, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, reasonGranted, msg, now)
-	if err := c.updateStatus(ctx, active); err != nil {
+	began = c.clock.Now()
+	err = c.updateStatus(ctx, active)
+	klog.V(4).InfoS("Activation timing", "request", ar.Name, "provisioning", provisioned, "statusWrite", c.clock.Since(began))
+	if err != nil {
 		// The request changed while the grant was made. Take the grant
 		// back if the request no longer wants it (revoked, withdrawn,
 		// gone); the next sync decides on the new state.
@@ -228,7 +232,9 @@ func (c *Controller) syncFinished(ctx context.Context, ar *v1alpha1.AccessReques
 // that in the Provisioned condition. Without its agent the request waits:
 // AgentConnected queues it again, and the Cluster's deletion does too.
 func (c *Controller) removeFinishedGrant(ctx context.Context, ar *v1alpha1.AccessRequest, now time.Time) error {
+	began := c.clock.Now()
 	reason, err := c.confirmGrantRemoval(ctx, ar)
+	removal := c.clock.Since(began)
 	if errors.Is(err, tunnelserver.ErrNotConnected) {
 		klog.V(2).InfoS("Finished request waits for its agent to remove the grant", "request", ar.Name, "cluster", ar.Spec.Cluster)
 		return nil
@@ -244,7 +250,10 @@ func (c *Controller) removeFinishedGrant(ctx context.Context, ar *v1alpha1.Acces
 		eventType, event = corev1.EventTypeWarning, "Grant not removed: "+msg
 	}
 	setCondition(done, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, reason, msg, now)
-	if err := c.updateStatus(ctx, done); err != nil {
+	began = c.clock.Now()
+	err = c.updateStatus(ctx, done)
+	klog.V(4).InfoS("Removal timing", "request", ar.Name, "removal", removal, "statusWrite", c.clock.Since(began))
+	if err != nil {
 		return err
 	}
 	c.recorder.Event(events.Ref(done), eventType, reason, event)
