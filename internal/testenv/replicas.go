@@ -97,13 +97,27 @@ func (tb *Testbed) startReplicas(ctx context.Context, extraArgs ...string) error
 	if err != nil {
 		return err
 	}
+	// Each is waited for only until it is healthy (its datastore schema
+	// made: kine's creating it races on a fresh database) before the next
+	// starts, and for ready once all run: a replica is not ready until its
+	// peers have linked to it, or a grace of 15 s passed.
+	var started []*replica
 	for _, r := range tb.replicas {
 		if r.proc != nil {
 			if exited, _ := r.proc.Exited(); !exited {
 				continue
 			}
 		}
-		if err := tb.startReplica(ctx, r, append(datastoreArgs, extraArgs...)...); err != nil {
+		if err := tb.launchReplica(ctx, r, append(datastoreArgs, extraArgs...)...); err != nil {
+			return err
+		}
+		if err := WaitServing(ctx, r.proc, "https://"+r.address(), "/healthz", tb.pki.janusCA.CertPEM, "", ""); err != nil {
+			return err
+		}
+		started = append(started, r)
+	}
+	for _, r := range started {
+		if err := tb.waitReplica(ctx, r); err != nil {
 			return err
 		}
 	}
@@ -119,7 +133,21 @@ func (tb *Testbed) startReplicas(ctx context.Context, extraArgs ...string) error
 	return nil
 }
 
+// startReplica starts r and waits until it is ready.
 func (tb *Testbed) startReplica(ctx context.Context, r *replica, extraArgs ...string) error {
+	if err := tb.launchReplica(ctx, r, extraArgs...); err != nil {
+		return err
+	}
+	return tb.waitReplica(ctx, r)
+}
+
+// waitReplica waits until r's /readyz answers 200.
+func (tb *Testbed) waitReplica(ctx context.Context, r *replica) error {
+	return WaitServing(ctx, r.proc, "https://"+r.address(), "/readyz", tb.pki.janusCA.CertPEM, "", "")
+}
+
+// launchReplica starts r's process.
+func (tb *Testbed) launchReplica(ctx context.Context, r *replica, extraArgs ...string) error {
 	kubeconfig, err := tb.writeJanusKubeconfig(ctx)
 	if err != nil {
 		return err
@@ -146,10 +174,7 @@ func (tb *Testbed) startReplica(ctx context.Context, r *replica, extraArgs ...st
 	args = append(args, tb.cfg.JanusArgs...)
 	args = append(args, extraArgs...)
 	r.proc, err = tb.procs.Start(r.process(), tb.cfg.Binaries.JanusAPIServer, args)
-	if err != nil {
-		return err
-	}
-	return WaitServing(ctx, r.proc, "https://"+r.address(), "/readyz", p.janusCA.CertPEM, "", "")
+	return err
 }
 
 // peerTokenFile writes, once, the secret the replicas share.

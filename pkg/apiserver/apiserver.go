@@ -128,6 +128,9 @@ func (c completedConfig) New() (*JanusServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building generic API server: %w", err)
 	}
+	if err := genericServer.AddReadyzChecks(frontProxyCAReady(c.GenericConfig.Authentication.RequestHeaderConfig, time.Now)); err != nil {
+		return nil, fmt.Errorf("adding the front-proxy CA readiness check: %w", err)
+	}
 
 	var recordings recording.Store
 	if c.ExtraConfig.Recording != nil {

@@ -320,6 +320,55 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	if late < 0 || late > 2*time.Second || removedLate > 3*time.Second {
 		t.Errorf("with the leader killed, the request expired %s and its grant went %s after expiresAt; want within 2 s and 3 s", late, removedLate)
 	}
+
+	// A comes back. It learns the agents B holds only on the peer link B
+	// redials to it, so its /readyz answers 200 only once that link is up:
+	// the first exec through A alone, as soon as A is ready, works.
+	if err := r.tb.RouteAPIService(testenv.ReplicaB); err != nil {
+		t.Fatal(err)
+	}
+	again := r.request(time.Hour)
+	r.waitPhase(again.Name, v1alpha1.AccessRequestActive, 60*time.Second)
+	// B redials A every 5 s. Starting A just after one of B's tries fails
+	// leaves A, which is up within about a second, the longest wait for
+	// B's link: the gap a readiness that did not wait for it would show.
+	failedDials := func() int {
+		data, _ := os.ReadFile(filepath.Join(r.tb.LogDir(), "janus-apiserver-b.log"))
+		return strings.Count(string(data), "Failed to connect to peer ws://") // A is B's only peer
+	}
+	before := failedDials()
+	r.poll("replica B to fail a dial of A", 30*time.Second, func(context.Context) (bool, error) {
+		return failedDials() > before, nil
+	})
+	restarting := time.Now()
+	if err := r.tb.StartReplica(ctx, testenv.ReplicaA); err != nil {
+		t.Fatalf("restarting replica A: %v", err)
+	}
+	ready := time.Since(restarting)
+	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
+		t.Fatal(err)
+	}
+	execCtx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	out, err = r.exec(execCtx, again.Name, "echo", "first-try-after-restart")
+	cancel()
+	if err != nil || strings.TrimSpace(out) != "first-try-after-restart" {
+		t.Fatalf("the first exec through replica A once restarted and ready (%s after its start), for dev whose agent is on B: %q, %v", ready.Round(time.Millisecond), out, err)
+	}
+	// The log holds both of A's runs; what follows the last command line is
+	// the restart's. A said its peers synced only after B's link reached it.
+	data, err := os.ReadFile(filepath.Join(r.tb.LogDir(), "janus-apiserver.log"))
+	restart := string(data)
+	if k := strings.LastIndex(restart, "\n# /"); k >= 0 {
+		restart = restart[k:]
+	}
+	linked := strings.Index(restart, `"Peer connected" peer="janus-b"`)
+	synced := strings.Index(restart, `"Peers synced`)
+	if err != nil || linked < 0 || synced < linked {
+		t.Fatalf("the restarted replica A's log: B's link at %d, peers synced at %d; want the link first (%v)", linked, synced, err)
+	}
+	since, _, _ := strings.Cut(restart[synced:], "\n")
+	_, since, _ = strings.Cut(since, "sinceStart=")
+	t.Logf("replica A restarted: ready %s after its process started (peers synced %s after peering began), the first exec through it alone worked", ready.Round(time.Millisecond), since)
 }
 
 func (r *twoReplicas) adminConfig() *rest.Config {
