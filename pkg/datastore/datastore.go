@@ -177,7 +177,7 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	}
 	done := make(chan listened, 1)
 	go func() {
-		cfg := kineConfig{Socket: socket, Endpoint: dsn, SerializeWrites: kind == SQLite}
+		cfg := kineConfig{Socket: socket, Endpoint: dsn, SerializeWrites: kind == SQLite, Poll: pollInterval(kind)}
 		if kind == Postgres {
 			cfg.MaxConcurrentCalls = o.MaxConcurrentCalls
 		}

@@ -18,5 +18,6 @@
 // reports is read back, so a create it reports but did not store is never
 // acknowledged (creates.go); on SQLite the etcd API takes one write at a
 // time, and on PostgreSQL at most --datastore-max-concurrent-calls calls
-// (limits.go).
+// (limits.go). On PostgreSQL, which replicas share, kine polls for the
+// other replicas' writes every 20 ms instead of every second (kine.go).
 package datastore

@@ -1,0 +1,107 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/infroware/janus/internal/testenv"
+)
+
+// TestAWriteThroughOneReplicaReachesAnothersWatchesPromptly: replicas on
+// one PostgreSQL database each embed a kine, and a write through one
+// wakes only its own kine's poll; another replica's watches (its watch
+// cache, its informers) learn of it when their kine polls next. So an
+// approval stored through one replica reaches the leader's controller,
+// and the Active status the leader writes reaches a watch through the
+// other replica, each within one poll interval.
+func TestAWriteThroughOneReplicaReachesAnothersWatchesPromptly(t *testing.T) {
+	// Far above the poll interval, for a loaded machine, and far below
+	// kine's default second.
+	const promptly = 250 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := freshPostgresDatabase(t, ctx)
+	a, b := kineClient(t, ctx, dsn), kineClient(t, ctx, dsn)
+
+	// Each write follows the event of the one before, which b's poll has
+	// just found: it waits nearly the whole interval for the next poll.
+	const writes = 10
+	watch := b.Watch(ctx, "/registry/replicas/", clientv3.WithPrefix())
+	var lags []time.Duration
+	for i := range writes {
+		written := time.Now()
+		if _, err := a.Put(ctx, fmt.Sprintf("/registry/replicas/%d", i), "v"); err != nil {
+			t.Fatalf("writing through replica a: %v", err)
+		}
+		select {
+		case resp := <-watch:
+			if err := resp.Err(); err != nil || len(resp.Events) != 1 {
+				t.Fatalf("replica b's watch answered %d events, error %v; want the one write", len(resp.Events), err)
+			}
+			lags = append(lags, time.Since(written))
+		case <-ctx.Done():
+			t.Fatal("replica b's watch never saw the write through replica a")
+		}
+	}
+	slices.Sort(lags)
+	t.Logf("write through a → b's watch, %d writes: p50 %s, max %s", writes, lags[writes/2], lags[writes-1])
+	if worst := lags[writes-1]; worst > promptly {
+		t.Errorf("replica b's watch saw a write through replica a %s after it was written; want within %s", worst, promptly)
+	}
+}
+
+// freshPostgresDatabase creates a database of its own on the test
+// PostgreSQL server (hack/ensure-postgres.sh), dropped when the test ends.
+func freshPostgresDatabase(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	server := testenv.PostgresURL()
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatalf("no PostgreSQL server at %s (run hack/ensure-postgres.sh, or set JANUS_TEST_POSTGRES_URL): %v", Redact(server), err)
+	}
+	defer admin.Close(context.Background())
+	name := fmt.Sprintf("janus_datastore_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, server); err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// kineClient starts an embedded kine on dsn, as a replica does, and
+// returns an etcd client of it.
+func kineClient(t *testing.T, ctx context.Context, dsn string) *clientv3.Client {
+	t.Helper()
+	kineCtx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	endpoint, err := listenKine(kineCtx, kineConfig{Socket: filepath.Join(t.TempDir(), "kine.sock"), Endpoint: dsn, Poll: pollInterval(Postgres)})
+	if err != nil {
+		t.Fatalf("starting kine: %v", err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
