@@ -92,10 +92,13 @@ func (ps *peerSync) linkAccepted(name string) {
 func (ps *peerSync) check() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	return ps.checkLocked(ps.now())
+}
+
+func (ps *peerSync) checkLocked(now time.Time) error {
 	if ps.synced {
 		return nil
 	}
-	now := ps.now()
 	if !ps.listed {
 		if now.Sub(ps.started) < peerSyncGrace {
 			return fmt.Errorf("the peers are not listed yet (waiting up to %s)", peerSyncGrace)
@@ -130,10 +133,10 @@ func (ps *peerSync) check() error {
 func (ps *peerSync) settling() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if !ps.synced {
+	now := ps.now()
+	if ps.checkLocked(now) != nil {
 		return true
 	}
-	now := ps.now()
 	for _, t := range ps.linked {
 		if now.Sub(t) < peerLinkSettle {
 			return true

@@ -140,6 +140,14 @@ func TestPeerLinksSettleForAWhileAfterEachLink(t *testing.T) {
 	if !ps.settling() {
 		t.Error("a link accepted again is not settling")
 	}
+
+	// A dead peer's grace ends lookups' waits too, readiness probed or not.
+	dead := newPeerSync(clock.now)
+	dead.setPeers([]string{"c"})
+	clock.step(peerSyncGrace)
+	if dead.settling() {
+		t.Errorf("a peer that did not link within %s still makes lookups wait", peerSyncGrace)
+	}
 }
 
 func TestPeersSyncedCheckPassesWithoutPeering(t *testing.T) {
