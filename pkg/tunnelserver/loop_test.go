@@ -125,6 +125,15 @@ func TestAgentClientAndStreamsThroughAnInProcessTunnel(t *testing.T) {
 		t.Errorf("a refusal through the tunnel: %#v, want the agent's 403 refusal", err)
 	}
 
+	if body := streamGet(t, s); body != "streamed" {
+		t.Errorf("the stream answered %q, want streamed", body)
+	}
+}
+
+// streamGet opens a stream of cluster dev on s and asks the agent for
+// /stream on it, returning the answer's body.
+func streamGet(t *testing.T, s *Server) string {
+	t.Helper()
 	conn, err := s.OpenStream(t.Context(), "dev")
 	if err != nil {
 		t.Fatalf("OpenStream: %v", err)
@@ -140,9 +149,7 @@ func TestAgentClientAndStreamsThroughAnInProcessTunnel(t *testing.T) {
 		t.Fatalf("reading the stream's answer: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "streamed" {
-		t.Errorf("the stream answered %q, want streamed", body)
-	}
+	return string(body)
 }
 
 func TestTrustChangesCloseTunnelsAndTheirStreams(t *testing.T) {

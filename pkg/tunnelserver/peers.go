@@ -212,7 +212,7 @@ func (s *Server) servePeer(w http.ResponseWriter, req *http.Request) {
 	}
 	req.Header.Set(remotedialer.Token, token)
 	klog.InfoS("Peer connected", "peer", name, "remote", req.RemoteAddr)
-	s.dialer.ServeHTTP(peerLinkWriter{ResponseWriter: w, accepted: func() { p.links.linkAccepted(name) }}, req)
+	s.dialer.ServeHTTP(hijackWriter{ResponseWriter: w, hijacked: func(net.Conn) { p.links.linkAccepted(name) }}, req)
 	klog.InfoS("Peer disconnected", "peer", name, "remote", req.RemoteAddr)
 }
 

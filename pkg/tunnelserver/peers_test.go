@@ -1,7 +1,6 @@
 package tunnelserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -82,22 +81,7 @@ func TestPeersReachAnAgentConnectedToAnotherReplica(t *testing.T) {
 	}
 
 	// a issues the ticket, the agent dials it back to b, b passes it to a.
-	conn, err := a.OpenStream(t.Context(), "dev")
-	if err != nil {
-		t.Fatalf("OpenStream on a: %v", err)
-	}
-	defer conn.Close()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+tunnel.AgentAddress+"/stream", nil)
-	if err := req.Write(conn); err != nil {
-		t.Fatalf("sending on the relayed stream: %v", err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		t.Fatalf("reading the relayed stream's answer: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "streamed via b" {
+	if body := streamGet(t, a); body != "streamed via b" {
 		t.Errorf("the relayed stream answered %q", body)
 	}
 }

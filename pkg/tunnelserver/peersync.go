@@ -1,10 +1,8 @@
 package tunnelserver
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -182,23 +180,4 @@ func (s *Server) awaitAgent(ctx context.Context, cluster string) {
 		return s.dialer.HasSession(cluster), nil
 	})
 	klog.V(2).InfoS("Waited for an agent a peer may announce", "cluster", cluster, "found", err == nil, "waited", time.Since(begin).Round(time.Millisecond))
-}
-
-// peerLinkWriter tells peerSync of a peer's link once remotedialer took
-// the connection over, the handshake done.
-type peerLinkWriter struct {
-	http.ResponseWriter
-	accepted func()
-}
-
-func (w peerLinkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hijacker, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, http.ErrNotSupported
-	}
-	c, rw, err := hijacker.Hijack()
-	if err == nil {
-		w.accepted()
-	}
-	return c, rw, err
 }

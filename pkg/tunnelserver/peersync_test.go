@@ -1,7 +1,6 @@
 package tunnelserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
-
-	"github.com/infroware/janus/pkg/tunnel"
 )
 
 // fakeClock is a time.Now that moves when told.
@@ -197,22 +194,8 @@ func TestARestartedReplicaIsReadyOnceItsPeerLinked(t *testing.T) {
 	b.SetPeers(peers)
 	waitCheck(t, restarted, "the restarted replica")
 
-	conn, err := restarted.OpenStream(t.Context(), "dev")
-	if err != nil {
-		t.Fatalf("OpenStream on the restarted replica, once ready: %v", err)
-	}
-	defer conn.Close()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+tunnel.AgentAddress+"/stream", nil)
-	if err := req.Write(conn); err != nil {
-		t.Fatalf("sending on the stream: %v", err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		t.Fatalf("reading the stream's answer: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "streamed via b" {
+	// The first try, as soon as it is ready.
+	if body := streamGet(t, restarted); body != "streamed via b" {
 		t.Errorf("the stream answered %q", body)
 	}
 }

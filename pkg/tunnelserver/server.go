@@ -153,7 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s.opened(cluster)
 	defer s.closed(cluster)
 	klog.InfoS("Agent connected", "cluster", cluster, "remote", req.RemoteAddr)
-	s.dialer.ServeHTTP(tunnelWriter{ResponseWriter: w, tunnel: t}, req.WithContext(context.WithValue(req.Context(), clusterKey{}, cluster)))
+	s.dialer.ServeHTTP(hijackWriter{ResponseWriter: w, hijacked: t.hijacked}, req.WithContext(context.WithValue(req.Context(), clusterKey{}, cluster)))
 	klog.InfoS("Agent disconnected", "cluster", cluster, "remote", req.RemoteAddr)
 }
 

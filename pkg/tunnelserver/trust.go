@@ -54,21 +54,23 @@ func (t *openTunnel) close() {
 	}
 }
 
-// tunnelWriter lets the tunnel's connection be closed from outside
-// remotedialer, which has no way to end a session of its own.
-type tunnelWriter struct {
+// hijackWriter tells of the connection remotedialer takes over: an
+// agent's tunnel, so that it can be closed from outside remotedialer,
+// which has no way to end a session of its own; a peer's link, so that
+// readiness knows it is up.
+type hijackWriter struct {
 	http.ResponseWriter
-	tunnel *openTunnel
+	hijacked func(net.Conn)
 }
 
-func (w tunnelWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hijacker, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, http.ErrNotSupported
 	}
 	c, rw, err := hijacker.Hijack()
 	if err == nil {
-		w.tunnel.hijacked(c)
+		w.hijacked(c)
 	}
 	return c, rw, err
 }
