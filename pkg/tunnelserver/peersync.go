@@ -167,9 +167,15 @@ func (c PeersSyncedCheck) Check(*http.Request) error {
 	return p.links.check()
 }
 
-// awaitAgent waits, up to agentLookupWait, for cluster's agent to be
-// known while a peer may still announce it; it returns at once when the
-// agent is known, or when no peer link is settling.
+// AwaitAgent is Agent after waiting, up to 2 s (agentLookupWait), for
+// cluster's agent to be known while a peer may still announce it: this
+// replica has not heard from every peer yet, or a peer's link is new. It
+// does not wait when the agent is known or no peer link is settling.
+func (s *Server) AwaitAgent(ctx context.Context, cluster string) (*AgentClient, error) {
+	s.awaitAgent(ctx, cluster)
+	return s.Agent(cluster)
+}
+
 func (s *Server) awaitAgent(ctx context.Context, cluster string) {
 	p := s.peering.Load()
 	if p == nil || s.dialer.HasSession(cluster) || !p.links.settling() {

@@ -236,6 +236,10 @@ func TestOpenStreamWaitsForAnAgentOnlyWhilePeerLinksSettle(t *testing.T) {
 	if waited := time.Since(begin); waited >= agentLookupWait {
 		t.Errorf("with the links settled, an unknown agent was refused after %s; want at once", waited)
 	}
+	begin = time.Now()
+	if _, err := s.AwaitAgent(t.Context(), "prod"); !errors.Is(err, ErrNotConnected) || time.Since(begin) >= agentLookupWait {
+		t.Errorf("AwaitAgent of an agent not connected, links settled: %v after %s; want ErrNotConnected at once", err, time.Since(begin))
+	}
 
 }
 

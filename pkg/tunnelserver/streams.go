@@ -57,12 +57,10 @@ func newTicket() (string, error) {
 // OpenStream asks cluster's agent, through its tunnel, for a connection of
 // the stream's own, and returns it once the agent dialled it back. On it
 // the caller sends one request of the agent API (exec or log), as to an
-// HTTP server. While a peer's link to this replica is new, or this
-// replica has not heard from every peer yet, an agent not known is waited
-// for up to 2 s (agentLookupWait): the peer may be announcing it.
+// HTTP server. An agent a peer may still be announcing is waited for
+// (AwaitAgent).
 func (s *Server) OpenStream(ctx context.Context, cluster string) (net.Conn, error) {
-	s.awaitAgent(ctx, cluster)
-	agent, err := s.Agent(cluster)
+	agent, err := s.AwaitAgent(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -18,9 +18,10 @@ import (
 	"github.com/infroware/janus/pkg/tunnelserver"
 )
 
-// AgentGetter finds the client of a cluster's agent: tunnelserver.Server.
+// AgentGetter finds the client of a cluster's agent, waiting briefly for
+// one a peer replica may still be announcing: tunnelserver.Server.
 type AgentGetter interface {
-	Agent(cluster string) (*tunnelserver.AgentClient, error)
+	AwaitAgent(ctx context.Context, cluster string) (*tunnelserver.AgentClient, error)
 }
 
 // PodsREST answers accessrequests/pods: the pods of a granted namespace,
@@ -125,7 +126,7 @@ func (r *EventsREST) Get(ctx context.Context, name string, opts runtime.Object) 
 // their words.
 func readThroughAgent(ctx context.Context, agents AgentGetter, ar *janus.AccessRequest, what string, read func(context.Context, *tunnelserver.AgentClient) error) error {
 	cluster := ar.Spec.Cluster
-	agent, err := agents.Agent(cluster)
+	agent, err := agents.AwaitAgent(ctx, cluster)
 	if err != nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("the agent of cluster %s is not connected; try again once it is", cluster))
 	}
