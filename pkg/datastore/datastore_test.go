@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKind(t *testing.T) {
@@ -52,5 +53,12 @@ func TestValidateRejectsBadEndpoints(t *testing.T) {
 	}
 	if errs := (&Options{Endpoint: "", DataDir: ""}).Validate(); len(errs) == 0 {
 		t.Errorf("SQLite without a data directory was accepted")
+	}
+	for _, interval := range []time.Duration{0, -time.Second} {
+		o := NewOptions()
+		o.Endpoint, o.PollInterval = "postgres://janus@db.example.com:5432/janus", interval
+		if errs := o.Validate(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "--datastore-poll-interval") {
+			t.Errorf("Validate of PostgreSQL polled every %s: %v, want one error about --datastore-poll-interval", interval, errs)
+		}
 	}
 }

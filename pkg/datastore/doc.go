@@ -19,5 +19,6 @@
 // acknowledged (creates.go); on SQLite the etcd API takes one write at a
 // time, and on PostgreSQL at most --datastore-max-concurrent-calls calls
 // (limits.go). On PostgreSQL, which replicas share, kine polls for the
-// other replicas' writes every 20 ms instead of every second (kine.go).
+// other replicas' writes every --datastore-poll-interval (20 ms) instead
+// of every second (kine.go).
 package datastore

@@ -19,7 +19,8 @@ func TestCompleteReadsTheEndpointFile(t *testing.T) {
 	}
 	dsn := "postgres://janus:" + password + "@db.example.com:5432/janus"
 
-	o := &Options{EndpointFile: write("dsn", dsn+"\n"), DataDir: "x"}
+	o := NewOptions()
+	o.EndpointFile, o.DataDir = write("dsn", dsn+"\n"), "x"
 	if err := o.Complete(); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}

@@ -35,32 +35,27 @@ type kineConfig struct {
 	// MaxConcurrentCalls caps the etcd API calls kine runs at once
 	// (limits.go); 0 is no cap.
 	MaxConcurrentCalls int
-	// Poll is how often kine looks for writes it did not make itself
-	// (pollInterval).
+	// Poll is how often kine looks for writes it did not make itself.
 	Poll time.Duration
 }
 
-// pgsqlPollInterval bounds how long a write through another replica takes
-// to reach this replica's watches. kine wakes its poll at once for a write
-// it made itself, and finds the writes of other kines on the same
-// database only by polling: at kine's default of a second, a write
-// through one replica reached another's watch 1.0 s later at the median
-// and 2.0 s at worst (replicas_test.go), so an approval stored through one
-// replica reached the leader's controller that late, and the Active status
-// the leader wrote a watch through the other replica as late again; at
-// 20 ms, 20 and 42 ms. A poll is one query on the primary key for the rows
-// after the last revision seen, which finds none most of the time.
-const pgsqlPollInterval = 20 * time.Millisecond
+// defaultPgsqlPollInterval (--datastore-poll-interval) bounds how long a
+// write through another replica takes to reach this replica's watches.
+// kine wakes its poll at once for a write it made itself, and finds the
+// writes of other kines on the same database only by polling: at kine's
+// default of a second, a write through one replica reached another's
+// watch 1.0 s later at the median and 2.0 s at worst (replicas_test.go),
+// so an approval stored through one replica reached the leader's
+// controller that late, and the Active status the leader wrote a watch
+// through the other replica as late again; at 20 ms, 20 and 42 ms. A poll
+// is one query on the primary key for the rows after the last revision
+// seen, which finds none most of the time.
+const defaultPgsqlPollInterval = 20 * time.Millisecond
 
-// pollInterval is how often the kine of kind polls its database. Only
-// PostgreSQL is shared by replicas; SQLite is written by this process's
-// kine alone, so its poll only backs up the wake-up of each write.
-func pollInterval(kind Kind) time.Duration {
-	if kind == Postgres {
-		return pgsqlPollInterval
-	}
-	return time.Second
-}
+// sqlitePollInterval is kine's default. SQLite is written by this
+// process's kine alone, so its poll only backs up the wake-up of each
+// write.
+const sqlitePollInterval = time.Second
 
 // These are kine's own defaults (its CLI's and endpoint package's); kine's
 // Config has none of its own, and its zero values fail.

@@ -94,7 +94,7 @@ func kineClient(t *testing.T, ctx context.Context, dsn string) *clientv3.Client 
 	t.Helper()
 	kineCtx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	endpoint, err := listenKine(kineCtx, kineConfig{Socket: filepath.Join(t.TempDir(), "kine.sock"), Endpoint: dsn, Poll: pollInterval(Postgres)})
+	endpoint, err := listenKine(kineCtx, kineConfig{Socket: filepath.Join(t.TempDir(), "kine.sock"), Endpoint: dsn, Poll: defaultPgsqlPollInterval})
 	if err != nil {
 		t.Fatalf("starting kine: %v", err)
 	}
