@@ -31,8 +31,9 @@
 // (re)started cannot serve them until then: PeersSynced, its readiness
 // check, fails until every listed peer linked to it, or was waited for
 // 15 s, so that a dead peer does not keep it unready; once passed it stays
-// so (peersync.go). While a link is new, OpenStream waits up to 2 s for an
-// agent not known yet, whose announcement follows the handshake.
+// so (peersync.go). While a link is new, AwaitAgent and OpenStream wait up
+// to 2 s for an agent not known yet, whose announcement follows the
+// handshake.
 // Replicas also call each other (peercalls.go) for what only one holds,
 // the live sessions it relays: a plain HTTP request on the peer's
 // /connect over the same verified TLS, naming the caller and carrying the
