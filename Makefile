@@ -52,6 +52,7 @@ test-image:
 	$(GO) test -count=1 -timeout 30m -v ./hack/image
 
 test-unit:
+	hack/ensure-postgres.sh
 	$(GO) test -count=1 ./pkg/...
 
 test-integration:
