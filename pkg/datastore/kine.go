@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers"
@@ -80,7 +79,7 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 			stopBackend()
 		}
 	}()
-	_, backend, err := drivers.New(backendCtx, &sync.WaitGroup{}, &drivers.Config{
+	backend, err := newKineBackend(backendCtx, &drivers.Config{
 		Endpoint:             cfg.Endpoint,
 		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 20, MaxIdleTime: 2 * time.Minute},
 		CompactInterval:      0, // the API server compacts
