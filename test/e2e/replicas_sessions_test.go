@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,13 +25,6 @@ import (
 	"github.com/infroware/janus/pkg/recording"
 )
 
-// heldCat is a session of alice's running cat: what is typed comes back.
-type heldCat struct {
-	in    *io.PipeWriter
-	lines chan string
-	ended chan error
-}
-
 // holdCat opens a session of command (a cat) under request as alice,
 // through whichever replica the Service sends the exec to.
 func (r *twoReplicas) holdCat(request string, command ...string) *heldCat {
@@ -45,49 +37,9 @@ func (r *twoReplicas) holdCat(request string, command ...string) *heldCat {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	s := &heldCat{in: inW, lines: make(chan string, 100), ended: make(chan error, 1)}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	r.t.Cleanup(func() {
-		inW.Close()
-		cancel()
+	return holdCatStream(r.t, func(ctx context.Context, opts remotecommand.StreamOptions) error {
+		return executor.StreamWithContext(klog.NewContext(ctx, klog.Logger{}), opts)
 	})
-	go func() {
-		err := executor.StreamWithContext(klog.NewContext(ctx, klog.Logger{}), remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: outW})
-		outW.Close()
-		s.ended <- err
-	}()
-	go func() {
-		sc := bufio.NewScanner(outR)
-		for sc.Scan() {
-			s.lines <- sc.Text()
-		}
-		close(s.lines)
-	}()
-	return s
-}
-
-// echoes types word into s and waits for it to come back.
-func (s *heldCat) echoes(t *testing.T, word string) {
-	t.Helper()
-	if _, err := io.WriteString(s.in, word+"\n"); err != nil {
-		t.Fatalf("typing %s: %v", word, err)
-	}
-	timeout := time.After(conditionTimeout)
-	for {
-		select {
-		case line, ok := <-s.lines:
-			if !ok {
-				t.Fatalf("the session ended before echoing %s", word)
-			}
-			if line == word {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("%s was not echoed", word)
-		}
-	}
 }
 
 // attachAndTerminateThroughTheOtherReplica: two sessions of alice's are

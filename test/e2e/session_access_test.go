@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -202,50 +201,14 @@ func TestAttachIsReadOnlyAndTerminateCutsExactlyOne(t *testing.T) {
 	people := bindSessionPeople(t)
 	ar := activeRequest(t, time.Hour, "payments")
 
-	type catSession struct {
-		in    *io.PipeWriter
-		lines chan string
-		ended chan error
+	open := func() *heldCat {
+		return holdCatStream(t, func(ctx context.Context, opts remotecommand.StreamOptions) error {
+			return streamAs(ctx, "alice", ar.Name, opts, "cat")
+		})
 	}
-	open := func() *catSession {
-		inR, inW := io.Pipe()
-		outR, outW := io.Pipe()
-		s := &catSession{in: inW, lines: make(chan string, 100), ended: make(chan error, 1)}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		t.Cleanup(cancel)
-		go func() {
-			err := streamAs(ctx, "alice", ar.Name, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: outW}, "cat")
-			outW.Close()
-			s.ended <- err
-		}()
-		go func() {
-			sc := bufio.NewScanner(outR)
-			for sc.Scan() {
-				s.lines <- sc.Text()
-			}
-			close(s.lines)
-		}()
-		return s
-	}
-	echoed := func(s *catSession, word string) {
+	echoed := func(s *heldCat, word string) {
 		t.Helper()
-		if _, err := io.WriteString(s.in, word+"\n"); err != nil {
-			t.Fatalf("typing %s: %v", word, err)
-		}
-		timeout := time.After(conditionTimeout)
-		for {
-			select {
-			case line, ok := <-s.lines:
-				if !ok {
-					t.Fatalf("the session ended before echoing %s", word)
-				}
-				if line == word {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("%s was not echoed", word)
-			}
-		}
+		s.echoes(t, word)
 	}
 	first, second := open(), open()
 	echoed(first, "first-up")
