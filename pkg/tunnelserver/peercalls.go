@@ -2,7 +2,6 @@ package tunnelserver
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -60,16 +59,7 @@ func (s *Server) servePeerCall(w http.ResponseWriter, req *http.Request) {
 	name := req.Header.Get(headerPeerName)
 	token := req.Header.Get(headerPeerToken)
 	req.Header.Del(headerPeerToken)
-	if p == nil || subtle.ConstantTimeCompare([]byte(token), p.token) != 1 {
-		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
-		klog.InfoS("Refused peer call", "peer", name, "remote", req.RemoteAddr, "reason", "no peering here or a wrong peer token")
-		http.Error(w, "peer refused", http.StatusUnauthorized)
-		return
-	}
-	if _, known := p.address(name); !known {
-		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
-		klog.InfoS("Refused peer call", "peer", name, "remote", req.RemoteAddr, "reason", "not among this replica's peers")
-		http.Error(w, "not a known peer of this replica", http.StatusForbidden)
+	if !admitPeer(w, req, p, name, token, true, "call", http.StatusForbidden, "not a known peer of this replica") {
 		return
 	}
 	h := s.peerCalls.Load()

@@ -192,22 +192,34 @@ func isPeerHandshake(req *http.Request) bool {
 // servePeer accepts another replica's peer connection: a listed peer with
 // the peer token, compared in constant time before remotedialer (which
 // compares it again, not in constant time) sees it.
+// admitPeer lets a peer's connection or call (what) through when peering
+// is on, the caller claims to be a peer (claimed), its token is the peer
+// token (compared in constant time) and name is a listed peer. Otherwise
+// it counts and logs the refusal and answers 401 for the token, or
+// unlisted with unlistedMsg for a replica that is not listed.
+func admitPeer(w http.ResponseWriter, req *http.Request, p *peering, name, token string, claimed bool, what string, unlisted int, unlistedMsg string) bool {
+	if p == nil || !claimed || subtle.ConstantTimeCompare([]byte(token), p.token) != 1 {
+		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
+		klog.InfoS("Refused peer "+what, "peer", name, "remote", req.RemoteAddr, "reason", "no peering here or a wrong peer token")
+		http.Error(w, "peer refused", http.StatusUnauthorized)
+		return false
+	}
+	if _, known := p.address(name); !known {
+		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
+		klog.InfoS("Refused peer "+what, "peer", name, "remote", req.RemoteAddr, "reason", "not among this replica's peers")
+		http.Error(w, unlistedMsg, unlisted)
+		return false
+	}
+	return true
+}
+
 func (s *Server) servePeer(w http.ResponseWriter, req *http.Request) {
 	p := s.peering.Load()
 	id := req.Header.Get(remotedialer.ID)
 	name, isPeerID := strings.CutPrefix(id, peerIDPrefix)
 	token := req.Header.Get(remotedialer.Token)
 	req.Header.Del(remotedialer.Token)
-	if p == nil || !isPeerID || subtle.ConstantTimeCompare([]byte(token), p.token) != 1 {
-		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
-		klog.InfoS("Refused peer connection", "peer", id, "remote", req.RemoteAddr, "reason", "no peering here or a wrong peer token")
-		http.Error(w, "peer refused", http.StatusUnauthorized)
-		return
-	}
-	if _, known := p.address(name); !known {
-		refusedConnections.WithLabelValues(string(refusedPeer)).Inc()
-		klog.InfoS("Refused peer connection", "peer", name, "remote", req.RemoteAddr, "reason", "not among this replica's peers (yet)")
-		http.Error(w, "not a known peer of this replica; retry once it is", http.StatusServiceUnavailable)
+	if !admitPeer(w, req, p, name, token, isPeerID, "connection", http.StatusServiceUnavailable, "not a known peer of this replica; retry once it is") {
 		return
 	}
 	req.Header.Set(remotedialer.Token, token)
