@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // replica is one janus-apiserver of a testbed with SecondReplica.
@@ -209,29 +207,12 @@ func (tb *Testbed) sharedDatastore(ctx context.Context) ([]string, error) {
 	}
 	createCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(createCtx, server)
+	dsn, drop, err := CreatePostgresDatabase(createCtx, server, "janus_replicas_"+strings.ToLower(hex.EncodeToString([]byte(tb.janusIP.To4()))))
 	if err != nil {
-		return nil, fmt.Errorf("two replicas share a PostgreSQL database, and none is reachable at %s (run hack/ensure-postgres.sh, or set JANUS_TEST_POSTGRES_URL): %w", redacted(server), err)
+		return nil, fmt.Errorf("two replicas share a PostgreSQL database: %w", err)
 	}
-	defer admin.Close(context.Background())
-	name := "janus_replicas_" + strings.ToLower(hex.EncodeToString([]byte(tb.janusIP.To4()))) + "_" + fmt.Sprint(time.Now().UnixNano()%1e9)
-	if _, err := admin.Exec(createCtx, "CREATE DATABASE "+name); err != nil {
-		return nil, fmt.Errorf("creating database %s: %w", name, err)
-	}
-	tb.dropDatabase = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, server); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(context.Background())
-		}
-	}
-	u, err := url.Parse(server)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the PostgreSQL URL: %w", err)
-	}
-	u.Path = "/" + name
-	if err := os.WriteFile(endpointFile, []byte(u.String()), 0o600); err != nil {
+	tb.dropDatabase = drop
+	if err := os.WriteFile(endpointFile, []byte(dsn), 0o600); err != nil {
 		return nil, err
 	}
 	return []string{"--datastore-endpoint-file=" + endpointFile}, nil

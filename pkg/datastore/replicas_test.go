@@ -3,13 +3,11 @@ package datastore
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/infroware/janus/internal/testenv"
@@ -62,30 +60,12 @@ func TestAWriteThroughOneReplicaReachesAnothersWatchesPromptly(t *testing.T) {
 // PostgreSQL server (hack/ensure-postgres.sh), dropped when the test ends.
 func freshPostgresDatabase(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	server := testenv.PostgresURL()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatalf("no PostgreSQL server at %s (run hack/ensure-postgres.sh, or set JANUS_TEST_POSTGRES_URL): %v", Redact(server), err)
-	}
-	defer admin.Close(context.Background())
-	name := fmt.Sprintf("janus_datastore_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, server); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(server)
+	dsn, drop, err := testenv.CreatePostgresDatabase(ctx, testenv.PostgresURL(), "janus_datastore")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	t.Cleanup(drop)
+	return dsn
 }
 
 // kineClient starts an embedded kine on dsn, as a replica does, and

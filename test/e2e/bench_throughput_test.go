@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -172,35 +170,19 @@ func postgresTestbed(b *testing.B) *testenv.Testbed {
 	return postgresBed
 }
 
-// postgresURL is the server the PostgreSQL testbed uses.
-func postgresURL() string {
-	if u := os.Getenv("JANUS_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://janus:janus@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
 func startPostgresTestbed() (*testenv.Testbed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, postgresURL())
+	dsn, drop, err := testenv.CreatePostgresDatabase(ctx, testenv.PostgresURL(), "janus_soak")
 	if err != nil {
-		u, _ := url.Parse(postgresURL())
-		return nil, fmt.Errorf("PostgreSQL is not reachable at %s (run hack/ensure-postgres.sh, or set JANUS_TEST_POSTGRES_URL): %w", u.Redacted(), err)
-	}
-	defer admin.Close(context.Background())
-	name := "janus_soak_" + rand.String(10)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, fmt.Errorf("creating database %s: %w", name, err)
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "janus-e2e-postgres-")
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(postgresURL())
-	u.Path = "/" + name
 	endpointFile := filepath.Join(dir, "datastore-endpoint")
-	if err := os.WriteFile(endpointFile, []byte(u.String()), 0o600); err != nil {
+	if err := os.WriteFile(endpointFile, []byte(dsn), 0o600); err != nil {
 		return nil, err
 	}
 	tb, err := testenv.StartTestbed(ctx, testenv.TestbedConfig{
@@ -216,12 +198,7 @@ func startPostgresTestbed() (*testenv.Testbed, error) {
 			fmt.Fprintf(os.Stderr, "e2e: stopping the PostgreSQL testbed: %v\n", err)
 		}
 		_ = os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, postgresURL()); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(context.Background())
-		}
+		drop()
 	})
 	return tb, nil
 }
