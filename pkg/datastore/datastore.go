@@ -173,7 +173,7 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resolving data directory %s: %w", o.DataDir, err)
 		}
-		dsn = "sqlite://" + path + "?_journal_mode=WAL&_busy_timeout=30000&_synchronous=FULL&_txlock=immediate&cache=shared"
+		dsn = sqliteScheme + path + "?" + sqliteParams
 	}
 	// A unix socket keeps the etcd API off the network.
 	socket := filepath.Join(os.TempDir(), fmt.Sprintf("janus-kine-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
@@ -185,7 +185,7 @@ func (o *Options) Start(ctx context.Context) ([]string, error) {
 	}
 	done := make(chan listened, 1)
 	go func() {
-		cfg := kineConfig{Socket: socket, Endpoint: dsn, SerializeWrites: kind == SQLite, Poll: sqlitePollInterval}
+		cfg := kineConfig{Socket: socket, Endpoint: dsn, SerializeWrites: kind == SQLite, Poll: sqlitePollInterval, WALCheckpoints: defaultWALCheckpoints}
 		if kind == Postgres {
 			cfg.MaxConcurrentCalls = o.MaxConcurrentCalls
 			cfg.Poll = o.PollInterval

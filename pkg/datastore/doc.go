@@ -18,8 +18,10 @@
 // reports is read back, so a create it reports but did not store is never
 // acknowledged (creates.go); on SQLite the etcd API takes one write at a
 // time, and on PostgreSQL at most --datastore-max-concurrent-calls calls
-// (limits.go); replicas starting at once on a fresh PostgreSQL database,
-// whose schema setup races, try it again (schemarace.go). On PostgreSQL, which replicas share, kine polls for the
-// other replicas' writes every --datastore-poll-interval (20 ms) instead
-// of every second (kine.go).
+// (limits.go); SQLite's WAL is checkpointed in the background instead of
+// in the commit of whichever write fills it (checkpoint.go); replicas
+// starting at once on a fresh PostgreSQL database, whose schema setup
+// races, try it again (schemarace.go). On PostgreSQL, which replicas
+// share, kine polls for the other replicas' writes every
+// --datastore-poll-interval (20 ms) instead of every second (kine.go).
 package datastore

@@ -6,6 +6,8 @@ import (
 	"math"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers"
@@ -36,6 +38,9 @@ type kineConfig struct {
 	MaxConcurrentCalls int
 	// Poll is how often kine looks for writes it did not make itself.
 	Poll time.Duration
+	// WALCheckpoints is when an SQLite database's WAL is checkpointed
+	// (checkpoint.go); for sqlite:// endpoints only.
+	WALCheckpoints walCheckpoints
 }
 
 // defaultPgsqlPollInterval (--datastore-poll-interval) bounds how long a
@@ -79,7 +84,7 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 			stopBackend()
 		}
 	}()
-	backend, err := newKineBackend(backendCtx, &drivers.Config{
+	driverCfg := &drivers.Config{
 		Endpoint:             cfg.Endpoint,
 		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 20, MaxIdleTime: 2 * time.Minute},
 		CompactInterval:      0, // the API server compacts
@@ -88,7 +93,15 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 		CompactBatchSize:     1000,
 		PollBatchSize:        500,
 		PollInterval:         cfg.Poll,
-	})
+	}
+	isSQLite := strings.HasPrefix(cfg.Endpoint, sqliteScheme)
+	var backend server.Backend
+	var err error
+	if isSQLite {
+		backend, _, err = newSQLiteBackend(backendCtx, driverCfg)
+	} else {
+		backend, err = newKineBackend(backendCtx, driverCfg)
+	}
 	if err != nil {
 		// Never the DSN itself: it may hold a password.
 		return "", fmt.Errorf("creating the kine driver: %w", err)
@@ -100,9 +113,10 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 		return "", fmt.Errorf("starting the kine backend: %w", err)
 	}
 
+	var writes sync.Mutex
 	var serverOpts []grpc.ServerOption
 	if cfg.SerializeWrites {
-		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(serializeWrites()))
+		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(serializeWrites(&writes)))
 	}
 	if cfg.MaxConcurrentCalls > 0 {
 		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(limitCalls(cfg.MaxConcurrentCalls)))
@@ -128,12 +142,27 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 		listener.Close()
 		return "", fmt.Errorf("restricting %s: %w", cfg.Socket, err)
 	}
+	var checkpointer *walCheckpointer
+	if isSQLite {
+		if checkpointer, err = newWALCheckpointer(ctx, sqliteDatabase(cfg.Endpoint), &writes, cfg.WALCheckpoints); err != nil {
+			listener.Close()
+			return "", err
+		}
+	}
 	started = true
+	checkpointed := make(chan struct{})
+	go func() {
+		defer close(checkpointed)
+		if checkpointer != nil {
+			checkpointer.run(ctx)
+		}
+	}()
 	go func() {
 		<-ctx.Done()
 		stop := time.AfterFunc(kineGracefulStop, grpcServer.Stop)
 		defer stop.Stop()
 		grpcServer.GracefulStop()
+		<-checkpointed
 		stopBackend()
 	}()
 	go func() {

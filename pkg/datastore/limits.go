@@ -27,8 +27,11 @@ var writeMethods = map[string]bool{
 // approving, writes queued for seconds at the tail (p99 4–9 s) while the
 // database sat idle between the sleeps. Waiting here instead, each write
 // starts the moment the one before it commits.
-func serializeWrites() grpc.UnaryServerInterceptor {
-	var mu sync.Mutex
+//
+// mu is the lock writes take; the WAL checkpointer takes it too for the
+// checkpoints that stop writers (checkpoint.go), so that writes wait for
+// those here as well and not in the busy handler.
+func serializeWrites(mu *sync.Mutex) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !writeMethods[info.FullMethod] {
 			return handler(ctx, req)

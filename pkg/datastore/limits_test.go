@@ -13,7 +13,7 @@ import (
 // the interceptor at once: writes never overlap one another, and reads
 // are not held behind a write.
 func TestSerializeWritesLetsOneWriteInAtATime(t *testing.T) {
-	intercept := serializeWrites()
+	intercept := serializeWrites(&sync.Mutex{})
 	var inWrite, most atomic.Int32
 	writing := make(chan struct{})
 	release := make(chan struct{})
