@@ -12,6 +12,7 @@ import (
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 
 	"github.com/infroware/janus/pkg/tunnelserver"
 )
@@ -86,7 +87,9 @@ func startPeering(hook genericapiserver.PostStartHookContext, extra *ExtraConfig
 // address the first one at the slice's tunnel port. Endpoints that are not
 // ready still count: a replica that is starting or shutting down may hold
 // tunnels the others must reach, so the peer Service should publish
-// addresses that are not ready.
+// addresses that are not ready. One terminating is marked shutting down,
+// so that a replica starting beside it in a rolling update does not wait
+// for its link.
 func peersOf(slices []*discoveryv1.EndpointSlice) []tunnelserver.Peer {
 	var peers []tunnelserver.Peer
 	for _, slice := range slices {
@@ -108,7 +111,10 @@ func peersOf(slices []*discoveryv1.EndpointSlice) []tunnelserver.Peer {
 			if name == "" || len(ep.Addresses) == 0 {
 				continue
 			}
-			peers = append(peers, tunnelserver.Peer{Name: name, Address: net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port)))})
+			peers = append(peers, tunnelserver.Peer{
+				Name: name, Address: net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))),
+				ShuttingDown: ptr.Deref(ep.Conditions.Terminating, false),
+			})
 		}
 	}
 	return peers

@@ -21,6 +21,8 @@ func TestPeersAreTheEndpointsAtTheTunnelPort(t *testing.T) {
 				// Not ready still counts: it may hold tunnels.
 				{Addresses: []string{"10.0.0.2"}, Hostname: ptr.To("janus-1"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
 				{Addresses: []string{"10.0.0.3"}}, // no name: cannot be told from a stranger
+				// Terminating: reached, not waited for.
+				{Addresses: []string{"10.0.0.6"}, Hostname: ptr.To("janus-6"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false), Terminating: ptr.To(true)}},
 			},
 		},
 		{
@@ -34,7 +36,7 @@ func TestPeersAreTheEndpointsAtTheTunnelPort(t *testing.T) {
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.5"}, Hostname: ptr.To("janus-5")}},
 		},
 	}
-	want := []tunnelserver.Peer{{Name: "janus-0", Address: "10.0.0.1:8132"}, {Name: "janus-1", Address: "10.0.0.2:8132"}, {Name: "janus-2", Address: "[fd00::4]:8132"}}
+	want := []tunnelserver.Peer{{Name: "janus-0", Address: "10.0.0.1:8132"}, {Name: "janus-1", Address: "10.0.0.2:8132"}, {Name: "janus-6", Address: "10.0.0.6:8132", ShuttingDown: true}, {Name: "janus-2", Address: "[fd00::4]:8132"}}
 	if got := peersOf(slices); !reflect.DeepEqual(got, want) {
 		t.Errorf("peersOf: %+v, want %+v", got, want)
 	}

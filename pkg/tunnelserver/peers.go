@@ -45,6 +45,11 @@ type PeerConfig struct {
 type Peer struct {
 	Name    string
 	Address string
+	// ShuttingDown is a peer on its way out (its endpoint terminating, in
+	// a rolling update): still dialed, for the tunnels it holds until it
+	// stops, but not waited for by a starting replica's readiness, since
+	// it may never link to a replica that came after it.
+	ShuttingDown bool
 }
 
 // peerIDPrefix keeps peer IDs apart from cluster names, which share
@@ -140,20 +145,20 @@ func (s *Server) SetPeers(peers []Peer) {
 		return
 	}
 	next := map[string]string{}
+	var awaited []string
 	for _, peer := range peers {
 		if peer.Name != "" && peer.Name != p.self && peer.Address != "" {
 			next[peer.Name] = peer.Address
+			if !peer.ShuttingDown {
+				awaited = append(awaited, peer.Name)
+			}
 		}
 	}
 	p.mu.Lock()
 	previous := p.peers
 	p.peers = next
 	p.mu.Unlock()
-	names := make([]string, 0, len(next))
-	for name := range next {
-		names = append(names, name)
-	}
-	p.links.setPeers(names)
+	p.links.setPeers(awaited)
 	for name := range previous {
 		if _, ok := next[name]; !ok {
 			klog.InfoS("Peer left", "peer", name)

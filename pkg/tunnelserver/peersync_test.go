@@ -253,3 +253,30 @@ func waitCheck(t *testing.T, s *Server, who string) {
 		t.Fatalf("%s never peer-synced: %v", who, last)
 	}
 }
+
+// TestAShuttingDownPeerIsNotWaitedFor: in a rolling update the replica
+// starting beside a terminating one is ready without that one's link,
+// and waits for a peer that is not shutting down.
+func TestAShuttingDownPeerIsNotWaitedFor(t *testing.T) {
+	for _, shuttingDown := range []bool{true, false} {
+		s := NewServer(&fakeClusters{}, time.Hour)
+		hs := httptest.NewTLSServer(s)
+		t.Cleanup(hs.Close)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		pool := x509.NewCertPool()
+		pool.AddCert(hs.Certificate())
+		if err := s.EnablePeering(ctx, PeerConfig{ReplicaName: "new", Token: []byte("0123456789abcdef0123456789abcdef"), RootCAs: pool, ServerName: "example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		// The old replica's address refuses: it never links.
+		s.SetPeers([]Peer{{Name: "new", Address: hs.Listener.Addr().String()}, {Name: "old", Address: "127.0.0.1:1", ShuttingDown: shuttingDown}})
+		err := s.PeersSynced().Check(nil)
+		switch {
+		case shuttingDown && err != nil:
+			t.Errorf("beside a peer shutting down: check %v, want it to pass", err)
+		case !shuttingDown && (err == nil || !strings.Contains(err.Error(), "peer old")):
+			t.Errorf("beside a peer that is not shutting down: check %v, want it waiting for old", err)
+		}
+	}
+}
