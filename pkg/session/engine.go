@@ -59,6 +59,8 @@ type Engine struct {
 	perUser    map[string]int
 	// live are the sessions open now, by name (RecordingID).
 	live map[string]*liveSession
+	// suspended, when not "", is why new sessions are refused (Suspend).
+	suspended string
 }
 
 // New returns an engine.
@@ -74,6 +76,9 @@ func New(cfg Config) *Engine {
 func (e *Engine) reserve(spec Spec) (release func(), err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.refusal(); err != nil {
+		return nil, err
+	}
 	if max := e.cfg.MaxSessionsPerRequest; max > 0 && e.perRequest[spec.Request] >= max {
 		return nil, apierrors.NewTooManyRequests(fmt.Sprintf("request %s already has %d open sessions, the most one request may have (--max-sessions-per-request); close one first", spec.Request, max), 0)
 	}

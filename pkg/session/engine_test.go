@@ -536,3 +536,38 @@ func TestLogStreamsWholeAfterExecSessions(t *testing.T) {
 		t.Errorf("read %d lines, last %q; want 3000", len(lines), lines[len(lines)-1])
 	}
 }
+
+func TestSuspendCutsEverySessionAndRefusesNewOnesUntilResume(t *testing.T) {
+	obs := newFakeObserver(time.Now().Add(time.Hour))
+	agent := newFakeAgent(t, echoCommand)
+	u := startEngine(t, Config{Streams: agent}, obs, spec())
+	conn := u.dial(t, "command=cat")
+	_ = conn.WriteMessage(websocket.BinaryMessage, []byte{0, 'a'})
+	expectChannel(t, conn, channelStdout, "a")
+
+	const why = "janus-apiserver replica janus-a could not renew its heartbeat Lease for 30s"
+	if n := u.engine.Suspend(why); n != 1 {
+		t.Errorf("Suspend cut %d sessions, want 1", n)
+	}
+	expectChannel(t, conn, channelStderr, "\r\njanus: "+why+"\r\n")
+	expectFailure(t, conn, "janus: "+why)
+	if s := obs.wait(t); !s.Cut || s.Reason != why || s.Cause != EndReplicaSuspended {
+		t.Errorf("summary %+v, want a cut for the suspension", s)
+	}
+
+	d := websocket.Dialer{Subprotocols: []string{protocolV5}, HandshakeTimeout: 10 * time.Second}
+	_, resp, err := d.Dial(u.url+"/?command=cat", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a session while suspended: %v, want 503", err)
+	}
+	var status metav1.Status
+	_ = json.NewDecoder(resp.Body).Decode(&status)
+	if status.Message != why {
+		t.Errorf("503 says %q, want %q", status.Message, why)
+	}
+
+	u.engine.Resume()
+	conn = u.dial(t, "command=cat")
+	_ = conn.WriteMessage(websocket.BinaryMessage, []byte{0, 'b'})
+	expectChannel(t, conn, channelStdout, "b")
+}

@@ -21,6 +21,9 @@ const (
 	EndAccessEnded EndCause = "access_ended"
 	// EndTerminated: an approver terminated the session.
 	EndTerminated EndCause = "terminated"
+	// EndReplicaSuspended: this replica could not renew its heartbeat
+	// Lease, and cut its sessions before its peers count it gone.
+	EndReplicaSuspended EndCause = "replica_suspended"
 	// EndIdle: no input or output for --idle-timeout.
 	EndIdle EndCause = "idle"
 	// EndConnectionLost: the agent's side went away for no stated reason.
@@ -56,7 +59,7 @@ var (
 		Namespace:      "janus",
 		Subsystem:      "session",
 		Name:           "ends_total",
-		Help:           "Exec sessions ended, by cause (command_ended, user_closed, access_ended, terminated, idle, connection_lost, recording_failed, limit, protocol_error, refused, not_opened).",
+		Help:           "Exec sessions ended, by cause (command_ended, user_closed, access_ended, terminated, replica_suspended, idle, connection_lost, recording_failed, limit, protocol_error, refused, not_opened).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
 )

@@ -74,8 +74,9 @@ type relay struct {
 	// commandStatus is the command's final Status message, once the agent
 	// relayed it: the session then ended because the command did.
 	commandStatus atomic.Pointer[[]byte]
-	// terminated carries why an approver terminated the session.
-	terminated <-chan string
+	// terminated carries why the session is cut from outside: an
+	// approver terminated it, or the replica was suspended.
+	terminated <-chan termination
 }
 
 var (
@@ -155,10 +156,10 @@ func (r *relay) run() Summary {
 				}
 			}
 			r.tellUser(told, s.Reason)
-		case why := <-r.terminated:
-			s.Reason, s.Cause, s.Cut = why, EndTerminated, true
+		case t := <-r.terminated:
+			s.Reason, s.Cause, s.Cut = t.why, t.cause, true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)
-			r.tellUser(metav1.StatusReasonForbidden, why)
+			r.tellUser(t.told, t.why)
 		case <-r.rec.failed():
 			s.Reason, s.Cause, s.Cut = recordingCut(r.rec), EndRecordingFailed, true
 			downstreamOpen = !r.stopAgent(agentDone, downstreamOpen)

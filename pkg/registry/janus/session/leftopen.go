@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,15 +63,44 @@ func (l *liveSessions) has(name string) bool {
 // nil, is told of each Session closed (to count it on its request).
 //
 // Only this replica's Sessions are closed: another replica's Open
-// Sessions are live on it. A replica that never comes back (scaled down,
-// renamed) leaves its Sessions Open for good; closing those needs the
-// replicas to know which of them are alive (left for the replicas issue).
-// Replica names must be unique: a second replica started under a live
-// one's name would cut that one's records.
+// Sessions are live on it. Those of a replica that never comes back
+// (scaled down, renamed) are closed by the Lease holder once the
+// replica's heartbeat lapses (CloseOfReplica). Replica names must be
+// unique: a second replica started under a live one's name would cut
+// that one's records.
 //
 // A Session that cannot be closed now (its recording unreadable) stays
 // Open and is in the returned error; calling again retries it.
 func (r *Records) CloseLeftOpen(ctx context.Context, ended func(context.Context, *janus.Session)) (int, error) {
+	return r.closeOpenOf(ctx, r.server, RestartReason, ended)
+}
+
+// CloseOfReplica closes, as CloseLeftOpen does for this replica, the Open
+// Sessions of another replica, server, that is gone (its heartbeat Lease
+// lapsed: it stopped relaying them, or cut them itself), with reason.
+func (r *Records) CloseOfReplica(ctx context.Context, server, reason string, ended func(context.Context, *janus.Session)) (int, error) {
+	if server == r.server {
+		return 0, fmt.Errorf("replica %s cannot count itself gone", server)
+	}
+	return r.closeOpenOf(ctx, server, reason, ended)
+}
+
+// OpenServers are the replicas named by the Open Sessions, once each.
+func (r *Records) OpenServers(ctx context.Context) ([]string, error) {
+	open, err := r.listOpen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var servers []string
+	for i := range open {
+		if s := open[i].Status.Server; !slices.Contains(servers, s) {
+			servers = append(servers, s)
+		}
+	}
+	return servers, nil
+}
+
+func (r *Records) listOpen(ctx context.Context) ([]janus.Session, error) {
 	// The registry wants a request's namespace, even for cluster-scoped
 	// objects; no request brought one here.
 	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
@@ -78,16 +108,27 @@ func (r *Records) CloseLeftOpen(ctx context.Context, ended func(context.Context,
 		FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldPhase, string(janus.SessionOpen)),
 	})
 	if err != nil {
-		return 0, fmt.Errorf("listing open sessions: %w", err)
+		return nil, fmt.Errorf("listing open sessions: %w", err)
+	}
+	return obj.(*janus.SessionList).Items, nil
+}
+
+// closeOpenOf closes the Open Sessions of replica server that this
+// process does not relay, with reason.
+func (r *Records) closeOpenOf(ctx context.Context, server, reason string, ended func(context.Context, *janus.Session)) (int, error) {
+	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
+	open, err := r.listOpen(ctx)
+	if err != nil {
+		return 0, err
 	}
 	var errs []error
 	closedCount := 0
-	for i := range obj.(*janus.SessionList).Items {
-		s := &obj.(*janus.SessionList).Items[i]
-		if s.Status.Server != r.server || r.live.has(s.Name) {
+	for i := range open {
+		s := &open[i]
+		if s.Status.Server != server || r.live.has(s.Name) {
 			continue
 		}
-		end, err := r.leftOpenEnd(ctx, s)
+		end, err := r.leftOpenEnd(ctx, s, reason)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -97,7 +138,7 @@ func (r *Records) CloseLeftOpen(ctx context.Context, ended func(context.Context,
 			continue
 		}
 		closedCount++
-		klog.InfoS("Closed a session left open by a restart", "session", s.Name, "request", s.Spec.Request, "user", s.Spec.User.Username, "ended", end.Ended.UTC(), "bytesOut", end.BytesOut)
+		klog.InfoS("Closed a session its replica left open", "session", s.Name, "replica", server, "request", s.Spec.Request, "user", s.Spec.User.Username, "ended", end.Ended.UTC(), "bytesOut", end.BytesOut, "reason", reason)
 		if ended != nil {
 			closed(s, end)
 			ended(ctx, s)
@@ -109,8 +150,8 @@ func (r *Records) CloseLeftOpen(ctx context.Context, ended func(context.Context,
 // leftOpenEnd seals the recording of s and reads from it how s ended.
 // A session without a recording (not recorded, or killed before its
 // header was stored) ends now.
-func (r *Records) leftOpenEnd(ctx context.Context, s *janus.Session) (End, error) {
-	end := End{Ended: metav1.Now(), Reason: RestartReason}
+func (r *Records) leftOpenEnd(ctx context.Context, s *janus.Session, reason string) (End, error) {
+	end := End{Ended: metav1.Now(), Reason: reason}
 	if r.recordings == nil || s.Status.Recording == nil {
 		return end, nil
 	}

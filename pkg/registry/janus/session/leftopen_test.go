@@ -171,3 +171,53 @@ func TestCloseLeftOpenClosesOnlyTheSessionsADeadRunOfThisReplicaLeft(t *testing.
 		t.Errorf("req-new, opened by the running replica: %s, want Open", got)
 	}
 }
+
+func TestCloseOfReplicaClosesOnlyTheLostReplicasSessions(t *testing.T) {
+	ctx := genericapirequest.WithNamespace(context.Background(), metav1.NamespaceNone)
+	storage := sessiontest.NewStorage(t)
+	store, err := recording.NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := sessionregistry.NewRecords(storage, "janus-b", store)
+	s, err := lost.Open(ctx, newSession("req-on-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := crashedRecording(t, store, "req-on-b", s.Status.StartedAt.Time)
+	leader := sessionregistry.NewRecords(storage, "janus-a", store)
+	if _, err := leader.Open(ctx, newSession("req-on-a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sessionregistry.NewRecords(storage, "janus-c", store).Open(ctx, newSession("req-on-c")); err != nil {
+		t.Fatal(err)
+	}
+
+	servers, err := leader.OpenServers(ctx)
+	slices.Sort(servers)
+	if err != nil || !slices.Equal(servers, []string{"janus-a", "janus-b", "janus-c"}) {
+		t.Fatalf("OpenServers: %v, %v; want janus-a, janus-b and janus-c", servers, err)
+	}
+	if _, err := leader.CloseOfReplica(ctx, "janus-a", "gone", nil); err == nil {
+		t.Error("a replica counted itself gone")
+	}
+	const reason = "janus-apiserver replica janus-b stopped renewing its heartbeat Lease"
+	var told []string
+	n, err := leader.CloseOfReplica(ctx, "janus-b", reason, func(_ context.Context, s *janus.Session) { told = append(told, s.Name) })
+	if n != 1 || err != nil || !slices.Equal(told, []string{"req-on-b"}) {
+		t.Fatalf("CloseOfReplica closed %d (%v), told of %v; want req-on-b", n, err, told)
+	}
+	got := get(t, storage, "req-on-b").Status
+	sum := sha256.Sum256(doc)
+	if got.Phase != janus.SessionClosed || got.EndReason != reason || got.Server != "janus-b" {
+		t.Errorf("req-on-b: phase %s, endReason %q, server %q", got.Phase, got.EndReason, got.Server)
+	}
+	if rec := got.Recording; rec == nil || rec.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("req-on-b: recording %+v, want it sealed with digest %x", rec, sum)
+	}
+	for _, name := range []string{"req-on-a", "req-on-c"} {
+		if phase := get(t, storage, name).Status.Phase; phase != janus.SessionOpen {
+			t.Errorf("%s: %s, want Open (its replica is not the lost one)", name, phase)
+		}
+	}
+}
