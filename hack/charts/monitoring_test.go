@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// checkMonitoring checks the PrometheusRule's four alerts and the Grafana
+// checkMonitoring checks the PrometheusRule's six alerts and the Grafana
 // dashboard's ConfigMap as observability-values.yaml renders them.
 func checkMonitoring(t *testing.T, r rendered) {
 	t.Helper()
@@ -32,6 +32,8 @@ func checkMonitoring(t *testing.T, r rendered) {
 		"JanusAgentDisconnected":     {"max by (cluster) (janus_tunnel_connected_agents) == 0"},
 		"JanusGrantFailures":         {"janus_grant_provisioning_failures_total", "> 0"},
 		"JanusExpiryLate":            {"histogram_quantile(0.99", "janus_accessrequest_expiry_lateness_seconds_bucket", "> 1"},
+		"JanusReplicaHeartbeatStale": {"janus_replica_heartbeat_stale", "== 1"},
+		"JanusReplicaLost":           {"janus_lost_replicas_total", "> 0"},
 	}
 	for name, fragments := range want {
 		a, ok := alerts[name]

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -57,6 +58,9 @@ type ExtraConfig struct {
 	// ReplicaName names this replica in the Sessions it relays; at start
 	// it closes the Sessions it left open.
 	ReplicaName string
+	// ReplicaLeaseDuration is the duration of the replicas' heartbeat
+	// Leases (with Peering and leader election).
+	ReplicaLeaseDuration time.Duration
 	// SessionRetention deletes closed Sessions, and their recordings,
 	// this long after they ended; 0 keeps them.
 	SessionRetention time.Duration
@@ -184,9 +188,16 @@ func (c completedConfig) New() (*JanusServer, error) {
 	}
 
 	controllerOpts := lifecycle.Options{PendingTimeout: c.ExtraConfig.PendingTimeout, Retention: c.ExtraConfig.Retention}
+	leaderWork := []func(context.Context){sessionRetention(sessions, recordings, c.ExtraConfig.SessionRetention)}
+	if lost := lostReplicas(*c.ExtraConfig, records, requests); lost != nil {
+		leaderWork = append(leaderWork, lost)
+	}
 	genericServer.AddPostStartHookOrDie("janus-lifecycle-controller", func(hook genericapiserver.PostStartHookContext) error {
-		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts, sessionRetention(sessions, recordings, c.ExtraConfig.SessionRetention))
+		return startLifecycleController(hook, c.ExtraConfig, tunnels, recorder, controllerOpts, leaderWork...)
 	})
+	if err := addReplicaHeartbeat(genericServer, *c.ExtraConfig, engine); err != nil {
+		return nil, err
+	}
 	if l := c.ExtraConfig.TunnelListener; l != nil {
 		genericServer.AddPostStartHookOrDie("janus-tunnel-listener", func(hook genericapiserver.PostStartHookContext) error {
 			go func() {

@@ -27,6 +27,7 @@ import (
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/apiserver"
+	"github.com/infroware/janus/pkg/replicalease"
 	"github.com/infroware/janus/pkg/datastore"
 	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
 	"github.com/infroware/janus/pkg/tunnelserver"
@@ -64,6 +65,9 @@ type JanusServerOptions struct {
 	LeaderElection        apiserver.LeaderElection
 	// ReplicaName names this replica in the Sessions it relays.
 	ReplicaName string
+	// ReplicaLeaseDuration is the duration of each replica's heartbeat
+	// Lease.
+	ReplicaLeaseDuration time.Duration
 	// SessionRetention is how long closed Sessions and their recordings
 	// are kept.
 	SessionRetention time.Duration
@@ -100,6 +104,7 @@ func NewJanusServerOptions(out, errOut io.Writer) *JanusServerOptions {
 		MaxSessionsPerUser:    16,
 		AgentTokenMaxLifetime: tunnelserver.DefaultMaxTokenLifetime,
 		SessionRetention:      90 * 24 * time.Hour,
+		ReplicaLeaseDuration:  replicalease.DefaultDuration,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:       true,
 			Namespace:     "janus",
@@ -139,6 +144,7 @@ func (o *JanusServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled, "Hold a Lease in the central cluster before running the lifecycle controller, so that replicas never both act. Needs --kubeconfig (or in-cluster config).")
 	fs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace, "Namespace of the lifecycle controller's Lease.")
 	fs.StringVar(&o.ReplicaName, "replica-name", o.ReplicaName, "Names this replica in the Sessions it relays (status.server); at start it closes the Sessions it left open. Defaults to the host name (the Pod's name), which a restarted container keeps.")
+	fs.DurationVar(&o.ReplicaLeaseDuration, "replica-lease-duration", o.ReplicaLeaseDuration, "With peers (--peers or --peer-service), each replica renews a heartbeat Lease of its own in --leader-elect-namespace every sixth of this; the Lease holder counts a replica whose Lease went unrenewed this long gone and closes its Open Sessions, sealing their recordings. A replica that cannot renew for half of it cuts its sessions and refuses new ones (503) until it can.")
 	fs.DurationVar(&o.SessionRetention, "session-retention", o.SessionRetention, "Delete closed Sessions and their recordings this long after they ended, whatever became of their request; 0 keeps them forever.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate, and the names of the one --tls-self-managed-secret keeps.")
 }
@@ -181,6 +187,9 @@ func (o *JanusServerOptions) Validate() error {
 	errs = append(errs, o.Tunnel.Validate()...)
 	errs = append(errs, o.Peers.Validate()...)
 	errs = append(errs, o.SelfManagedTLS.Validate(o.RecommendedOptions.SecureServing.ServerCert.CertKey.CertFile, o.AlternateDNS)...)
+	if o.ReplicaLeaseDuration < time.Second {
+		errs = append(errs, fmt.Errorf("--replica-lease-duration must be at least 1s, not %s", o.ReplicaLeaseDuration))
+	}
 	if o.MinDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--min-duration must be positive, not %s", o.MinDuration))
 	}
@@ -284,6 +293,7 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 			LeaderElection:        o.LeaderElection,
 			Recording:             recordingConfig,
 			ReplicaName:           o.ReplicaName,
+			ReplicaLeaseDuration:  o.ReplicaLeaseDuration,
 			SessionRetention:      o.SessionRetention,
 		},
 	}
