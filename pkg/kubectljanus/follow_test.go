@@ -84,7 +84,7 @@ func TestFollowTriesAgainWhileTheRelayingReplicaIsUnreachable(t *testing.T) {
 		api.sessions[name].Status.Phase = v1alpha1.SessionClosed
 	}
 	refusals := 2
-	elsewhere := apierrors.NewServiceUnavailable(`session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1", which this replica cannot reach (dial tcp 10.0.0.7:8132: connect: connection refused); if that replica is gone, the session is closed when it starts again`)
+	elsewhere := apierrors.NewServiceUnavailable(`session alice-x7k2p-s1 is relayed by janus-apiserver replica "janus-1", which this replica cannot reach (dial tcp 10.0.0.7:8132: connect: connection refused); if that replica is gone, the session is closed when it starts again or, with heartbeat Leases, once its Lease lapses`)
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/attach") && refusals > 0 {
 			refusals--

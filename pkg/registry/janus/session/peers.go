@@ -159,7 +159,7 @@ func (r relay) unreachable(ctx context.Context, s *janus.Session, why string) er
 	if err := r.closedNow(ctx, s); err != nil {
 		return err
 	}
-	return apierrors.NewServiceUnavailable(fmt.Sprintf("session %s is relayed by janus-apiserver replica %q, which this replica cannot reach (%s); if that replica is gone, the session is closed when it starts again", s.Name, s.Status.Server, why))
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("session %s is relayed by janus-apiserver replica %q, which this replica cannot reach (%s); if that replica is gone, the session is closed when it starts again or, with heartbeat Leases, once its Lease lapses", s.Name, s.Status.Server, why))
 }
 
 // closedNow is notLive's 409 if s is closed by now.
