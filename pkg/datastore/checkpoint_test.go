@@ -60,7 +60,7 @@ func TestKinesConnectionsNeverCheckpointTheWAL(t *testing.T) {
 func TestWritesLeaveTheWALToTheCheckpointer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	path, client := sqliteKine(t, ctx, walCheckpoints{Every: time.Hour, TruncateAbove: 1 << 40})
+	path, client := sqliteKine(t, ctx, walCheckpoints{Every: time.Hour, RestartAbove: 1 << 40, TruncateAbove: 1 << 40})
 	const want = 3 * sqliteAutoCheckpointBytes
 	for i := 0; walSize(t, path) <= want; i++ {
 		if i == 3000 {
@@ -71,14 +71,14 @@ func TestWritesLeaveTheWALToTheCheckpointer(t *testing.T) {
 }
 
 // TestTheCheckpointerBoundsTheWAL writes through kine without pause: the
-// PASSIVE checkpoints keep the WAL small, a TRUNCATE that a reader holds
-// up gives up without stopping writes for good, and once the reader is
-// gone the WAL is truncated back under its bound.
+// checkpoints keep the WAL small, a TRUNCATE that a reader holds up gives
+// up without stopping writes for good, and once the reader is gone the
+// WAL is truncated back under its bound.
 func TestTheCheckpointerBoundsTheWAL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const bound = 1 << 20
-	path, client := sqliteKine(t, ctx, walCheckpoints{Every: 20 * time.Millisecond, TruncateAbove: bound})
+	path, client := sqliteKine(t, ctx, walCheckpoints{Every: 20 * time.Millisecond, RestartAbove: 64, TruncateAbove: bound})
 	counted := func(mode, result string) float64 {
 		n, err := testutil.GetCounterMetricValue(walCheckpointsTotal.WithLabelValues(mode, result))
 		if err != nil {
@@ -86,7 +86,7 @@ func TestTheCheckpointerBoundsTheWAL(t *testing.T) {
 		}
 		return n
 	}
-	passives := counted("passive", "done")
+	passives, locked, truncates := counted("passive", "done"), counted("passive_locked", "done"), counted("truncate", "done")
 
 	// 600 writes put 12 MiB in the WAL; one checkpointer turn lets in
 	// a handful. Kept small, the WAL is one or two turns' worth.
@@ -96,7 +96,8 @@ func TestTheCheckpointerBoundsTheWAL(t *testing.T) {
 		put(t, ctx, client, i)
 		largest = max(largest, walSize(t, path))
 	}
-	t.Logf("%d writes of %d bytes: the WAL was %d bytes at most", writes, len(walTestValue), largest)
+	t.Logf("%d writes of %d bytes: the WAL was %d bytes at most; checkpoints done: %v PASSIVE, %v holding writes, %v TRUNCATE", writes, len(walTestValue), largest,
+		counted("passive", "done")-passives, counted("passive_locked", "done")-locked, counted("truncate", "done")-truncates)
 	if largest > most {
 		t.Errorf("the WAL reached %d bytes over %d writes; want at most %d", largest, writes, most)
 	}
