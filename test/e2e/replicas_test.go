@@ -46,7 +46,7 @@ func startTwoReplicas(t *testing.T) *twoReplicas {
 	defer cancel()
 	tb, err := testenv.StartTestbed(ctx, testenv.TestbedConfig{
 		WorkDir: filepath.Join(dir, "testbed"), RepoRoot: repoRoot, Binaries: binaries, Progress: os.Stderr,
-		JanusArgs:     testbedJanusArgs,
+		JanusArgs:     append([]string{"--replica-lease-duration=" + replicaLeaseDuration.String()}, testbedJanusArgs...),
 		Targets:       []testenv.TargetSpec{{Name: "dev"}},
 		SecondReplica: true,
 	})
@@ -192,7 +192,10 @@ func (r *twoReplicas) exec(ctx context.Context, request string, command ...strin
 // SIGKILL while a grant is pending expiry: B takes the Lease, the expiry
 // still removes the grant on time, attach and terminate of the session A
 // relayed answer 503 naming A, the APIService stays Available, and a
-// namespace of the central cluster deletes as usual.
+// namespace of the central cluster deletes as usual. A stays away past
+// its heartbeat Lease: B counts it gone, closes the session A relayed
+// with its recording sealed, and deletes A's Lease; A, restarted, leaves
+// that Session as B closed it.
 func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	r := startTwoReplicas(t)
 	ctx := bg(t)
@@ -269,6 +272,7 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	active := r.waitPhase(pending.Name, v1alpha1.AccessRequestActive, 60*time.Second)
 	expiresAt := active.Status.ExpiresAt.Time
 	onA := r.sessionOn(testenv.ReplicaA, pending.Name)
+	r.recordingHolds(onA, "up-on-"+testenv.ReplicaA)
 	if err := r.tb.RouteAPIService(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +325,10 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 		t.Errorf("with the leader killed, the request expired %s and its grant went %s after expiresAt; want within 2 s and 3 s", late, removedLate)
 	}
 
+	// A does not come back in time: B counts it gone and closes the
+	// session it relayed.
+	lost := r.lostReplicaClosed(onA, testenv.ReplicaA, killed)
+
 	// A comes back. It learns the agents B holds only on the peer link B
 	// redials to it, so its /readyz answers 200 only once that link is up:
 	// the first exec through A alone, as soon as A is ready, works.
@@ -365,6 +373,12 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	synced := strings.Index(restart, `"Peers synced`)
 	if err != nil || linked < 0 || synced < linked {
 		t.Fatalf("the restarted replica A's log: B's link at %d, peers synced at %d; want the link first (%v)", linked, synced, err)
+	}
+	// A, restarted, leaves the Session B closed for it as B closed it.
+	if s, err := r.janus("admin").JanusV1alpha1().Sessions().Get(ctx, onA, metav1.GetOptions{}); err != nil {
+		t.Errorf("reading session %s after A restarted: %v", onA, err)
+	} else if s.ResourceVersion != lost.ResourceVersion {
+		t.Errorf("session %s changed after A restarted: endReason %q, want it as B closed it: %q", onA, s.Status.EndReason, lost.Status.EndReason)
 	}
 	since, _, _ := strings.Cut(restart[synced:], "\n")
 	_, since, _ = strings.Cut(since, "sinceStart=")
