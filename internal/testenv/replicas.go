@@ -91,7 +91,7 @@ func (tb *Testbed) releaseReplicas() {
 // startReplicas starts the replicas that do not run, then the balancer on
 // the Service's ClusterIP in front of them.
 func (tb *Testbed) startReplicas(ctx context.Context, extraArgs ...string) error {
-	datastoreArgs, err := tb.sharedDatastore(ctx)
+	datastoreArgs, err := tb.sharedArgs(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,6 +187,59 @@ func (tb *Testbed) peerTokenFile() (string, error) {
 	}
 	return path, os.WriteFile(path, []byte(hex.EncodeToString(b)), 0o600)
 }
+
+// sharedArgs are the flags pointing the replicas at what they share: the
+// datastore and the recording store.
+func (tb *Testbed) sharedArgs(ctx context.Context) ([]string, error) {
+	datastore, err := tb.sharedDatastore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recordings, err := tb.sharedRecordings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(datastore, recordings...), nil
+}
+
+// RecordingBucket is the bucket of the S3-compatible server the replicas of
+// a testbed with SecondReplica record sessions into, under the prefix
+// RecordingPrefix.
+const (
+	RecordingBucket = "janus-recordings"
+	RecordingPrefix = "replicas"
+)
+
+// sharedRecordings are the flags recording the replicas' sessions into one
+// S3 bucket (a versitygw of this testbed, started once), as
+// docs/recordings.md asks of several replicas, so that a recording one
+// replica made plays through the other; none if JanusArgs name a
+// --recording-store.
+func (tb *Testbed) sharedRecordings(ctx context.Context) ([]string, error) {
+	for _, a := range tb.cfg.JanusArgs {
+		if strings.HasPrefix(a, "--recording-store") {
+			return nil, nil
+		}
+	}
+	if tb.recordingS3 == nil {
+		s3, err := tb.StartS3(ctx, RecordingBucket)
+		if err != nil {
+			return nil, fmt.Errorf("two replicas share an S3 bucket for recordings: %w", err)
+		}
+		tb.recordingS3 = s3
+	}
+	return []string{
+		"--recording-store=s3://" + RecordingBucket + "/" + RecordingPrefix,
+		"--recording-s3-endpoint=" + tb.recordingS3.Endpoint,
+		"--recording-s3-credentials-file=" + tb.recordingS3.CredentialsFile,
+	}, nil
+}
+
+// RecordingS3 is the S3-compatible server the replicas of a testbed with
+// SecondReplica record into (bucket RecordingBucket, prefix
+// RecordingPrefix); nil for other testbeds and when JanusArgs name a
+// --recording-store.
+func (tb *Testbed) RecordingS3() *S3 { return tb.recordingS3 }
 
 // sharedDatastore is the flag pointing the replicas at one datastore: a
 // fresh PostgreSQL database of this testbed on TestbedConfig.PostgresURL's
@@ -315,14 +368,14 @@ func (tb *Testbed) KillReplica(name string) error {
 	return r.proc.Kill()
 }
 
-// StartReplica starts replica name again on the shared datastore, as a
+// StartReplica starts replica name again on the shared stores, as a
 // restarted Pod would, and waits until it is ready.
 func (tb *Testbed) StartReplica(ctx context.Context, name string) error {
 	r, err := tb.replica(name)
 	if err != nil {
 		return err
 	}
-	args, err := tb.sharedDatastore(ctx)
+	args, err := tb.sharedArgs(ctx)
 	if err != nil {
 		return err
 	}

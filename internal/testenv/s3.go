@@ -32,6 +32,9 @@ type S3 struct {
 // Kill stops the server at once, as a crash would.
 func (s *S3) Kill() error { return s.proc.Kill() }
 
+// s3ProcessPrefix starts the name of every S3 server's process.
+const s3ProcessPrefix = "versitygw-"
+
 // StartS3 runs versitygw for the testbed with the given buckets made. It
 // stops with the testbed.
 func (tb *Testbed) StartS3(ctx context.Context, buckets ...string) (*S3, error) {
@@ -73,7 +76,7 @@ func (tb *Testbed) StartS3(ctx context.Context, buckets ...string) (*S3, error) 
 		return nil, fmt.Errorf("making the S3 sidecar directory: %w", err)
 	}
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+access, "ROOT_SECRET_ACCESS_KEY="+secret)
-	name := "versitygw-" + filepath.Base(dir)
+	name := s3ProcessPrefix + filepath.Base(dir)
 	s.proc, err = tb.procs.StartCommand(name, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("starting versitygw: %w", err)

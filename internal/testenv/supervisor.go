@@ -114,12 +114,13 @@ func (s *Supervisor) Stop() error {
 }
 
 // stopWave orders Stop: clients of a kube-apiserver first, then the
-// kube-apiservers, etcd last.
+// kube-apiservers and the S3 servers (janus-apiserver writes the last
+// second of its recordings as it stops), etcd last.
 func stopWave(name string) int {
 	switch {
 	case strings.HasSuffix(name, "etcd"):
 		return 2
-	case strings.HasSuffix(name, "kube-apiserver"):
+	case strings.HasSuffix(name, "kube-apiserver"), strings.HasPrefix(name, s3ProcessPrefix):
 		return 1
 	}
 	return 0

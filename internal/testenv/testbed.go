@@ -41,9 +41,11 @@ type TestbedConfig struct {
 	SelfManagedTLS bool
 	// SecondReplica runs two janus-apiservers, A and B, each on a
 	// loopback address of its own, sharing a fresh PostgreSQL database
-	// (unless JanusArgs name a datastore), both leader-elected and peered
-	// with --peers. The Service's ClusterIP is a TCP balancer over both
-	// (RouteAPIService), and every agent connects to B.
+	// (unless JanusArgs name a datastore) and an S3 bucket for recordings
+	// on a versitygw of the testbed (unless JanusArgs name a
+	// --recording-store; Testbed.RecordingS3), both leader-elected and
+	// peered with --peers. The Service's ClusterIP is a TCP balancer over
+	// both (RouteAPIService), and every agent connects to B.
 	SecondReplica bool
 	// PostgresURL is the PostgreSQL server SecondReplica creates the
 	// replicas' database on (a superuser's URL, as PostgresServer.URL);
@@ -70,6 +72,8 @@ type Testbed struct {
 	balancer *Balancer
 	// dropDatabase drops the PostgreSQL database the replicas share.
 	dropDatabase func()
+	// recordingS3 is the S3 server the replicas record into.
+	recordingS3 *S3
 
 	etcdURL   string
 	serverURL string

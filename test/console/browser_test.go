@@ -13,23 +13,34 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/infroware/janus/internal/consoleenv"
 )
 
 const chromiumPath = "/usr/bin/chromium"
 
 // browser is one person's browser: its own Chromium with a fresh profile,
-// phone-sized.
+// phone-sized, using one console.
 type browser struct {
 	t    testing.TB
 	name string
 	ctx  context.Context
+	// base is the console's URL and issuer its OpenID provider's, where
+	// signIn, open and sessionCookie go.
+	base, issuer string
 }
 
 var shotMu sync.Mutex
 
-// newBrowser starts Chromium for name; on failure of t it saves a
-// screenshot under _output/console-logs/<test>/.
+// newBrowser starts Chromium for name, using the primary console; on
+// failure of t it saves a screenshot under _output/console-logs/<test>/.
 func newBrowser(t testing.TB, name string) *browser {
+	t.Helper()
+	return newBrowserOf(t, name, primary)
+}
+
+// newBrowserOf starts Chromium for name, using console c.
+func newBrowserOf(t testing.TB, name string, c *consoleenv.Console) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -58,7 +69,7 @@ func newBrowser(t testing.TB, name string) *browser {
 		t.Fatalf("starting Chromium for %s: %v", name, err)
 	}
 	ctx, cancelTimeout := context.WithTimeout(root, 90*time.Second)
-	b := &browser{t: t, name: name, ctx: ctx}
+	b := &browser{t: t, name: name, ctx: ctx, base: c.URL, issuer: c.Provider.Issuer}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.screenshot(filepath.Join(repoRoot, "_output", "console-logs", sanitize(t.Name())), "failure-"+name)
@@ -125,11 +136,11 @@ func (b *browser) count(sel string) int {
 func (b *browser) signIn(user string) {
 	b.t.Helper()
 	b.run("opening the console and being sent to sign in",
-		chromedp.Navigate(consoleURL+"/"),
+		chromedp.Navigate(b.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`input#username`)))
 	url := get(b, "reading the login page's address", chromedp.Location())
-	if !strings.HasPrefix(url, provider.Issuer) {
-		b.t.Fatalf("the sign-in page is %s, not at the provider %s", url, provider.Issuer)
+	if !strings.HasPrefix(url, b.issuer) {
+		b.t.Fatalf("the sign-in page is %s, not at the provider %s", url, b.issuer)
 	}
 	b.run("signing in at the provider",
 		chromedp.SendKeys(chromedp.CSS(`input#username`), user),
@@ -143,7 +154,7 @@ func (b *browser) signIn(user string) {
 
 func (b *browser) open(path, waitFor string) {
 	b.t.Helper()
-	b.run("opening "+path, chromedp.Navigate(consoleURL+path), chromedp.WaitVisible(chromedp.CSS(waitFor)))
+	b.run("opening "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(waitFor)))
 }
 
 // forgePost submits a same-origin form POST to path from the current page,
@@ -158,7 +169,7 @@ func (b *browser) forgePost(path string) {
 // sessionCookie returns the console's session cookie in the browser.
 func (b *browser) sessionCookie() *network.Cookie {
 	b.t.Helper()
-	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{consoleURL}})
+	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base}})
 	if err != nil {
 		b.t.Fatalf("reading cookies (%s): %v", b.name, err)
 	}

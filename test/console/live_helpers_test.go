@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/infroware/janus/internal/testenv"
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
@@ -21,7 +22,13 @@ import (
 // liveClient is the Janus client of a demo user, with the user's own token.
 func liveClient(t testing.TB, user string) versioned.Interface {
 	t.Helper()
-	cfg, err := bed.RESTConfigFor(user)
+	return janusClient(t, bed, user)
+}
+
+// janusClient is the Janus client of a demo user of tb.
+func janusClient(t testing.TB, tb *testenv.Testbed, user string) versioned.Interface {
+	t.Helper()
+	cfg, err := tb.RESTConfigFor(user)
 	if err != nil {
 		t.Fatal(err)
 	}

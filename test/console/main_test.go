@@ -27,6 +27,8 @@ var (
 	provider   *testprovider.Provider
 	// primary is the console the browsers use; tests start replicas of it.
 	primary *consoleenv.Console
+	// binaries are those bed runs, for testbeds of a test's own.
+	binaries testenv.Binaries
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -45,7 +47,7 @@ func run(m *testing.M) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
-	bins, err := testenv.BuildBinaries(ctx, repoRoot, filepath.Join(repoRoot, "_output", "console", "bin"), os.Stderr)
+	binaries, err = testenv.BuildBinaries(ctx, repoRoot, filepath.Join(repoRoot, "_output", "console", "bin"), os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "console: building the binaries: %v\n", err)
 		return 1
@@ -58,7 +60,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(workDir)
 
 	bed, err = testenv.StartTestbed(ctx, testenv.TestbedConfig{
-		WorkDir: workDir, RepoRoot: repoRoot, Binaries: bins, Progress: os.Stderr,
+		WorkDir: workDir, RepoRoot: repoRoot, Binaries: binaries, Progress: os.Stderr,
 		Targets: []testenv.TargetSpec{{Name: "dev"}},
 	})
 	if err != nil {

@@ -16,15 +16,22 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
+	"github.com/infroware/janus/pkg/generated/clientset/versioned"
 )
 
 // sessionOf waits until request has a Session in phase (as admin reads
 // it) and returns the newest such.
 func sessionOf(t testing.TB, ctx context.Context, request string, phase v1alpha1.SessionPhase, timeout time.Duration) *v1alpha1.Session {
 	t.Helper()
+	return sessionIn(t, ctx, liveClient(t, "admin"), request, phase, timeout)
+}
+
+// sessionIn is sessionOf as admin reads it with client.
+func sessionIn(t testing.TB, ctx context.Context, admin versioned.Interface, request string, phase v1alpha1.SessionPhase, timeout time.Duration) *v1alpha1.Session {
+	t.Helper()
 	var found *v1alpha1.Session
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		list, err := liveClient(t, "admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{
+		list, err := admin.JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{
 			FieldSelector: fields.OneTermEqualSelector(v1alpha1.FieldSessionRequest, request).String(),
 		})
 		if err != nil {
@@ -47,10 +54,16 @@ func sessionOf(t testing.TB, ctx context.Context, request string, phase v1alpha1
 // waitSessionClosed waits until the Session called name is Closed.
 func waitSessionClosed(t testing.TB, ctx context.Context, name string, timeout time.Duration) *v1alpha1.Session {
 	t.Helper()
+	return sessionClosedIn(t, ctx, liveClient(t, "admin"), name, timeout)
+}
+
+// sessionClosedIn is waitSessionClosed as admin reads it with client.
+func sessionClosedIn(t testing.TB, ctx context.Context, admin versioned.Interface, name string, timeout time.Duration) *v1alpha1.Session {
+	t.Helper()
 	var s *v1alpha1.Session
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		var err error
-		s, err = liveClient(t, "admin").JanusV1alpha1().Sessions().Get(ctx, name, metav1.GetOptions{})
+		s, err = admin.JanusV1alpha1().Sessions().Get(ctx, name, metav1.GetOptions{})
 		return err == nil && s.Status.Phase == v1alpha1.SessionClosed, nil
 	})
 	if err != nil {
