@@ -132,6 +132,15 @@ func janusDebugClient(b *testing.B) *http.Client {
 // the function returned.
 func profileJanusCPU(b *testing.B, label string) (wait func()) {
 	b.Helper()
+	return profileCPU(b, "janus-apiserver", "https://"+bed.JanusAddress(), label, time.Second)
+}
+
+// profileCPU keeps, if JANUS_BENCH_PROFILES names a directory, a CPU
+// profile of the Go server at base (janus-apiserver or a kube-apiserver
+// of the testbed, all trusting its administrator certificate) over the
+// next d; wait for it with the function returned.
+func profileCPU(b *testing.B, process, base, label string, d time.Duration) (wait func()) {
+	b.Helper()
 	dir := os.Getenv("JANUS_BENCH_PROFILES")
 	if dir == "" {
 		return func() {}
@@ -140,12 +149,12 @@ func profileJanusCPU(b *testing.B, label string) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := client.Get("https://" + bed.JanusAddress() + "/debug/pprof/profile?seconds=1")
+		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds())))
 		if err != nil {
 			return
 		}
 		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("janus-apiserver-%s-%s.cpu", label, time.Now().Format("150405.000"))))
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%s.cpu", process, label, time.Now().Format("150405.000"))))
 		if err != nil {
 			return
 		}

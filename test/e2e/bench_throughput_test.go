@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,13 +41,20 @@ const (
 
 // BenchmarkCreateAndApprove reports how many requests per second alice
 // creates and bob approves (req/s), how long each create + approve took
-// at that rate (p50, p99), and by when every one of them was Active.
+// at that rate (p50, p99), and by when every one of them was Active; and
+// the CPU time every process of the stack spent per request until then
+// (cpu-ms/req, and each process's share in the log), with the rate that
+// CPU cost allows on this machine's cores (cpu-bound-req/s): the clients
+// never wait for each other, so a rate near that bound is the machine's,
+// not Janus's waiting.
 func BenchmarkCreateAndApprove(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchCreateAndApprove(b, bed) })
-	b.Run("postgres", func(b *testing.B) { benchCreateAndApprove(b, postgresTestbed(b)) })
+	b.Run("sqlite", func(b *testing.B) { benchCreateAndApprove(b, bed, false) })
+	b.Run("postgres", func(b *testing.B) { benchCreateAndApprove(b, postgresTestbed(b), true) })
 }
 
-func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed) {
+// benchCreateAndApprove measures tb, which stores in PostgreSQL when
+// postgres is set: then the local PostgreSQL server's CPU is the stack's.
+func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed, postgres bool) {
 	alice, bob, admin := testbedClient(b, tb, "alice"), testbedClient(b, tb, "bob"), testbedClient(b, tb, "admin")
 	for b.Loop() {
 		batch := rand.String(8)
@@ -50,7 +62,14 @@ func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed) {
 		var next atomic.Int64
 		var failed atomic.Pointer[error]
 		var wg sync.WaitGroup
+		procs := stackProcesses(tb)
+		cpuBefore := readStackCPU(b, procs, postgres)
 		start := time.Now()
+		// With JANUS_BENCH_PROFILES, CPU profiles of the busiest two.
+		profiled := []func(){
+			profileCPU(b, "janus-apiserver", "https://"+tb.JanusAddress(), "create-approve", 10*time.Second),
+			profileCPU(b, "dev-kube-apiserver", tb.Target("dev").AdminConfig().Host, "create-approve", 10*time.Second),
+		}
 		for range throughputClients {
 			wg.Go(func() {
 				for {
@@ -69,10 +88,16 @@ func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed) {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		for _, wait := range profiled {
+			wait()
+		}
 		if err := failed.Load(); err != nil {
 			b.Fatal(*err)
 		}
 		allActive := waitBatch(b, admin, batch, "Active", func(ar *v1alpha1.AccessRequest) bool { return ar.Status.ActivatedAt != nil })
+		cpu := cpuTimes{}
+		cpu.addSince(cpuBefore, readStackCPU(b, procs, postgres))
+		reportCPUPerRequest(b, cpu, throughputRequests)
 		b.ReportMetric(float64(throughputRequests)/elapsed.Seconds(), "req/s")
 		reportPercentiles(b, latencies)
 		b.ReportMetric(allActive.Sub(start).Seconds(), "all-active-s")
@@ -201,4 +226,101 @@ func startPostgresTestbed() (*testenv.Testbed, error) {
 		drop()
 	})
 	return tb, nil
+}
+
+// stackProcesses are the last started of each of tb's processes, and the
+// benchmark itself (the clients).
+func stackProcesses(tb *testenv.Testbed) []testenv.ProcessInfo {
+	last := map[string]int{}
+	var procs []testenv.ProcessInfo
+	for _, p := range tb.Processes() {
+		if i, ok := last[p.Name]; ok {
+			procs[i] = p
+			continue
+		}
+		last[p.Name] = len(procs)
+		procs = append(procs, p)
+	}
+	return append(procs, testenv.ProcessInfo{Name: benchProcessName})
+}
+
+// postgresProcess is PostgreSQL among the measured processes: every
+// process of the local server, whichever testbed stores there.
+const postgresProcess = "postgres"
+
+// readStackCPU reads the CPU time of procs and, with postgres, of the
+// local PostgreSQL server's processes (other users of that server, if
+// any, are counted too).
+func readStackCPU(b *testing.B, procs []testenv.ProcessInfo, postgres bool) cpuTimes {
+	b.Helper()
+	t := readCPU(b, procs)
+	if !postgres {
+		return t
+	}
+	d, err := postgresCPU()
+	if err != nil {
+		b.Fatalf("reading the CPU time of PostgreSQL: %v", err)
+	}
+	t[postgresProcess] = d
+	return t
+}
+
+// postgresCPU is the CPU time of every postgres process, with what the
+// backends that ended left in their postmaster's cutime and cstime.
+func postgresCPU() (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // ended since the listing
+		}
+		open, end := strings.IndexByte(string(data), '('), strings.LastIndexByte(string(data), ')')
+		if open < 0 || end < open || string(data[open+1:end]) != "postgres" {
+			continue
+		}
+		fields := strings.Fields(string(data[end+1:]))
+		if len(fields) < 15 {
+			continue
+		}
+		for _, f := range fields[11:15] { // utime, stime, cutime, cstime
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
+			}
+			total += time.Duration(n) * clockTick
+		}
+	}
+	return total, nil
+}
+
+// reportCPUPerRequest reports the stack's CPU time per request and the
+// rate it bounds on this machine, and logs each process's share.
+func reportCPUPerRequest(b *testing.B, cpu cpuTimes, requests int) {
+	b.Helper()
+	var total time.Duration
+	names := make([]string, 0, len(cpu))
+	for name, d := range cpu {
+		total += d
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(x, y string) int { return cmp.Compare(cpu[y], cpu[x]) })
+	perRequest := total / time.Duration(requests)
+	bound := float64(runtime.NumCPU()) / perRequest.Seconds()
+	b.ReportMetric(float64(perRequest)/float64(time.Millisecond), "cpu-ms/req")
+	b.ReportMetric(bound, "cpu-bound-req/s")
+	var shares []string
+	for _, name := range names {
+		if d := cpu[name]; d > 0 {
+			shares = append(shares, fmt.Sprintf("%s %.2f ms", name, float64(d/time.Duration(requests))/float64(time.Millisecond)))
+		}
+	}
+	b.Logf("CPU per create + approve until Active: %.2f ms over %d processes (%s); %d cores bound the rate to %.0f req/s", float64(perRequest)/float64(time.Millisecond), len(shares), strings.Join(shares, ", "), runtime.NumCPU(), bound)
 }
