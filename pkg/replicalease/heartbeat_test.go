@@ -106,7 +106,7 @@ func TestHeartbeatThatCannotRenewGoesStaleAtHalfItsDurationAndFreshAgain(t *test
 	defer cancel()
 	client, ns, binding := replicaClient(t, ctx, "janus-b")
 	admin := central.Get(t).Admin
-	const duration = 4 * time.Second
+	const duration = 6 * time.Second
 	var staleFor atomic.Int64
 	stale, fresh := make(chan struct{}, 1), make(chan struct{}, 1)
 	hb := replicalease.NewHeartbeat(replicalease.HeartbeatConfig{
