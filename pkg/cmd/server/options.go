@@ -22,14 +22,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 	basecompatibility "k8s.io/component-base/compatibility"
 	baseversion "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
 	"github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/apis/janus/validation"
 	"github.com/infroware/janus/pkg/apiserver"
-	"github.com/infroware/janus/pkg/replicalease"
 	"github.com/infroware/janus/pkg/datastore"
 	janusopenapi "github.com/infroware/janus/pkg/generated/openapi"
+	"github.com/infroware/janus/pkg/replicalease"
 	"github.com/infroware/janus/pkg/tunnelserver"
 	"github.com/infroware/janus/pkg/version"
 )
@@ -305,6 +306,9 @@ func (o *JanusServerOptions) Config(ctx context.Context) (*apiserver.Config, err
 	}
 	if config.ExtraConfig.Peering != nil && config.ExtraConfig.Peering.Service != "" && kubeClient == nil {
 		return nil, errors.New("--peer-service needs --kubeconfig (or in-cluster config) to follow the peers' EndpointSlices")
+	}
+	if config.ExtraConfig.Peering != nil && !o.Recording.Shared() {
+		klog.InfoS("Warning: this replica has peers and records sessions into a directory: a recording is read (replay, verify, and sealed when its replica is lost) only through the replica that made it, unless every replica mounts that directory. Give every replica one s3:// --recording-store", "replica", o.ReplicaName)
 	}
 	return config, nil
 }

@@ -56,6 +56,10 @@ func (o *RecordingOptions) Validate() []error {
 	return errs
 }
 
+// Shared reports whether the store is one every replica reaches: object
+// storage. A directory is the replica's own, unless a shared volume.
+func (o *RecordingOptions) Shared() bool { return strings.HasPrefix(o.Store, "s3://") }
+
 // Config opens the store and says how the engine records.
 func (o *RecordingOptions) Config(dataDir string) (*session.RecordingConfig, error) {
 	store, err := recording.OpenStore(o.Store, dataDir, recording.S3Config{
