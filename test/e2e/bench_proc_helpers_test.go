@@ -116,10 +116,17 @@ func janusHeap(b *testing.B) int64 {
 
 func janusDebugClient(b *testing.B) *http.Client {
 	b.Helper()
-	admin := bed.Target("dev").AdminConfig()
+	return janusDebugClientOf(b, bed)
+}
+
+// janusDebugClientOf reaches tb's janus-apiserver directly with the
+// testbed's administrator certificate.
+func janusDebugClientOf(b *testing.B, tb *testenv.Testbed) *http.Client {
+	b.Helper()
+	admin := tb.Target("dev").AdminConfig()
 	client, err := rest.HTTPClientFor(&rest.Config{
-		Host:            "https://" + bed.JanusAddress(),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: bed.JanusCAFile(), CertFile: admin.CertFile, KeyFile: admin.KeyFile},
+		Host:            "https://" + tb.JanusAddress(),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: tb.JanusCAFile(), CertFile: admin.CertFile, KeyFile: admin.KeyFile},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -127,39 +134,68 @@ func janusDebugClient(b *testing.B) *http.Client {
 	return client
 }
 
+// targetDebugClient reaches the kube-apiserver of tb's target cluster
+// with that cluster's administrator credentials: its serving certificate
+// is signed by the cluster CA, which janus-apiserver's CA (what
+// janusDebugClient trusts) is not.
+func targetDebugClient(b *testing.B, tb *testenv.Testbed, cluster string) (*http.Client, string) {
+	b.Helper()
+	cfg := tb.Target(cluster).AdminConfig()
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client, cfg.Host
+}
+
 // profileJanusCPU keeps, if JANUS_BENCH_PROFILES names a directory, a
 // CPU profile of janus-apiserver over the next second; wait for it with
 // the function returned.
 func profileJanusCPU(b *testing.B, label string) (wait func()) {
 	b.Helper()
-	return profileCPU(b, "janus-apiserver", "https://"+bed.JanusAddress(), label, time.Second)
+	if os.Getenv("JANUS_BENCH_PROFILES") == "" {
+		return func() {}
+	}
+	return profileCPU(b, "janus-apiserver", janusDebugClient(b), "https://"+bed.JanusAddress(), label, time.Second)
 }
 
 // profileCPU keeps, if JANUS_BENCH_PROFILES names a directory, a CPU
 // profile of the Go server at base (janus-apiserver or a kube-apiserver
-// of the testbed, all trusting its administrator certificate) over the
-// next d; wait for it with the function returned.
-func profileCPU(b *testing.B, process, base, label string, d time.Duration) (wait func()) {
+// of the testbed), read with client, over the next d; wait for it with
+// the function returned. A profile that cannot be taken is logged, and
+// fails nothing.
+func profileCPU(b *testing.B, process string, client *http.Client, base, label string, d time.Duration) (wait func()) {
 	b.Helper()
 	dir := os.Getenv("JANUS_BENCH_PROFILES")
 	if dir == "" {
 		return func() {}
 	}
-	client := janusDebugClient(b)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds())))
 		if err != nil {
+			b.Logf("no CPU profile of %s: %v", process, err)
 			return
 		}
 		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%s.cpu", process, label, time.Now().Format("150405.000"))))
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			b.Logf("no CPU profile of %s: %s: %s", process, resp.Status, body)
+			return
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.cpu", process, label, time.Now().Format("150405.000")))
+		f, err := os.Create(path)
 		if err != nil {
+			b.Logf("no CPU profile of %s: %v", process, err)
 			return
 		}
 		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			b.Logf("CPU profile of %s cut short: %v", process, err)
+			return
+		}
+		b.Logf("CPU profile of %s in %s", process, path)
 	}()
 	return func() { <-done }
 }

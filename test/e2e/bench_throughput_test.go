@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,10 +67,14 @@ func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed, postgres bool) {
 		procs := stackProcesses(tb)
 		cpuBefore := readStackCPU(b, procs, postgres)
 		start := time.Now()
-		// With JANUS_BENCH_PROFILES, CPU profiles of the busiest two.
+		targetClient, targetURL := targetDebugClient(b, tb, "dev")
+		callsBefore := scrape(b, targetClient, targetURL+"/metrics")
+		// With JANUS_BENCH_PROFILES, CPU profiles of the busiest two and
+		// of the agent, whose calls the target's kube-apiserver serves.
 		profiled := []func(){
-			profileCPU(b, "janus-apiserver", "https://"+tb.JanusAddress(), "create-approve", 10*time.Second),
-			profileCPU(b, "dev-kube-apiserver", tb.Target("dev").AdminConfig().Host, "create-approve", 10*time.Second),
+			profileCPU(b, "janus-apiserver", janusDebugClientOf(b, tb), "https://"+tb.JanusAddress(), "create-approve", 10*time.Second),
+			profileCPU(b, "dev-kube-apiserver", targetClient, targetURL, "create-approve", 10*time.Second),
+			profileCPU(b, "dev-janus-agent", http.DefaultClient, "http://"+tb.Target("dev").ProfilingAddress(), "create-approve", 10*time.Second),
 		}
 		for range throughputClients {
 			wg.Go(func() {
@@ -106,7 +112,51 @@ func benchCreateAndApprove(b *testing.B, tb *testenv.Testbed, postgres bool) {
 		waitBatch(b, admin, batch, "expired with the grant removed", func(ar *v1alpha1.AccessRequest) bool {
 			return ar.Status.Phase == v1alpha1.AccessRequestExpired && !grantMayBeHeld(ar)
 		})
+		reportTargetCalls(b, callsBefore, scrape(b, targetClient, targetURL+"/metrics"), throughputRequests)
 	}
+}
+
+// reportTargetCalls logs the calls the target's kube-apiserver served
+// between before and after, per request, by verb and resource: over a
+// whole lifecycle (grant, expiry, removal) they are the agent's, and
+// kwok's few.
+func reportTargetCalls(b *testing.B, before, after scraped, requests int) {
+	b.Helper()
+	const name = "apiserver_request_total"
+	count := func(s scraped) map[string]float64 {
+		calls := map[string]float64{}
+		for _, sample := range s.Metrics[name] {
+			m := sample.Metric
+			what := string(m["verb"]) + " " + string(m["resource"])
+			if sub := string(m["subresource"]); sub != "" {
+				what += "/" + sub
+			}
+			if scope := string(m["scope"]); scope != "" {
+				what += " (" + scope + ")"
+			}
+			calls[what] += float64(sample.Value)
+		}
+		return calls
+	}
+	was, is := count(before), count(after)
+	var total float64
+	perRequest := map[string]float64{}
+	for what, n := range is {
+		if d := (n - was[what]) / float64(requests); d > 0 {
+			perRequest[what] = d
+			total += d
+		}
+	}
+	names := slices.Collect(maps.Keys(perRequest))
+	slices.SortFunc(names, func(x, y string) int { return cmp.Or(cmp.Compare(perRequest[y], perRequest[x]), cmp.Compare(x, y)) })
+	var lines []string
+	for _, what := range names {
+		if perRequest[what] >= 0.01 {
+			lines = append(lines, fmt.Sprintf("%s %.2f", what, perRequest[what]))
+		}
+	}
+	b.ReportMetric(total, "target-calls/req")
+	b.Logf("target kube-apiserver calls per request over its lifecycle: %.2f (%s)", total, strings.Join(lines, ", "))
 }
 
 // batchLabel marks the requests of one throughput batch.
