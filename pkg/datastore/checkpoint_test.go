@@ -179,23 +179,10 @@ func BenchmarkSQLiteWrite(b *testing.B) {
 // etcd client of kine. The checkpointer ends with the test.
 func sqliteKine(t testing.TB, ctx context.Context, when walCheckpoints) (string, *clientv3.Client) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "janus.db")
-	kineCtx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	endpoint, err := listenKine(kineCtx, kineConfig{
-		Socket: filepath.Join(dir, "kine.sock"), Endpoint: sqliteScheme + path + "?" + sqliteParams,
-		SerializeWrites: true, Poll: sqlitePollInterval, WALCheckpoints: when,
+	path := filepath.Join(t.TempDir(), "janus.db")
+	return path, kineClient(t, ctx, kineConfig{
+		Endpoint: sqliteScheme + path + "?" + sqliteParams, SerializeWrites: true, Poll: sqlitePollInterval, WALCheckpoints: when,
 	})
-	if err != nil {
-		t.Fatalf("starting kine: %v", err)
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Context: ctx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return path, c
 }
 
 // put writes key i through kine.

@@ -27,7 +27,8 @@ func TestAWriteThroughOneReplicaReachesAnothersWatchesPromptly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dsn := freshPostgresDatabase(t, ctx)
-	a, b := kineClient(t, ctx, dsn), kineClient(t, ctx, dsn)
+	replica := kineConfig{Endpoint: dsn, Poll: defaultPgsqlPollInterval}
+	a, b := kineClient(t, ctx, replica), kineClient(t, ctx, replica)
 
 	// Each write follows the event of the one before, which b's poll has
 	// just found: it waits nearly the whole interval for the next poll.
@@ -68,13 +69,15 @@ func freshPostgresDatabase(t *testing.T, ctx context.Context) string {
 	return dsn
 }
 
-// kineClient starts an embedded kine on dsn, as a replica does, and
-// returns an etcd client of it.
-func kineClient(t *testing.T, ctx context.Context, dsn string) *clientv3.Client {
+// kineClient starts an embedded kine as cfg says, on a socket of its own
+// (cfg.Socket is ignored), as a replica does, and returns an etcd client
+// of it. kine stops when the test ends.
+func kineClient(t testing.TB, ctx context.Context, cfg kineConfig) *clientv3.Client {
 	t.Helper()
 	kineCtx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	endpoint, err := listenKine(kineCtx, kineConfig{Socket: filepath.Join(t.TempDir(), "kine.sock"), Endpoint: dsn, Poll: defaultPgsqlPollInterval})
+	cfg.Socket = filepath.Join(t.TempDir(), "kine.sock")
+	endpoint, err := listenKine(kineCtx, cfg)
 	if err != nil {
 		t.Fatalf("starting kine: %v", err)
 	}
