@@ -97,14 +97,18 @@ type madeObject struct {
 	uid             types.UID
 }
 
-// deleteMade deletes obj if it is still the object the agent made. One
-// that is gone already, or was replaced meanwhile (a conflict on the UID
-// precondition: the sweep by label decides on the replacement), is no
-// error.
-func deleteMade(ctx context.Context, obj madeObject) error {
-	err := obj.kind.delete(ctx, obj.namespace, obj.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &obj.uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("deleting %s %s/%s: %w", obj.kind.name, obj.namespace, obj.name, err)
+// deleteMade deletes obj if it is still the object the agent made, and
+// says whether it is known to be gone: deleted now, or gone already. One
+// that was replaced meanwhile (a conflict on the UID precondition) is no
+// error, but not known gone either: the sweep by label decides on the
+// replacement.
+func deleteMade(ctx context.Context, obj madeObject) (gone bool, err error) {
+	err = obj.kind.delete(ctx, obj.namespace, obj.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &obj.uid}})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return true, nil
+	case apierrors.IsConflict(err):
+		return false, nil
 	}
-	return nil
+	return false, fmt.Errorf("deleting %s %s/%s: %w", obj.kind.name, obj.namespace, obj.name, err)
 }

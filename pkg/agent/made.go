@@ -3,10 +3,11 @@ package agent
 import "sync"
 
 // madeObjects remembers, by request, the objects of every grant this
-// agent made, so that a removal can delete them at once by name and UID
-// instead of waiting for a consistent list first. It is only a shortcut:
-// a removal still sweeps everything labelled for the request, and after a
-// restart, when it is empty, the sweep alone does the work.
+// agent made whole, so that a removal can delete them at once by name and
+// UID instead of waiting for a consistent list first, and need not sweep
+// by label when those deletions are answered for sure. After a restart,
+// when it is empty, and for a grant that failed half-way, which it never
+// holds, the sweep does the work.
 type madeObjects struct {
 	mu      sync.Mutex
 	objects map[string][]madeObject

@@ -41,7 +41,8 @@ var (
 		Help: "Time each step of making or removing a grant took in the target cluster, by step: check (the ClusterRole, namespace and " +
 			"stale-RoleBinding reads, at once), objects (the ServiceAccount and RoleBindings, at once), token (the TokenRequest); " +
 			"delete (the objects this agent made, at once, by UID: the access ends here) and sweep (the consistent list by label " +
-			"and the deletion of what it found, which confirms the removal).",
+			"and the deletion of what it found, which confirms a removal the deletions by UID cannot: after a restart, a grant " +
+			"that failed half-way, an object replaced by another).",
 		Buckets:        metrics.ExponentialBuckets(0.001, 2, 14),
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"step"})

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -158,15 +159,18 @@ func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
 			continue
 		}
 		wg.Go(func() {
-			got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				refusals[i] = fmt.Sprintf("namespace %s does not exist in this cluster", ns)
-			case err != nil:
-				lookupErrs[i] = fmt.Errorf("looking up namespace %s: %w", ns, err)
-			case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
-				refusals[i] = fmt.Sprintf("namespace %s is being deleted", ns)
-			}
+			refusals[i], lookupErrs[i] = cachedFirst(func(opts metav1.GetOptions) (string, error) {
+				got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, opts)
+				switch {
+				case apierrors.IsNotFound(err):
+					return fmt.Sprintf("namespace %s does not exist in this cluster", ns), nil
+				case err != nil:
+					return "", fmt.Errorf("looking up namespace %s: %w", ns, err)
+				case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
+					return fmt.Sprintf("namespace %s is being deleted", ns), nil
+				}
+				return "", nil
+			})
 		})
 	}
 	wg.Wait()
@@ -189,21 +193,52 @@ func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
 // promises. Only the cluster's administrators can fix either, so both are
 // refusals that say how.
 func (p *Provisioner) checkGrantClusterRole(ctx context.Context) error {
-	role, err := p.client.RbacV1().ClusterRoles().Get(ctx, GrantClusterRole, metav1.GetOptions{})
+	refusal, err := cachedFirst(func(opts metav1.GetOptions) (string, error) { return p.grantClusterRoleRefusal(ctx, opts) })
+	switch {
+	case err != nil:
+		return err
+	case refusal != "":
+		return refusedf("%s", refusal)
+	}
+	return nil
+}
+
+// cachedFirst decides with check, which reads with opts, on what the
+// target's watch cache holds (resourceVersion 0): that read does not go
+// to etcd. Only a refusal (a non-zero first result) or an error is read
+// again, consistently, and decided on that: a namespace or ClusterRole
+// that was just created or fixed is never refused for the cache's lag.
+// What the cache says is fine may have changed in the last milliseconds
+// — as it may right after any read: a RoleBinding binds the ClusterRole
+// by name, so a later change to it reaches every grant in any case, and
+// a RoleBinding in a namespace that is gone or going is refused by the
+// target's own admission.
+func cachedFirst[R comparable](check func(opts metav1.GetOptions) (R, error)) (R, error) {
+	var zero R
+	if r, err := check(metav1.GetOptions{ResourceVersion: "0"}); err == nil && r == zero {
+		return r, nil
+	}
+	return check(metav1.GetOptions{})
+}
+
+// grantClusterRoleRefusal reads the ClusterRole with opts and says why it
+// may not be bound, if it may not, or why it could not be read.
+func (p *Provisioner) grantClusterRoleRefusal(ctx context.Context, opts metav1.GetOptions) (string, error) {
+	role, err := p.client.RbacV1().ClusterRoles().Get(ctx, GrantClusterRole, opts)
 	switch {
 	case apierrors.IsNotFound(err):
-		return refusedf("ClusterRole %s is missing: apply artifacts/agent/rbac.yaml", GrantClusterRole)
+		return fmt.Sprintf("ClusterRole %s is missing: apply artifacts/agent/rbac.yaml", GrantClusterRole), nil
 	case apierrors.IsForbidden(err):
-		return refusedf("the agent may not read ClusterRole %s: apply artifacts/agent/rbac.yaml", GrantClusterRole)
+		return fmt.Sprintf("the agent may not read ClusterRole %s: apply artifacts/agent/rbac.yaml", GrantClusterRole), nil
 	case err != nil:
-		return fmt.Errorf("reading ClusterRole %s: %w", GrantClusterRole, err)
+		return "", fmt.Errorf("reading ClusterRole %s: %w", GrantClusterRole, err)
 	}
 	have, want := permissions(role.Rules), permissions(GrantRules())
 	if !have.Equal(want) {
-		return refusedf("ClusterRole %s does not hold exactly the grant rules (extra %v, missing %v): apply artifacts/agent/rbac.yaml",
-			GrantClusterRole, sets.List(have.Difference(want)), sets.List(want.Difference(have)))
+		return fmt.Sprintf("ClusterRole %s does not hold exactly the grant rules (extra %v, missing %v): apply artifacts/agent/rbac.yaml",
+			GrantClusterRole, sets.List(have.Difference(want)), sets.List(want.Difference(have))), nil
 	}
-	return nil
+	return "", nil
 }
 
 // grant makes or updates every object of the grant and deletes its stale
@@ -375,24 +410,46 @@ func (p *Provisioner) Remove(ctx context.Context, request string) error {
 
 // removeObjects deletes everything of request's grant. The objects this
 // agent made are deleted first, at once, by name and UID, without a list
-// before them: that is when the access ends. Then a sweep lists
-// everything labelled for the request, consistently, and deletes what it
-// finds, so that leftovers of a crash or of an earlier agent go too; the
-// removal is confirmed only once it is done. (Sweeping while the first
-// deletions are under way would delete most objects twice, which a burst
-// of expiries pays for.)
+// before them: that is when the access ends. If the agent made the whole
+// grant (p.made holds its ServiceAccount and a RoleBinding in each of its
+// namespaces) and every one of those deletions is answered for sure —
+// deleted, or gone already —, the removal is confirmed by those answers:
+// a grant's objects have fixed names in fixed namespaces, and the
+// RoleBindings of an earlier request of the same name in other namespaces
+// were deleted when the grant was made (staleBindings). Otherwise — the
+// agent restarted since, the grant failed half-way, or an object was
+// replaced by one of another UID — a sweep lists everything labelled for
+// the request, consistently, and deletes what it finds, so that leftovers
+// of a crash or of an earlier agent go too; the removal is confirmed only
+// once it is done. (Sweeping while the first deletions are under way
+// would delete most objects twice, which a burst of expiries pays for.)
+// A sweep is two consistent LISTs of the target's kube-apiserver, one
+// across all namespaces: as many calls as the rest of the removal.
 func (p *Provisioner) removeObjects(ctx context.Context, request string) error {
 	made := p.made.take(request)
-	deletions := make([]func() error, 0, len(made))
-	for _, obj := range made {
-		deletions = append(deletions, func() error { return deleteMade(ctx, obj) })
-	}
+	vouched := len(made) > 0
 	var madeErr error
 	var deleted time.Duration
-	if len(deletions) > 0 {
+	if len(made) > 0 {
+		var unsure atomic.Bool
+		deletions := make([]func() error, 0, len(made))
+		for _, obj := range made {
+			deletions = append(deletions, func() error {
+				gone, err := deleteMade(ctx, obj)
+				if !gone {
+					unsure.Store(true)
+				}
+				return err
+			})
+		}
 		began := time.Now()
 		madeErr = concurrently(deletions...)
 		deleted = timeStep(stepDelete, began)
+		vouched = !unsure.Load()
+	}
+	if vouched {
+		klog.V(4).InfoS("Removal timing", "request", request, "delete", deleted)
+		return nil
 	}
 	began := time.Now()
 	sweepErr := p.sweep(ctx, request)

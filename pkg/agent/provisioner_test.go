@@ -687,9 +687,10 @@ func TestRemoveDeletesEverythingAndTheTokenStopsWorking(t *testing.T) {
 
 // TestRemoveLeavesAnObjectThatReplacedTheGrantsAlone: Remove deletes the
 // objects the agent made by name and UID, so one of the same name that
-// somebody put in place of a RoleBinding of the grant is not deleted,
-// while a leftover labelled for the request that this agent did not make
-// (an earlier agent's, say) is swept away all the same.
+// somebody put in place of a RoleBinding of the grant is not deleted.
+// That replacement keeps the deletions by UID from confirming the removal,
+// so it sweeps by label, and a leftover labelled for the request that
+// this agent did not make (another agent's, say) goes all the same.
 func TestRemoveLeavesAnObjectThatReplacedTheGrantsAlone(t *testing.T) {
 	g := newGrantTest(t)
 	c, ctx, p, agentNS := g.cluster, g.ctx, g.provisioner, g.agentNS
