@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/infroware/janus/internal/testenv"
 	v1alpha1 "github.com/infroware/janus/pkg/apis/janus/v1alpha1"
 	"github.com/infroware/janus/pkg/recording"
 	"github.com/infroware/janus/pkg/replicalease"
@@ -102,4 +104,97 @@ func (r *twoReplicas) lostReplicaClosed(name, replica string, killed time.Time) 
 	}
 	t.Logf("lost replica %s: its session closed by the leader %s after the kill (lease duration %s), recording sealed (%d bytes), its Lease deleted", replica, closedAfter.Round(time.Millisecond), replicaLeaseDuration, len(doc))
 	return s
+}
+
+// suspendedWhileItsLeaseIsRefused: replica B relays a session of alice's
+// when the central cluster starts refusing B's heartbeat Lease (a
+// ValidatingAdmissionPolicy denies writes to it, as lost RBAC or a
+// partition would). Within half the lease duration B cuts the session,
+// saying why on alice's terminal and in its Session, and answers a new
+// exec 503; once the Lease is writable again B serves exec again.
+func (r *twoReplicas) suspendedWhileItsLeaseIsRefused() {
+	t := r.t
+	ctx := bg(t)
+	ar := r.request(time.Hour)
+	r.waitPhase(ar.Name, v1alpha1.AccessRequestActive, 60*time.Second)
+	if err := r.tb.RouteAPIService(testenv.ReplicaB); err != nil {
+		t.Fatal(err)
+	}
+	r.poll("the API answering through B", 30*time.Second, func(ctx context.Context) (bool, error) {
+		_, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil, nil
+	})
+	held := r.holdCat(ar.Name, "cat")
+	held.echoes(t, "before-the-lease-is-refused")
+
+	lease := replicalease.LeaseName(testenv.ReplicaB)
+	policies := r.kube().AdmissionregistrationV1()
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-refuse-janus-b-heartbeat"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"coordination.k8s.io"}, APIVersions: []string{"v1"}, Resources: []string{"leases"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "object.metadata.name != '" + lease + "'", Message: "e2e: the heartbeat of janus-b is refused"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName: policy.Name, ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+		},
+	}
+	if _, err := policies.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policies.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	unrefuse := func() {
+		_ = policies.ValidatingAdmissionPolicyBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+		_ = policies.ValidatingAdmissionPolicies().Delete(context.Background(), policy.Name, metav1.DeleteOptions{})
+	}
+	defer unrefuse()
+	refused := time.Now()
+
+	const why = "janus-apiserver replica " + testenv.ReplicaB + " could not renew its heartbeat Lease"
+	select {
+	case err := <-held.ended:
+		if err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("alice's session on B ended with %v, want it cut saying %q", err, why)
+		}
+	case <-time.After(2 * replicaLeaseDuration):
+		t.Fatalf("the session on B was not cut within %s of its Lease being refused", 2*replicaLeaseDuration)
+	}
+	cut := time.Since(refused)
+	if cut >= replicaLeaseDuration {
+		t.Errorf("the session on B was cut %s after its Lease was refused: the leader could count B gone at %s", cut, replicaLeaseDuration)
+	}
+	sessions, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{LabelSelector: requestLabel + "=" + ar.Name})
+	if err != nil || len(sessions.Items) != 1 {
+		t.Fatalf("the sessions of %s: %v %+v", ar.Name, err, sessions)
+	}
+	r.poll("the cut session's Session closed", 30*time.Second, func(ctx context.Context) (bool, error) {
+		s, err := r.janus("admin").JanusV1alpha1().Sessions().Get(ctx, sessions.Items[0].Name, metav1.GetOptions{})
+		return err == nil && s.Status.Phase == v1alpha1.SessionClosed && strings.Contains(s.Status.EndReason, why) && s.Status.Server == testenv.ReplicaB, nil
+	})
+	execCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = r.exec(execCtx, ar.Name, "echo", "while-refused")
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("a new exec through B while its Lease is refused: %v, want a 503 saying %q", err, why)
+	}
+
+	unrefuse()
+	r.poll("exec through B again once its Lease is writable", 60*time.Second, func(ctx context.Context) (bool, error) {
+		execCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, err := r.exec(execCtx, ar.Name, "echo", "lease-back")
+		return err == nil && strings.TrimSpace(out) == "lease-back", nil
+	})
+	t.Logf("replica B with its heartbeat Lease refused: its session cut %s after (lease duration %s), new sessions refused, exec back once the Lease was writable again", cut.Round(time.Millisecond), replicaLeaseDuration)
 }

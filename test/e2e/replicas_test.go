@@ -251,6 +251,9 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 
 	// Sessions relayed by B, attached to and terminated through A.
 	r.attachAndTerminateThroughTheOtherReplica()
+	// B, its heartbeat refused, cuts its sessions before it may be
+	// counted gone.
+	r.suspendedWhileItsLeaseIsRefused()
 	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
 		t.Fatal(err)
 	}
