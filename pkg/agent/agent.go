@@ -68,6 +68,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Provisioner.checkGrantClusterRole(ctx); err != nil {
 		klog.ErrorS(err, "This cluster cannot be granted until its administrators fix it", "clusterRole", GrantClusterRole)
 	}
+	a.Provisioner.WatchNamespaces(ctx)
 	if c.ProfilingAddress != "" {
 		if err := serveProfiling(ctx, c.ProfilingAddress); err != nil {
 			return err

@@ -134,6 +134,8 @@ func TestAgentRBACFromArtifactsIsEnough(t *testing.T) {
 	})
 
 	p := NewProvisioner(agent, agentNS, DefaultExcludedNamespaces)
+	// The namespace watch lists and watches as the agent, too.
+	watchNamespaces(t, ctx, p)
 	if _, err := p.Info(ctx); err != nil {
 		t.Errorf("Info: %v", err)
 	}
@@ -203,7 +205,7 @@ func TestAgentRBACHoldsNothingBeyondWhatItNeeds(t *testing.T) {
 	wantClusterWide := permissions([]rbacv1.PolicyRule{
 		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"create", "delete", "get", "list", "update"}},
 		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{GrantClusterRole}, Verbs: []string{"bind", "get"}},
-		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
 	})
 	if got := permissions(rbacRole(t, "ClusterRole", "janus-agent").Rules); !got.Equal(wantClusterWide) {
 		t.Errorf("ClusterRole janus-agent: extra %v, missing %v", sets.List(got.Difference(wantClusterWide)), sets.List(wantClusterWide.Difference(got)))

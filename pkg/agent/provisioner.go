@@ -12,7 +12,6 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -51,6 +50,9 @@ type Provisioner struct {
 	tokens    *tokenStore
 	locks     *requestLocks
 	made      *madeObjects
+	// namespaces, once WatchNamespaces has started, is the watch a grant
+	// finds its namespaces in.
+	namespaces atomic.Pointer[namespaceWatch]
 }
 
 // NewProvisioner returns a provisioner that works through client, keeps
@@ -158,20 +160,7 @@ func (p *Provisioner) refuse(ctx context.Context, spec tunnel.GrantSpec) error {
 			refusals[i] = fmt.Sprintf("namespace %s is excluded by this cluster's Janus agent", ns)
 			continue
 		}
-		wg.Go(func() {
-			refusals[i], lookupErrs[i] = cachedFirst(func(opts metav1.GetOptions) (string, error) {
-				got, err := p.client.CoreV1().Namespaces().Get(ctx, ns, opts)
-				switch {
-				case apierrors.IsNotFound(err):
-					return fmt.Sprintf("namespace %s does not exist in this cluster", ns), nil
-				case err != nil:
-					return "", fmt.Errorf("looking up namespace %s: %w", ns, err)
-				case got.DeletionTimestamp != nil || got.Status.Phase == corev1.NamespaceTerminating:
-					return fmt.Sprintf("namespace %s is being deleted", ns), nil
-				}
-				return "", nil
-			})
-		})
+		wg.Go(func() { refusals[i], lookupErrs[i] = p.namespaceRefusal(ctx, ns) })
 	}
 	wg.Wait()
 	if roleErr != nil {

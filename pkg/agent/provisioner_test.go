@@ -326,33 +326,69 @@ func TestEnsureRefusesExcludedNamespacesAndCreatesNothing(t *testing.T) {
 	}
 }
 
+// TestEnsureRefusesNamespacesTheClusterDoesNotHave, whether the agent
+// reads each namespace from the target or finds it in its namespace watch
+// (WatchNamespaces); a namespace created just before the grant is granted
+// either way, seen by the watch yet or not.
 func TestEnsureRefusesNamespacesTheClusterDoesNotHave(t *testing.T) {
-	c := targetCluster(t)
-	ctx := testContext(t)
-	p, _ := newTestProvisioner(t, ctx, c)
-	payments := newNamespace(t, ctx, c.Admin, "payments")
-	leaving := newNamespace(t, ctx, c.Admin, "leaving")
-	// No namespace controller runs, so it stays Terminating.
-	if err := c.Admin.CoreV1().Namespaces().Delete(ctx, leaving, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	for _, watched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "read", true: "watched"}[watched], func(t *testing.T) {
+			c := targetCluster(t)
+			ctx := testContext(t)
+			p, agentNS := newTestProvisioner(t, ctx, c)
+			if watched {
+				watchNamespaces(t, ctx, p)
+			}
+			payments := newNamespace(t, ctx, c.Admin, "payments")
+			leaving := newNamespace(t, ctx, c.Admin, "leaving")
+			// No namespace controller runs, so it stays Terminating.
+			if err := c.Admin.CoreV1().Namespaces().Delete(ctx, leaving, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if watched {
+				// What the watch holds decides: a RoleBinding in a
+				// namespace it has not yet seen go would be refused by
+				// the target's admission instead, with its own message.
+				waitFor(t, ctx, "the watch sees "+leaving+" terminating", func(context.Context) (bool, error) {
+					ns, err := p.namespaces.Load().lister.Get(leaving)
+					return err == nil && ns.DeletionTimestamp != nil, err
+				})
+			}
 
-	for missing, want := range map[string]string{
-		"does-not-exist": "namespace does-not-exist does not exist in this cluster",
-		leaving:          "namespace " + leaving + " is being deleted",
-	} {
-		t.Run(missing, func(t *testing.T) {
-			request := newRequestName("alice")
-			_, err := p.Ensure(ctx, grantSpec(request, payments, missing))
-			if !IsRefused(err) {
-				t.Fatalf("Ensure = %v, want a refusal", err)
+			for missing, want := range map[string]string{
+				"does-not-exist": "namespace does-not-exist does not exist in this cluster",
+				leaving:          "namespace " + leaving + " is being deleted",
+			} {
+				t.Run(missing, func(t *testing.T) {
+					request := newRequestName("alice")
+					_, err := p.Ensure(ctx, grantSpec(request, payments, missing))
+					if !IsRefused(err) {
+						t.Fatalf("Ensure = %v, want a refusal", err)
+					}
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+					requireNoGrantObjects(t, ctx, c.Admin, request)
+				})
 			}
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not say %q", err, want)
+
+			fresh, request := newNamespace(t, ctx, c.Admin, "fresh"), newRequestName("alice")
+			removeOnCleanup(t, c, agentNS, request)
+			if _, err := p.Ensure(ctx, grantSpec(request, payments, fresh)); err != nil {
+				t.Errorf("Ensure in a namespace created just before: %v", err)
 			}
-			requireNoGrantObjects(t, ctx, c.Admin, request)
 		})
 	}
+}
+
+// watchNamespaces starts p's namespace watch and waits until it has
+// listed the namespaces.
+func watchNamespaces(t *testing.T, ctx context.Context, p *Provisioner) {
+	t.Helper()
+	p.WatchNamespaces(ctx)
+	waitFor(t, ctx, "the namespace watch to list the namespaces", func(context.Context) (bool, error) {
+		return p.namespaces.Load().synced(), nil
+	})
 }
 
 func TestEnsureRejectsMalformedGrants(t *testing.T) {
