@@ -109,7 +109,7 @@ func listenKine(ctx context.Context, cfg kineConfig) (string, error) {
 	if backend == nil {
 		return "", fmt.Errorf("the endpoint names no database kine can embed")
 	}
-	if err := backend.Start(backendCtx); err != nil {
+	if err := startKineBackend(backendCtx, backend); err != nil {
 		return "", fmt.Errorf("starting the kine backend: %w", err)
 	}
 

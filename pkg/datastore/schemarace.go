@@ -42,6 +42,29 @@ func newKineBackend(ctx context.Context, cfg *drivers.Config) (server.Backend, e
 	}
 }
 
+// startKineBackend starts backend, again when it lost the race to create
+// kine's compaction bookmark: kine's Start creates the row
+// compact_rev_key when there is none, and two replicas starting on a
+// fresh database at once can both find none; the loser's create fails
+// with ErrKeyExists, and its second Start finds the row.
+func startKineBackend(ctx context.Context, backend server.Backend) error {
+	for attempt := 1; ; attempt++ {
+		err := backend.Start(ctx)
+		if err == nil || attempt == schemaAttempts || !errors.Is(err, server.ErrKeyExists) {
+			return err
+		}
+		klog.InfoS("Another replica is setting up the datastore; starting again", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("starting the datastore: %w", ctx.Err())
+		case <-time.After(startRetryDelay):
+		}
+	}
+}
+
+// startRetryDelay is the pause before Start is tried again.
+const startRetryDelay = 100 * time.Millisecond
+
 // lostSchemaRace tells PostgreSQL's errors for two concurrent CREATE ... IF
 // NOT EXISTS of the same object.
 func lostSchemaRace(err error) bool {
