@@ -48,26 +48,8 @@ func (tb *Testbed) registerAPIService(ctx context.Context) error {
 	if err := tb.applier.Apply(ctx, []*unstructured.Unstructured{tb.artifacts.apiService}); err != nil {
 		return err
 	}
-	client := tb.applier.dynamic.Resource(apiServicesResource)
-	err := WaitUntil(ctx, "APIService "+janusAPIServiceName+" to be Available", nil, func(ctx context.Context) error {
-		obj, err := client.Get(ctx, janusAPIServiceName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-		for _, c := range conditions {
-			cond, _ := c.(map[string]interface{})
-			if cond["type"] == "Available" {
-				if cond["status"] == "True" {
-					return nil
-				}
-				return fmt.Errorf("condition Available is %v: %v: %v", cond["status"], cond["reason"], cond["message"])
-			}
-		}
-		return errors.New("no Available condition yet")
-	})
-	if err != nil {
-		return fmt.Errorf("%w\n--- last lines of janus-apiserver.log ---\n%s", err, TailFile(tb.logPath("janus-apiserver"), logTailLines))
+	if err := tb.waitAPIServiceAvailable(ctx); err != nil {
+		return err
 	}
 	// Available comes from the availability controller, while the discovery
 	// document clients read (kubectl's aggregated /apis) is refreshed by
@@ -95,6 +77,35 @@ func (tb *Testbed) registerAPIService(ctx context.Context) error {
 		}
 		return fmt.Errorf("%s is not listed yet", janusGroupVersion)
 	})
+}
+
+// waitAPIServiceAvailable waits until the aggregator reports the APIService
+// Available: after janus-apiserver restarts too, since an availability
+// check that ran while it was down leaves the aggregator answering 503
+// until the next check passes.
+func (tb *Testbed) waitAPIServiceAvailable(ctx context.Context) error {
+	client := tb.applier.dynamic.Resource(apiServicesResource)
+	err := WaitUntil(ctx, "APIService "+janusAPIServiceName+" to be Available", nil, func(ctx context.Context) error {
+		obj, err := client.Get(ctx, janusAPIServiceName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		for _, c := range conditions {
+			cond, _ := c.(map[string]interface{})
+			if cond["type"] == "Available" {
+				if cond["status"] == "True" {
+					return nil
+				}
+				return fmt.Errorf("condition Available is %v: %v: %v", cond["status"], cond["reason"], cond["message"])
+			}
+		}
+		return errors.New("no Available condition yet")
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n--- last lines of janus-apiserver.log ---\n%s", err, TailFile(tb.logPath("janus-apiserver"), logTailLines))
+	}
+	return nil
 }
 
 func mustUnstructured(obj runtime.Object) *unstructured.Unstructured {

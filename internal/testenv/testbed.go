@@ -278,13 +278,20 @@ func (tb *Testbed) RestartJanus(ctx context.Context, extraArgs ...string) error 
 		// Killed after the grace period: the restart is still wanted.
 		fmt.Fprintf(tb.cfg.Progress, "testbed: %v\n", err)
 	}
-	return tb.startJanus(ctx, extraArgs...)
+	if err := tb.startJanus(ctx, extraArgs...); err != nil {
+		return err
+	}
+	return tb.waitAPIServiceAvailable(ctx)
 }
 
 // StartJanus starts janus-apiserver again on the same data directory, as
-// a restarted Pod would, and waits until it is ready.
+// a restarted Pod would, and waits until it is ready and the aggregator
+// sends it requests.
 func (tb *Testbed) StartJanus(ctx context.Context) error {
-	return tb.startJanus(ctx)
+	if err := tb.startJanus(ctx); err != nil {
+		return err
+	}
+	return tb.waitAPIServiceAvailable(ctx)
 }
 
 // Exited returns the name of a component that ended without Stop, or "".
