@@ -117,13 +117,7 @@ func (r *twoReplicas) suspendedWhileItsLeaseIsRefused() {
 	ctx := bg(t)
 	ar := r.request(time.Hour)
 	r.waitPhase(ar.Name, v1alpha1.AccessRequestActive, 60*time.Second)
-	if err := r.tb.RouteAPIService(testenv.ReplicaB); err != nil {
-		t.Fatal(err)
-	}
-	r.poll("the API answering through B", 30*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, nil
-	})
+	r.routeAPITo(testenv.ReplicaB)
 	held := r.holdCat(ar.Name, "cat")
 	held.echoes(t, "before-the-lease-is-refused")
 

@@ -42,6 +42,19 @@ func (r *twoReplicas) holdCat(request string, command ...string) *heldCat {
 	})
 }
 
+// routeAPITo sends the API to replica only, and waits until it answers
+// through it.
+func (r *twoReplicas) routeAPITo(replica string) {
+	r.t.Helper()
+	if err := r.tb.RouteAPIService(replica); err != nil {
+		r.t.Fatal(err)
+	}
+	r.poll("the API answering through "+replica, 30*time.Second, func(ctx context.Context) (bool, error) {
+		_, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil, nil
+	})
+}
+
 // attachAndTerminateThroughTheOtherReplica: two sessions of alice's are
 // relayed by replica B; then the API goes to replica A only. carol attaches
 // to one through A and sees its output within a second, and nothing she
@@ -55,13 +68,7 @@ func (r *twoReplicas) attachAndTerminateThroughTheOtherReplica() {
 	r.waitPhase(ar.Name, v1alpha1.AccessRequestActive, 60*time.Second)
 
 	// Both sessions go to B, and stay there when the API moves to A.
-	if err := r.tb.RouteAPIService(testenv.ReplicaB); err != nil {
-		t.Fatal(err)
-	}
-	r.poll("the API answering through B", 30*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, nil
-	})
+	r.routeAPITo(testenv.ReplicaB)
 	stopKeeping, err := r.tb.KeepAPIServiceConnections()
 	if err != nil {
 		t.Fatal(err)
@@ -85,13 +92,7 @@ func (r *twoReplicas) attachAndTerminateThroughTheOtherReplica() {
 			otherName = s.Name
 		}
 	}
-	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
-		t.Fatal(err)
-	}
-	r.poll("the API answering through A", 30*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := r.janus("admin").JanusV1alpha1().Sessions().List(ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, nil
-	})
+	r.routeAPITo(testenv.ReplicaA)
 	watched.echoes(t, "still-on-b")
 
 	// carol attaches through A, which follows the session on B.

@@ -199,9 +199,7 @@ func (r *twoReplicas) exec(ctx context.Context, request string, command ...strin
 func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	r := startTwoReplicas(t)
 	ctx := bg(t)
-	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
-		t.Fatal(err)
-	}
+	r.routeAPITo(testenv.ReplicaA)
 	r.poll("replica A to hold the Lease", 30*time.Second, func(ctx context.Context) (bool, error) {
 		return r.leaseHolder(ctx) == testenv.ReplicaA, nil
 	})
@@ -254,9 +252,7 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	// B, its heartbeat refused, cuts its sessions before it may be
 	// counted gone.
 	r.suspendedWhileItsLeaseIsRefused()
-	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
-		t.Fatal(err)
-	}
+	r.routeAPITo(testenv.ReplicaA)
 
 	// Revoke through A: the grant leaves the target.
 	begin = time.Now()
@@ -335,9 +331,7 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 	// A comes back. It learns the agents B holds only on the peer link B
 	// redials to it, so its /readyz answers 200 only once that link is up:
 	// the first exec through A alone, as soon as A is ready, works.
-	if err := r.tb.RouteAPIService(testenv.ReplicaB); err != nil {
-		t.Fatal(err)
-	}
+	r.routeAPITo(testenv.ReplicaB)
 	again := r.request(time.Hour)
 	r.waitPhase(again.Name, v1alpha1.AccessRequestActive, 60*time.Second)
 	// B redials A every 5 s. Starting A just after one of B's tries fails
@@ -356,9 +350,7 @@ func TestReplicasServeAnAgentConnectedToTheOther(t *testing.T) {
 		t.Fatalf("restarting replica A: %v", err)
 	}
 	ready := time.Since(restarting)
-	if err := r.tb.RouteAPIService(testenv.ReplicaA); err != nil {
-		t.Fatal(err)
-	}
+	r.routeAPITo(testenv.ReplicaA)
 	execCtx, cancel = context.WithTimeout(ctx, 30*time.Second)
 	out, err = r.exec(execCtx, again.Name, "echo", "first-try-after-restart")
 	cancel()
